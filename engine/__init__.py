@@ -1,0 +1,42 @@
+"""The generic 惠民保 engine: load → validate → compile → evaluate → explain.
+
+Nothing here knows a city: a scheme is a YAML file, and every city's file runs through the same code.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .evaluate import Eligibility, Quote, Settlement, adjudicate, eligibility, quote
+from .inputs import Claim, Person, load_claims, parse_claim, parse_person
+from .issues import InputError, Issue, SchemeError
+from .load import Document, load_file, parse_text
+from .model import Product, Version, build_product
+from .validate import validate_document
+
+
+def check_document(doc: Document) -> list[Issue]:
+    return validate_document(doc)
+
+
+def product_from_document(doc: Document) -> Product:
+    """A validated product from a parsed document; SchemeError lists every problem."""
+    issues = validate_document(doc)
+    if issues:
+        raise SchemeError(issues)
+    return build_product(doc.data, doc.file)
+
+
+def load_product(path: str | Path) -> Product:
+    return product_from_document(load_file(path))
+
+
+def load_product_text(text: str, file: str = "<text>") -> Product:
+    return product_from_document(parse_text(text, file))
+
+
+__all__ = [
+    "Claim", "Document", "Eligibility", "InputError", "Issue", "Person", "Product", "Quote", "SchemeError",
+    "Settlement", "Version", "adjudicate", "check_document", "eligibility", "load_claims", "load_file",
+    "load_product", "load_product_text", "parse_claim", "parse_person", "parse_text", "product_from_document",
+    "quote", "validate_document",
+]

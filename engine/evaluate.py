@@ -1,0 +1,328 @@
+"""Evaluate: eligibility, quote and claim adjudication for one scheme version.
+
+The compiled rules decide which band, which subsidy, which liability and ratio row; this module
+computes how much, in integer fen, and writes the trace.  It holds no state: annual accumulators
+come in and go out as a plain dict (`ledger.py` keeps them in the database).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from . import vocab
+from .inputs import Claim, Person
+from .issues import InputError, Issue
+from .model import Layer, Liability, RatioRow, Version
+from .money import apply_ratio, format_yuan, percent, round_fen, split_by_shares
+from .rules import compiled
+from .trace import Trace
+
+Accumulators = dict  # "layer/kind/pool-or-liability" → fen used this policy year
+
+
+# ── eligibility ───────────────────────────────────────────────────────────────────────────────
+
+@dataclass(frozen=True)
+class Eligibility:
+    outcome: str  # eligible | suspended | not_eligible
+    rule: str
+    reason: str
+    clause: str
+
+    def as_dict(self) -> dict:
+        return {"outcome": self.outcome, "label": vocab.ELIGIBILITY_OUTCOMES[self.outcome], "rule": self.rule,
+                "reason": self.reason, "clause": self.clause}
+
+
+def eligibility(person: Person, version: Version, trace: Trace | None = None) -> Eligibility:
+    trace = trace or Trace(enabled=False)
+    point = person.point(_age_reference(version))
+    decision = compiled(version).decide([{"t": "eligibility", **point}])[0]
+    kind, detail = decision.value
+    prov = version.eligibility_prov
+    if kind == "otherwise":
+        result = Eligibility("eligible", decision.rule, "参加基本医疗保险且待遇正常", prov.ref())
+    elif detail == "basic_insurance_required":
+        result = Eligibility("not_eligible", decision.rule, "未参加基本医疗保险", prov.ref())
+    elif detail == "basic_insurance_suspended":
+        status = vocab.BASIC_STATUS[person.basic_insurance_status]
+        result = Eligibility("suspended", decision.rule, f"基本医疗保险{status}，补缴后恢复", prov.ref())
+    else:
+        rule = next(r for r in version.eligibility_rules if r.id == detail)
+        prov = rule.prov
+        result = Eligibility(kind, decision.rule, rule.name, prov.ref())
+    trace.add("eligibility", decision.rule, prov,
+              f"参保资格：{vocab.ELIGIBILITY_OUTCOMES[result.outcome]}（{result.reason}）")
+    return result
+
+
+def _age_reference(version: Version) -> str:
+    ref = version.age_reference
+    return {"period_start": version.period[0], "enrolment_start": version.enrolment[0]}.get(ref, ref)
+
+
+# ── quote ─────────────────────────────────────────────────────────────────────────────────────
+
+@dataclass
+class Quote:
+    version: str
+    eligibility: Eligibility
+    band: str | None = None
+    band_name: str = ""
+    premium_fen: int = 0
+    payers: list[dict] = field(default_factory=list)
+    trace: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"version": self.version, "eligibility": self.eligibility.as_dict(), "band": self.band,
+                "band_name": self.band_name, "premium_fen": self.premium_fen, "payers": self.payers,
+                "trace": self.trace}
+
+
+def quote(person: Person, version: Version, trace: bool = True) -> Quote:
+    steps = Trace(trace)
+    elig = eligibility(person, version, steps)
+    result = Quote(version.key, elig)
+    if elig.outcome == "not_eligible":
+        result.trace = steps.as_list()
+        return result
+    point = person.point(_age_reference(version))
+    events = [{"t": "band", **point}] + [{"t": "subsidy", "subsidy": s.id, **point} for s in version.subsidies]
+    decisions = compiled(version).decide(events)
+    band_decision = decisions[0]
+    band = next(b for b in version.bands if b.id == band_decision.value[1])
+    result.band, result.band_name, result.premium_fen = band.id, band.name, band.amount.fen
+    steps.add("band", band_decision.rule, band.amount.prov,
+              f"年龄 {point['age']} 岁，适用档位“{band.name}”，保费 {format_yuan(band.amount.fen)} 元",
+              result_fen=band.amount.fen)
+    remaining = band.amount.fen
+    for subsidy, decision in zip(version.subsidies, decisions[1:]):
+        if decision.value[0] != "subsidy" or remaining == 0:
+            continue
+        fen = subsidy.amount.fen if subsidy.amount else apply_ratio(band.amount.fen, subsidy.share.value,
+                                                                   version.rounding)
+        fen = min(fen, remaining)
+        remaining -= fen
+        result.payers.append({"payer": subsidy.payer, "label": vocab.PAYERS[subsidy.payer], "fen": fen,
+                              "subsidy": subsidy.id})
+        steps.add("subsidy", decision.rule, subsidy.prov, f"{subsidy.name}：{format_yuan(fen)} 元", result_fen=fen)
+    if remaining:
+        payer = _remaining_payer(person, version, steps)
+        result.payers.append({"payer": payer, "label": vocab.PAYERS[payer], "fen": remaining})
+    result.trace = steps.as_list()
+    return result
+
+
+def _remaining_payer(person: Person, version: Version, steps: Trace) -> str:
+    """Who pays what subsidies leave: the person, a relative's personal account, or the employer."""
+    if person.pay_with == "personal_account":
+        account = version.personal_account
+        relatives = account.get("relatives", ["self"])
+        if not account.get("allowed"):
+            raise InputError([Issue("quote.personal_account", "本方案不允许用医保个人账户缴费", ("pay_with",))])
+        if person.relation not in relatives:
+            allowed = "、".join(vocab.RELATIVES[r] for r in relatives)
+            raise InputError([Issue("quote.relation", f"个人账户只能为{allowed}缴费", ("relation",))])
+        return "personal_account"
+    if person.pay_with == "employer" and not version.group_enrolment:
+        raise InputError([Issue("quote.group", "本方案不支持单位团体参保", ("pay_with",))])
+    return person.pay_with
+
+
+# ── adjudication ──────────────────────────────────────────────────────────────────────────────
+
+@dataclass
+class Part:
+    covers: str
+    fen: int
+    label: str
+    in_catalogue: bool = True
+    drug: str = ""
+
+
+@dataclass
+class Settlement:
+    claim_id: str
+    version: str
+    ruleset: str
+    eligibility: Eligibility
+    paid_fen: int = 0
+    by_liability: dict = field(default_factory=dict)
+    layers: list[dict] = field(default_factory=list)
+    insurers: list[dict] = field(default_factory=list)
+    patient_remainder_fen: int = 0
+    accumulators: dict = field(default_factory=dict)
+    trace: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"claim_id": self.claim_id, "version": self.version, "ruleset": self.ruleset,
+                "eligibility": self.eligibility.as_dict(), "paid_fen": self.paid_fen,
+                "by_liability": self.by_liability, "layers": self.layers, "insurers": self.insurers,
+                "patient_remainder_fen": self.patient_remainder_fen, "accumulators": self.accumulators,
+                "trace": self.trace}
+
+
+def adjudicate(claim: Claim, version: Version, accumulators: Accumulators | None = None,
+               trace: bool = True) -> Settlement:
+    """Pay one claim under one version, given the member's accumulators for that policy year."""
+    _check_claim(claim, version)
+    steps = Trace(trace)
+    acc = dict(accumulators or {})
+    elig = eligibility(claim.member, version, steps)
+    result = Settlement(claim.claim_id, version.key, version.ruleset_name, elig, accumulators=acc)
+    if elig.outcome != "eligible":
+        steps.add("paid", "eligibility", None, f"{vocab.ELIGIBILITY_OUTCOMES[elig.outcome]}，本次不予赔付", result_fen=0)
+        result.patient_remainder_fen = claim.total_fen
+        result.trace = steps.as_list()
+        return result
+    in_policy = claim.in_policy_fen
+    for layer in version.layers:
+        if layer.kind == "scheme":
+            parts = [Part("in_policy_self_pay", in_policy, "医保政策范围内个人自付"),
+                     Part("out_of_policy_self_pay", claim.out_of_policy_fen, "医保政策范围外个人自费"),
+                     *_drug_parts(claim, version, steps)]
+        elif claim.raw_bill:
+            parts = [Part("in_policy_self_pay", in_policy, "医保政策范围内费用（剩余）")]
+        else:
+            continue  # a settled claim arrives after the layers before the scheme; later layers are not ours
+        paid = _pay_layer(layer, parts, claim, version, acc, steps, result.by_liability)
+        in_policy -= paid["in_policy_self_pay"]
+        layer_total = sum(paid.values())
+        result.layers.append({"layer": layer.id, "kind": layer.kind, "name": layer.name, "paid_fen": layer_total})
+        if layer.kind == "scheme":
+            result.paid_fen = layer_total
+    result.patient_remainder_fen = claim.total_fen - sum(layer["paid_fen"] for layer in result.layers)
+    result.insurers = _insurer_shares(result.paid_fen, version)
+    steps.add("paid", "total", None, f"本方案共赔付 {format_yuan(result.paid_fen)} 元，个人仍需负担 "
+              f"{format_yuan(result.patient_remainder_fen)} 元", amount_fen=claim.total_fen, result_fen=result.paid_fen)
+    result.trace = steps.as_list()
+    return result
+
+
+def _check_claim(claim: Claim, version: Version) -> None:
+    if claim.raw_bill and not version.has_chain:
+        raise InputError([Issue("claim.no_chain", f"{version.key} 没有声明赔付链（chain.layers），不能按原始账单理赔；"
+                                "请提供 in_policy_self_pay 和 out_of_policy_self_pay", ("bill",))])
+    start, end = version.period
+    if not start <= claim.date <= end:
+        raise InputError([Issue("claim.date", f"就诊日期 {claim.date} 不在 {version.key} 的保险期间 {start} 至 {end} 内",
+                                ("date",))])
+
+
+def _drug_parts(claim: Claim, version: Version, steps: Trace) -> list[Part]:
+    """Special drugs: catalogue membership is a set lookup before the engine (ENGINE.md: not one rule per drug)."""
+    parts = []
+    drug_lists = [l.drug_list for l in version.scheme_layer.liabilities if l.drug_list]
+    catalogue = {code: drug for list_id in drug_lists for code, drug in version.drug_lists[list_id].items()}
+    for item in claim.drugs:
+        drug = catalogue.get(item.code)
+        reason = ""
+        if drug is None:
+            reason = f"药品“{item.code}”不在特药目录中"
+        elif item.indication not in drug.indications:
+            reason = f"{drug.name}的适应症不包括“{item.indication}”"
+        elif claim.date < drug.valid_from or (drug.valid_to and claim.date > drug.valid_to):
+            reason = f"{drug.name}在 {claim.date} 不在目录有效期内"
+        name = drug.name if drug else item.code
+        if reason:
+            steps.add("catalogue", "drug_catalogue", drug.prov if drug else None, f"{reason}，不予赔付",
+                      amount_fen=item.fen, result_fen=0)
+        parts.append(Part("special_drugs", item.fen, f"特药 {name}", in_catalogue=not reason, drug=item.code))
+    return parts
+
+
+def _pay_layer(layer: Layer, parts: list[Part], claim: Claim, version: Version, acc: Accumulators,
+               steps: Trace, by_liability: dict) -> dict:
+    """Route every part of the claim to a liability of this layer, then pay them in liability order."""
+    point = {"layer": layer.id, "care": claim.care, **claim.member.point(claim.date)}
+    if claim.hospital_level is not None:
+        point["hospital_level"] = claim.hospital_level
+    live = [p for p in parts if p.fen > 0]
+    decisions = compiled(version).decide([{"t": "part", "covers": p.covers, "in_catalogue": p.in_catalogue, **point}
+                                          for p in live])
+    paid = {covers: 0 for covers in vocab.COVERS}
+    routed: dict[str, list] = {}
+    for part, decision in zip(live, decisions):
+        if decision.value[0] == "otherwise":
+            if part.in_catalogue:
+                steps.add("route", decision.rule, None, f"{part.label} {format_yuan(part.fen)} 元："
+                          f"{layer.name}没有责任覆盖（{vocab.CARE[claim.care]}）", layer=layer.id, amount_fen=part.fen,
+                          result_fen=0)
+            continue
+        routed.setdefault(decision.value[2], []).append((part, decision))
+    for liability in layer.liabilities:
+        for part, decision in routed.get(liability.id, []):
+            row = liability.rows[decision.value[3]]
+            steps.add("route", decision.rule, liability.prov, f"{part.label} {format_yuan(part.fen)} 元 → "
+                      f"{layer.name}·{liability.name}", layer=layer.id, liability=liability.id, amount_fen=part.fen)
+            fen = _pay_part(layer, liability, row, part, version, acc, steps)
+            paid[part.covers] += fen
+            key = liability.id if layer.kind == "scheme" else f"{layer.id}.{liability.id}"
+            by_liability[key] = by_liability.get(key, 0) + fen
+    return paid
+
+
+def _pay_part(layer: Layer, liability: Liability, row: RatioRow, part: Part, version: Version,
+              acc: Accumulators, steps: Trace) -> int:
+    """Deductible, then ratio (flat or progressive segments), then caps — all against the annual accumulators."""
+    where = {"layer": layer.id, "liability": liability.id}
+    pool = layer.deductibles[liability.deductible]
+    ded_key = f"{layer.id}/deductible/{pool.id}"
+    used = acc.get(ded_key, 0)
+    deducted = min(part.fen, max(pool.amount.fen - used, 0))
+    acc[ded_key] = used + deducted
+    if pool.amount.fen:
+        steps.add("deductible", f"pool.{pool.id}", pool.amount.prov,
+                  f"{pool.name} {format_yuan(pool.amount.fen)} 元，此前已累计 {format_yuan(used)} 元，本次抵扣 "
+                  f"{format_yuan(deducted)} 元", amount_fen=part.fen, result_fen=part.fen - deducted, **where)
+    expense_key = f"{layer.id}/expense/{liability.id}"
+    before = acc.get(expense_key, 0)
+    acc[expense_key] = before + part.fen
+    if row.rate is not None:
+        fen = apply_ratio(part.fen - deducted, row.rate.value, version.rounding)
+        steps.add("ratio", f"ratio.{liability.id}", row.rate.prov,
+                  f"{format_yuan(part.fen - deducted)} 元 × {percent(row.rate.value)} = {format_yuan(fen)} 元",
+                  amount_fen=part.fen - deducted, result_fen=fen, **where)
+    else:
+        fen = _pay_segments(row, before + deducted, before + part.fen, version, steps, where)
+    for cap_id in liability.caps:
+        cap = layer.caps[cap_id]
+        cap_key = f"{layer.id}/cap/{cap.id}"
+        left = max(cap.amount.fen - acc.get(cap_key, 0), 0)
+        if fen > left:
+            steps.add("cap", f"pool.{cap.id}", cap.amount.prov,
+                      f"{cap.name} {format_yuan(cap.amount.fen)} 元，剩余 {format_yuan(left)} 元：赔付由 "
+                      f"{format_yuan(fen)} 元降为 {format_yuan(left)} 元", amount_fen=fen, result_fen=left, **where)
+            fen = left
+    for cap_id in liability.caps:
+        cap_key = f"{layer.id}/cap/{cap_id}"
+        acc[cap_key] = acc.get(cap_key, 0) + fen
+    steps.add("paid", f"liability.{liability.id}", liability.prov, f"{liability.name}赔付 {format_yuan(fen)} 元",
+              amount_fen=part.fen, result_fen=fen, **where)
+    return fen
+
+
+def _pay_segments(row: RatioRow, start: int, end: int, version: Version, steps: Trace, where: dict) -> int:
+    """Progressive ratios on the annual cumulative expense range [start, end) of this liability."""
+    exact = Decimal(0)
+    for segment in row.segments:
+        lo = max(start, segment.lo)
+        hi = end if segment.hi is None else min(end, segment.hi)
+        if hi <= lo:
+            continue
+        share = Decimal(hi - lo) * segment.rate.value
+        exact += share
+        upper = "以上" if segment.hi is None else f"–{format_yuan(segment.hi)}"
+        steps.add("segment", "segments", segment.rate.prov,
+                  f"分段 {format_yuan(segment.lo)}{upper} 元：{format_yuan(hi - lo)} 元 × {percent(segment.rate.value)}",
+                  amount_fen=hi - lo, **where)
+    fen = round_fen(exact, version.rounding)
+    steps.add("ratio", "segments", row.prov, f"分段合计 {format_yuan(fen)} 元（按{version.rounding}规则取整到分）",
+              result_fen=fen, **where)
+    return fen
+
+
+def _insurer_shares(fen: int, version: Version) -> list[dict]:
+    parts = split_by_shares(fen, [i.share.value for i in version.insurers], version.rounding)
+    return [{"insurer": i.name, "lead": i.lead, "share": str(i.share.value), "fen": f}
+            for i, f in zip(version.insurers, parts)]

@@ -1,0 +1,174 @@
+"""Compile: a scheme version → a durable-rules ruleset that decides *which* (never *how much*).
+
+Rules choose the eligibility outcome, the premium band, which subsidies apply, and — for each part
+of a claim — which liability pays it and which ratio row applies.  Python then computes the amounts
+in fen from those choices (see `evaluate.py`).
+
+durable-rules traps handled here (see ENGINE.md): rulesets are built from fresh dicts (it deletes
+`run`), each condition dict holds one operator, every message type has a catch-all so each event
+gets exactly one answer, actions never raise into the engine, the host runs synchronously under one
+lock, and a ruleset — which can never be replaced — is named by product, version and content hash.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from durable import engine as durable_engine
+
+from .model import Version
+
+CATCH_ALL_PRIORITY = 100_000
+
+
+class EngineError(RuntimeError):
+    """The rules engine failed to decide: a bug, never a property of the input."""
+
+
+class _SyncHost(durable_engine.Host):
+    """A durable-rules host without its background timers: every action runs inside `post`."""
+
+    def _run(self):
+        self._d_timer = None
+        self._t_timer = None
+
+
+_LOCK = threading.RLock()
+_HOST: _SyncHost | None = None
+_COMPILED: dict[str, "CompiledRules"] = {}
+
+
+@dataclass(frozen=True)
+class Decision:
+    rule: str  # the durable rule that fired
+    value: tuple  # what it decided, e.g. ("band", "adult") or ("route", "scheme", "in_policy", 0)
+
+
+def _host() -> _SyncHost:
+    global _HOST
+    if _HOST is None:
+        _HOST = _SyncHost()
+    return _HOST
+
+
+# ── conditions ────────────────────────────────────────────────────────────────────────────────
+
+def compile_when(when: dict) -> list[dict]:
+    """A `when:` mapping → durable-rules conditions, one operator per dict, to be ANDed."""
+    out: list[dict] = []
+    for key, wanted in when.items():
+        if key == "age":
+            if "min" in wanted:
+                out.append({"$gte": {"age": wanted["min"]}})
+            if "max" in wanted:
+                out.append({"$lte": {"age": wanted["max"]}})
+        elif isinstance(wanted, bool):
+            out.append({key: wanted})
+        elif len(wanted) == 1:
+            out.append({key: wanted[0]})
+        else:
+            out.append({"$or": [{key: value} for value in wanted]})
+    return out
+
+
+def _all(*conditions: dict) -> dict:
+    flat = [c for c in conditions if c]
+    return flat[0] if len(flat) == 1 else {"$and": flat}
+
+
+# ── ruleset ───────────────────────────────────────────────────────────────────────────────────
+
+class CompiledRules:
+    """A version's ruleset, registered once in the process-wide host."""
+
+    def __init__(self, version: Version):
+        self.name = version.ruleset_name
+        self.rule_count = 0
+        self._sink: list[tuple[int, Decision]] = []
+        self._errors: list[str] = []
+        ruleset = self._ruleset(version)
+        self.rule_count = len(ruleset)
+        _host().set_rulesets({self.name: ruleset})
+
+    def _action(self, rule: str, value: tuple):
+        decision = Decision(rule, value)
+        sink, errors = self._sink, self._errors
+
+        def run(c):  # durable swallows exceptions into session state: record them ourselves
+            try:
+                sink.append((c.m["rid"], decision))
+            except Exception as exc:  # noqa: BLE001 - reported by decide()
+                errors.append(f"{rule}: {exc!r}")
+
+        return run
+
+    def _rule(self, rules: dict, name: str, condition: dict, priority: int, value: tuple) -> None:
+        rules[name] = {"all": [{"m": condition}], "pri": priority, "run": self._action(name, value)}
+
+    def _ruleset(self, version: Version) -> dict:
+        rules: dict = {}
+        self._eligibility_rules(rules, version)
+        for i, band in enumerate(version.bands):
+            self._rule(rules, f"band.{band.id}", _all({"t": "band"}, *compile_when(band.when)), i, ("band", band.id))
+        for i, subsidy in enumerate(version.subsidies):
+            self._rule(rules, f"subsidy.{subsidy.id}",
+                       _all({"t": "subsidy"}, {"subsidy": subsidy.id}, *compile_when(subsidy.when)), i,
+                       ("subsidy", subsidy.id))
+        for layer in version.layers:
+            for j, liability in enumerate(layer.liabilities):
+                for k, row in enumerate(liability.rows):
+                    self._rule(rules, f"route.{layer.id}.{liability.id}.{k}", _route_condition(layer.id, liability, row),
+                               j * 100 + k, ("route", layer.id, liability.id, k))
+        for message_type in ("eligibility", "band", "subsidy", "part"):
+            self._rule(rules, f"{message_type}.otherwise", {"t": message_type}, CATCH_ALL_PRIORITY,
+                       ("otherwise", message_type))
+        return rules
+
+    def _eligibility_rules(self, rules: dict, version: Version) -> None:
+        t = {"t": "eligibility"}
+        if version.basic_insurance_required:
+            self._rule(rules, "eligibility.basic_insurance_required", _all(t, {"basic_insurance": "none"}), 0,
+                       ("not_eligible", "basic_insurance_required"))
+        for i, rule in enumerate(version.eligibility_rules):
+            priority = (10 if rule.outcome == "not_eligible" else 110) + i
+            self._rule(rules, f"eligibility.{rule.id}", _all(t, *compile_when(rule.when)), priority,
+                       (rule.outcome, rule.id))
+        if version.suspend_when_basic_in_arrears:
+            self._rule(rules, "eligibility.basic_insurance_suspended",
+                       _all(t, {"$or": [{"basic_insurance_status": "arrears"},
+                                        {"basic_insurance_status": "terminated"}]}), 100,
+                       ("suspended", "basic_insurance_suspended"))
+
+    def decide(self, events: list[dict]) -> list[Decision]:
+        """Post events (each gets a `rid`) in one batch; return one decision per event, in order."""
+        messages = [dict(event, rid=i) for i, event in enumerate(events)]
+        with _LOCK:
+            self._sink.clear()
+            self._errors.clear()
+            _host().post_batch(self.name, messages)
+            found = dict(self._sink)
+            errors = list(self._errors)
+        if errors:
+            raise EngineError("; ".join(errors))
+        if len(found) != len(messages):
+            raise EngineError(f"{self.name}: {len(messages) - len(found)} event(s) got no decision")
+        return [found[i] for i in range(len(messages))]
+
+
+def _route_condition(layer_id: str, liability, row) -> dict:
+    care = liability.care
+    care_condition = {"care": care[0]} if len(care) == 1 else {"$or": [{"care": c} for c in care]}
+    parts = [{"t": "part"}, {"layer": layer_id}, {"covers": liability.covers}, care_condition,
+             *compile_when(liability.when), *compile_when(row.when)]
+    if liability.covers == "special_drugs":
+        parts.append({"in_catalogue": True})
+    return _all(*parts)
+
+
+def compiled(version: Version) -> CompiledRules:
+    """The compiled ruleset of a version; compiled once per process per content hash."""
+    with _LOCK:
+        rules = _COMPILED.get(version.ruleset_name)
+        if rules is None:
+            rules = _COMPILED[version.ruleset_name] = CompiledRules(version)
+        return rules

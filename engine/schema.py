@@ -1,0 +1,232 @@
+"""The scheme language, as a JSON Schema (Draft 2020-12).
+
+Built in Python so each object kind is declared once; `hmb schema` prints it as JSON.
+Every object rejects unknown keys: a misplaced key is an error, never silently ignored.
+Objects that hold numbers may carry provenance: `source: "DOC clause"` or `assumed: "reason"`.
+"""
+from __future__ import annotations
+
+from . import vocab
+
+PROVENANCE = {
+    "source": {"type": "string", "minLength": 3, "description": "来源文件编号 + 条款，如 “S001 三(四)”"},
+    "assumed": {"type": "string", "minLength": 2, "description": "来源未规定时的假设及理由"},
+}
+ID = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]*$"}
+TEXT = {"type": "string", "minLength": 1}
+DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$", "format": "date"}
+
+
+def obj(properties: dict, required: tuple = (), provenance: bool = True, **extra) -> dict:
+    props = dict(properties)
+    if provenance:
+        props.update(PROVENANCE)
+    schema = {"type": "object", "properties": props, "additionalProperties": False, **extra}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def enum_list(values) -> dict:
+    return {"type": "array", "items": {"enum": list(values)}, "minItems": 1, "uniqueItems": True}
+
+
+def sourced(value_schema: dict) -> dict:
+    """A number, or {value: number, source|assumed} to give it its own provenance."""
+    return {"oneOf": [value_schema, obj({"value": value_schema}, required=("value",))]}
+
+
+MONEY = sourced({"type": "number", "minimum": 0})
+RATE = sourced({"type": "number", "minimum": 0, "maximum": 1})
+
+CONDITION = obj(
+    {
+        "age": obj({"min": {"type": "integer", "minimum": 0}, "max": {"type": "integer", "minimum": 0}},
+                   provenance=False, minProperties=1),
+        "pre_existing": {"type": "boolean"},
+        "low_income": enum_list(vocab.LOW_INCOME_VALUES),
+        "hospital_level": enum_list(vocab.HOSPITAL_LEVELS),
+        "care": enum_list(vocab.CARE),
+        "basic_insurance": enum_list(vocab.BASIC_INSURANCE),
+        "basic_insurance_status": enum_list(vocab.BASIC_STATUS),
+        "hukou": enum_list(vocab.HUKOU),
+        "occupation": enum_list(vocab.OCCUPATION),
+    },
+    provenance=False,
+)
+
+SEGMENT = obj({"from": MONEY, "to": MONEY, "rate": RATE}, required=("from", "rate"))
+SEGMENTS = {"type": "array", "items": SEGMENT, "minItems": 1}
+RATIO_ROW = obj({"when": CONDITION, "rate": RATE, "segments": SEGMENTS}, required=("when",),
+                oneOf=[{"required": ["rate"]}, {"required": ["segments"]}])
+RATIO = {
+    "oneOf": [
+        RATE,
+        obj({"rows": {"type": "array", "items": RATIO_ROW, "minItems": 1}}, required=("rows",)),
+        obj({"segments": SEGMENTS}, required=("segments",)),
+    ]
+}
+POOL_REF = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]*$"}
+DEDUCTIBLE_REF = {"oneOf": [POOL_REF, MONEY]}
+CAP_REF = {"oneOf": [{"const": "none"}, POOL_REF, {"type": "array", "items": POOL_REF, "minItems": 1}, MONEY]}
+POOL = obj({"id": ID, "name": TEXT, "amount": MONEY}, required=("id", "name", "amount"))
+
+LIABILITY = obj(
+    {
+        "id": ID,
+        "name": TEXT,
+        "covers": {"enum": list(vocab.COVERS)},
+        "care": enum_list(vocab.CARE),
+        "when": CONDITION,
+        "deductible": DEDUCTIBLE_REF,
+        "ratio": RATIO,
+        "cap": CAP_REF,
+        "drug_list": ID,
+        "note": TEXT,
+    },
+    required=("id", "name", "covers", "care", "deductible", "ratio", "cap"),
+)
+
+LAYER = obj(
+    {
+        "id": ID,
+        "name": TEXT,
+        "kind": {"enum": list(vocab.LAYER_KINDS)},
+        "deductibles": {"type": "array", "items": POOL},
+        "caps": {"type": "array", "items": POOL},
+        "liabilities": {"type": "array", "items": LIABILITY},
+    },
+    required=("id", "name", "kind"),
+)
+
+BAND = obj({"id": ID, "name": TEXT, "when": CONDITION, "amount": MONEY}, required=("id", "name", "when", "amount"))
+SUBSIDY = obj(
+    {
+        "id": ID,
+        "name": TEXT,
+        "payer": {"enum": ["government", "donor", "employer", "assistance_fund"]},
+        "when": CONDITION,
+        "amount": MONEY,
+        "share": RATE,
+    },
+    required=("id", "name", "payer", "when"),
+    oneOf=[{"required": ["amount"]}, {"required": ["share"]}],
+)
+INSURER = obj({"name": TEXT, "share": RATE}, required=("name", "share"))
+
+VERSION = obj(
+    {
+        "id": {"type": "string", "pattern": r"^[0-9A-Za-z][0-9A-Za-z_.-]*$"},
+        "name": TEXT,
+        "note": TEXT,
+        "period": obj({"start": DATE, "end": DATE}, required=("start", "end")),
+        "enrolment": obj({"start": DATE, "end": DATE}, required=("start", "end")),
+        "regulation": obj(
+            {
+                "regimes": {"type": "array", "items": TEXT, "minItems": 1},
+                "pricing": {"enum": ["flat", "differentiated"]},
+                "limits": obj({
+                    "premium_max": MONEY,
+                    "deductible_max": MONEY,
+                    "cap_min": MONEY,
+                    "claims_ratio_min": RATE,
+                }),
+            },
+            required=("regimes", "pricing"),
+        ),
+        "insurers": obj(
+            {"lead": INSURER, "co": {"type": "array", "items": INSURER}, "term_years": {"type": "integer", "minimum": 1}},
+            required=("lead",),
+        ),
+        "filings": obj(
+            {"authorisation": {"type": "boolean"}, "actuarial_opinion": {"type": "boolean"},
+             "legal_opinion": {"type": "boolean"}},
+            required=("authorisation", "actuarial_opinion", "legal_opinion"),
+        ),
+        "settlement": obj({"rounding": {"enum": ["half_up", "half_even", "down"]}, "one_stop": {"type": "boolean"}}),
+        "eligibility": obj(
+            {
+                "basic_insurance_required": {"type": "boolean"},
+                "suspend_when_basic_in_arrears": {"type": "boolean"},
+                "conditions": {"type": "array", "items": obj(
+                    {"id": ID, "name": TEXT, "when": CONDITION, "outcome": {"enum": ["not_eligible", "suspended"]}},
+                    required=("id", "name", "when", "outcome"))},
+            },
+            required=("basic_insurance_required", "suspend_when_basic_in_arrears"),
+        ),
+        "premium": obj(
+            {
+                "age_reference": {"oneOf": [{"enum": ["period_start", "enrolment_start"]}, DATE]},
+                "bands": {"type": "array", "items": BAND, "minItems": 1},
+            },
+            required=("age_reference", "bands"),
+        ),
+        "funding": obj(
+            {
+                "personal_account": obj({
+                    "allowed": {"type": "boolean"},
+                    "relatives": enum_list(vocab.RELATIVES),
+                    "basic_insurance": enum_list(["employee", "resident"]),
+                }, required=("allowed",)),
+                "group_enrolment": {"type": "boolean"},
+                "subsidies": {"type": "array", "items": SUBSIDY},
+            }
+        ),
+        "chain": obj(
+            {
+                "after": {"type": "array", "items": {"enum": [k for k in vocab.LAYER_KINDS if k != "scheme"]}},
+                "layers": {"type": "array", "items": LAYER, "minItems": 1},
+            },
+            required=("after",),
+        ),
+        "deductibles": {"type": "array", "items": POOL},
+        "caps": {"type": "array", "items": POOL},
+        "liabilities": {"type": "array", "items": LIABILITY, "minItems": 1},
+    },
+    required=("id", "name", "period", "enrolment", "regulation", "insurers", "filings", "eligibility",
+              "premium", "chain", "liabilities"),
+)
+
+DRUG = obj(
+    {
+        "code": ID,
+        "name": TEXT,
+        "indications": {"type": "array", "items": obj({"code": ID, "name": TEXT}, required=("code", "name"),
+                                                       provenance=False), "minItems": 1},
+        "valid_from": DATE,
+        "valid_to": DATE,
+    },
+    required=("code", "name", "indications", "valid_from"),
+)
+
+SOURCE_DOC = obj(
+    {"title": TEXT, "issuer": TEXT, "date": DATE, "date_note": TEXT, "number": TEXT, "file": TEXT, "kind": TEXT},
+    required=("title", "issuer"),
+    provenance=False,
+)
+
+SCHEME_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://hmb.example/schema/scheme-1.json",
+    "title": "惠民保方案 (hmb scheme file, format 1)",
+    **obj(
+        {
+            "format": {"const": "hmb-scheme/1"},
+            "product": obj(
+                {"id": ID, "name": TEXT, "city": TEXT, "region": TEXT, "description": TEXT},
+                required=("id", "name", "city", "region"),
+                provenance=False,
+            ),
+            "sources": {"type": "object", "propertyNames": ID, "additionalProperties": SOURCE_DOC, "minProperties": 1},
+            "drug_lists": {
+                "type": "object",
+                "propertyNames": ID,
+                "additionalProperties": obj({"name": TEXT, "drugs": {"type": "array", "items": DRUG, "minItems": 1}},
+                                            required=("name", "drugs")),
+            },
+            "versions": {"type": "array", "items": VERSION, "minItems": 1},
+        },
+        required=("format", "product", "sources", "versions"),
+        provenance=False,
+    ),
+}

@@ -1,0 +1,92 @@
+"""The one vocabulary every scheme is written in: codes used in YAML and claims, with Chinese labels.
+
+Nothing here belongs to a city: a new scheme reuses these words, so schemes compare side by side.
+"""
+from __future__ import annotations
+
+LOW_INCOME = {
+    "dibao": "低保对象",
+    "tekun": "特困人员",
+    "fanpin": "返贫致贫人员",
+    "dibao_edge": "低保边缘家庭成员",
+    "monitored": "防返贫监测对象",
+}
+NOT_LOW_INCOME = "none"
+LOW_INCOME_VALUES = [NOT_LOW_INCOME, *LOW_INCOME]
+
+CARE = {
+    "inpatient": "住院",
+    "emergency": "急诊（视同住院）",
+    "day_surgery": "日间手术（视同住院）",
+    "chronic_outpatient": "门诊慢特病",
+    "major_outpatient": "重特大疾病门诊",
+    "outpatient": "普通门诊",
+    "pharmacy": "定点药店购药",
+}
+
+HOSPITAL_LEVELS = {1: "一级医疗机构", 2: "二级医疗机构", 3: "三级医疗机构"}
+
+BASIC_INSURANCE = {"employee": "职工基本医疗保险", "resident": "城乡居民基本医疗保险", "none": "未参加基本医疗保险"}
+BASIC_STATUS = {"active": "正常享受待遇", "arrears": "欠费暂停待遇", "terminated": "参保关系中断"}
+
+COVERS = {
+    "in_policy_self_pay": "医保政策范围内个人自付",
+    "out_of_policy_self_pay": "医保政策范围外个人自费",
+    "special_drugs": "特定高额药品",
+}
+
+PAYERS = {
+    "self": "个人自付",
+    "personal_account": "职工医保个人账户",
+    "government": "财政资助",
+    "donor": "社会捐赠",
+    "employer": "单位团体缴费",
+    "assistance_fund": "医疗救助资金",
+}
+
+RELATIVES = {"self": "本人", "spouse": "配偶", "parent": "父母", "child": "子女"}
+
+LAYER_KINDS = {
+    "basic": "基本医疗保险",
+    "critical_illness": "大病保险",
+    "supplementary": "补充保险",
+    "assistance": "医疗救助",
+    "civil_aid": "民政救助",
+    "scheme": "本惠民保方案",
+}
+
+ELIGIBILITY_OUTCOMES = {"eligible": "可享受待遇", "suspended": "暂停享受待遇", "not_eligible": "不符合参保条件"}
+
+# Condition keys a scheme may use in `when:`; the review flags the ones regulators forbid as preconditions.
+CONDITION_KEYS = {
+    "age": "年龄",
+    "pre_existing": "既往症",
+    "low_income": "低收入类别",
+    "hospital_level": "医院等级",
+    "care": "就医类型",
+    "basic_insurance": "基本医保类别",
+    "basic_insurance_status": "基本医保状态",
+    "hukou": "户籍",
+    "occupation": "职业",
+}
+HUKOU = {"local": "本地户籍", "nonlocal": "外地户籍"}
+OCCUPATION = {"general": "一般职业", "high_risk": "高风险职业"}
+
+MAX_AGE = 150
+
+# Every dimension the coverage checker enumerates: key → all values a person or claim can have.
+DIMENSIONS: dict[str, list] = {
+    "age": list(range(0, MAX_AGE + 1)),
+    "pre_existing": [False, True],
+    "low_income": LOW_INCOME_VALUES,
+    "hospital_level": list(HOSPITAL_LEVELS),
+    "care": list(CARE),
+    "basic_insurance": list(BASIC_INSURANCE),
+    "basic_insurance_status": list(BASIC_STATUS),
+    "hukou": list(HUKOU),
+    "occupation": list(OCCUPATION),
+}
+
+
+def label(table: dict, code) -> str:
+    return table.get(code, str(code))
