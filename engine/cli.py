@@ -1,0 +1,227 @@
+"""`hmb`: validate, quote, adjudicate, explain and test 惠民保 schemes from the command line.
+
+Exit status: 0 success, 1 a scheme, input or golden-case error, 2 a usage error (Click's own).
+Every command takes --json for machine output; amounts there are integer fen (`*_fen`).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import load_product, vocab
+from .cases import case_file_for, load_cases, run_case
+from .evaluate import adjudicate, quote
+from .explain import describe_version, trace_text, version_text
+from .inputs import PERSON_DEFAULTS, load_claims, parse_person
+from .issues import InputError, Issue, SchemeError
+from .load import load_file
+from .model import Product, Version
+from .money import format_yuan
+from .schema import SCHEME_SCHEMA
+from .validate import validate_document
+
+
+def _emit(data) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _fail(issues: list[Issue], as_json: bool) -> None:
+    if as_json:
+        _emit({"ok": False, "errors": [i.as_dict() for i in issues]})
+    else:
+        for issue in issues:
+            click.echo(str(issue), err=True)
+    sys.exit(1)
+
+
+def _product(path: str, as_json: bool) -> Product:
+    try:
+        return load_product(path)
+    except SchemeError as exc:
+        _fail(exc.issues, as_json)
+
+
+def _version(product: Product, year: str, as_json: bool) -> Version:
+    try:
+        return product.version(year)
+    except KeyError as exc:
+        _fail([Issue("version.unknown", exc.args[0], ("versions",), product.file)], as_json)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hmb-platform")
+def main() -> None:
+    """惠民保方案平台命令行：校验、报价、理赔、解释、黄金案例。"""
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="机器可读输出")
+def validate(files: tuple[str, ...], as_json: bool) -> None:
+    """校验方案文件：列出全部错误（文件、行、列、文档路径）。"""
+    report, all_issues = [], []
+    for file in files:
+        try:
+            issues = validate_document(load_file(file))
+        except SchemeError as exc:
+            issues = exc.issues
+        all_issues += issues
+        report.append({"file": file, "ok": not issues, "errors": [i.as_dict() for i in issues]})
+        if not as_json:
+            if issues:
+                for issue in issues:
+                    click.echo(str(issue), err=True)
+            else:
+                product = load_product(file)
+                click.echo(f"{file}: 通过（{product.name}，{len(product.versions)} 个版本："
+                           f"{'、'.join(v.id for v in product.versions)}）")
+    if as_json:
+        _emit({"ok": not all_issues, "files": report})
+    if all_issues:
+        if not as_json:
+            click.echo(f"共 {len(all_issues)} 个错误", err=True)
+        sys.exit(1)
+
+
+@main.command("quote")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--year", required=True, help="版本号或年份")
+@click.option("--age", type=click.IntRange(0, vocab.MAX_AGE), help="年龄（周岁，按方案的年龄基准日）")
+@click.option("--birth-date", help="出生日期 YYYY-MM-DD（代替 --age）")
+@click.option("--pre-existing", is_flag=True, help="有既往症")
+@click.option("--low-income", type=click.Choice(list(vocab.LOW_INCOME)), help="低收入类别")
+@click.option("--basic-insurance", type=click.Choice(list(vocab.BASIC_INSURANCE)),
+              default=PERSON_DEFAULTS["basic_insurance"], show_default=True)
+@click.option("--basic-status", type=click.Choice(list(vocab.BASIC_STATUS)),
+              default=PERSON_DEFAULTS["basic_insurance_status"], show_default=True)
+@click.option("--pay-with", type=click.Choice(["self", "personal_account", "employer"]), default="self",
+              show_default=True)
+@click.option("--relation", type=click.Choice(list(vocab.RELATIVES)), default="self", show_default=True,
+              help="被保险人与个人账户持有人的关系")
+@click.option("--trace", "show_trace", is_flag=True, help="显示决策过程")
+@click.option("--json", "as_json", is_flag=True, help="机器可读输出")
+def quote_command(file, year, age, birth_date, pre_existing, low_income, basic_insurance, basic_status, pay_with,
+                  relation, show_trace, as_json) -> None:
+    """报价：一个人适用的档位、保费和缴费方。"""
+    if (age is None) == (birth_date is None):
+        raise click.UsageError("请给出 --age 或 --birth-date 之一")
+    version = _version(_product(file, as_json), year, as_json)
+    person_data = {"pre_existing": pre_existing, "low_income": low_income or "none",
+                   "basic_insurance": basic_insurance, "basic_insurance_status": basic_status,
+                   "pay_with": pay_with, "relation": relation}
+    person_data.update({"age": age} if age is not None else {"birth_date": birth_date})
+    try:
+        result = quote(parse_person(person_data), version)
+    except InputError as exc:
+        _fail(exc.issues, as_json)
+    if as_json:
+        _emit(result.as_dict())
+    else:
+        elig = result.eligibility
+        if result.band is None:
+            click.echo(f"{version.key}：{vocab.ELIGIBILITY_OUTCOMES[elig.outcome]}（{elig.reason}）")
+        else:
+            click.echo(f"{version.key}：档位“{result.band_name}”（{result.band}），保费 {format_yuan(result.premium_fen)} 元")
+            for payer in result.payers:
+                click.echo(f"  {payer['label']}：{format_yuan(payer['fen'])} 元")
+            if elig.outcome != "eligible":
+                click.echo(f"  注意：{vocab.ELIGIBILITY_OUTCOMES[elig.outcome]}（{elig.reason}）")
+        if show_trace:
+            click.echo(trace_text(result.trace))
+    if result.eligibility.outcome == "not_eligible":
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("claim_file", metavar="CLAIM.json", type=click.Path(exists=True, dir_okay=False))
+@click.option("--year", required=True, help="版本号或年份")
+@click.option("--trace", "show_trace", is_flag=True, help="显示每一分钱的来历")
+@click.option("--db", help="账本数据库 URL（如 sqlite:///ledger.db）：累计额持久保存，同一理赔号只赔一次")
+@click.option("--json", "as_json", is_flag=True, help="机器可读输出")
+def claim(file, claim_file, year, show_trace, db, as_json) -> None:
+    """理赔：按方案计算一份（或一组按顺序发生的）理赔。"""
+    version = _version(_product(file, as_json), year, as_json)
+    try:
+        claims = load_claims(claim_file)
+        results = _settle_all(claims, version, db)
+    except (InputError, SchemeError) as exc:
+        _fail(exc.issues, as_json)
+    if as_json:
+        _emit(results[0] if len(results) == 1 else results)
+        return
+    for result in results:
+        dup = "（重复提交：返回已结算结果，不再赔付）" if result.get("duplicate") else ""
+        click.echo(f"理赔 {result['claim_id']}（{result['version']}）{dup}：赔付 {format_yuan(result['paid_fen'])} 元，"
+                   f"个人负担 {format_yuan(result['patient_remainder_fen'])} 元")
+        for liability, fen in result["by_liability"].items():
+            click.echo(f"  {liability}: {format_yuan(fen)} 元")
+        if show_trace:
+            click.echo(trace_text(result["trace"]))
+
+
+def _settle_all(claims, version: Version, db: str | None) -> list[dict]:
+    if db:
+        from .ledger import Ledger
+
+        ledger = Ledger(db)
+        out = []
+        for item in claims:
+            settled, duplicate = ledger.settle(item, version)
+            out.append(dict(settled, duplicate=duplicate))
+        return out
+    accumulators: dict[str, dict] = {}  # per member, for a file of successive claims
+    out = []
+    for item in claims:
+        settled = adjudicate(item, version, accumulators.get(item.member.id)).as_dict()
+        accumulators[item.member.id] = settled["accumulators"]
+        out.append(settled)
+    return out
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--year", required=True, help="版本号或年份")
+@click.option("--json", "as_json", is_flag=True, help="机器可读输出")
+def explain(file, year, as_json) -> None:
+    """用中文说明一个版本：档位表、每项责任及其数值、全部假设。"""
+    version = _version(_product(file, as_json), year, as_json)
+    if as_json:
+        _emit(describe_version(version))
+    else:
+        click.echo(version_text(version))
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="机器可读输出")
+def cases(file, as_json) -> None:
+    """运行黄金案例（FILE 可以是方案文件或其 .cases.yaml）。"""
+    case_path = Path(file) if file.endswith(".cases.yaml") else case_file_for(file)
+    try:
+        product_path, items = load_cases(case_path)
+    except SchemeError as exc:
+        _fail(exc.issues, as_json)
+    product = _product(str(product_path), as_json)
+    results = [run_case(product, item) for item in items]
+    failed = [r for r in results if not r.passed]
+    if as_json:
+        _emit({"ok": not failed, "passed": len(results) - len(failed), "failed": len(failed),
+               "cases": [r.as_dict() for r in results]})
+    else:
+        for r in results:
+            click.echo(f"{'通过' if r.passed else '失败'}  {r.id}  {r.name}  [{r.basis}]")
+            for failure in r.failures:
+                click.echo(f"      {failure}")
+        click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+def schema() -> None:
+    """打印方案文件的 JSON Schema（Draft 2020-12）。"""
+    _emit(SCHEME_SCHEMA)
