@@ -52,7 +52,7 @@ def load_cases(path: str | Path) -> tuple[Path, list[dict]]:
     data = doc.data
     if not isinstance(data, dict) or "cases" not in data or "product" not in data:
         raise SchemeError([doc.issue("cases.shape", "案例文件需要 product 和 cases 两项")])
-    return Path(path).with_name(data["product"]), data["cases"]
+    return Path(path).parent / data["product"], data["cases"]
 
 
 def run_case(product: Product, case: dict) -> CaseResult:

@@ -141,6 +141,8 @@ class CompiledRules:
 
     def decide(self, events: list[dict]) -> list[Decision]:
         """Post events (each gets a `rid`) in one batch; return one decision per event, in order."""
+        if not events:
+            return []  # durable-rules' post_batch segfaults on an empty batch
         messages = [dict(event, rid=i) for i, event in enumerate(events)]
         with _LOCK:
             self._sink.clear()

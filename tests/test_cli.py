@@ -1,0 +1,125 @@
+"""The `hmb` command as a user runs it: exit codes, text and --json output."""
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from engine.cli import main
+from engine.schema import SCHEME_SCHEMA
+
+ROOT = Path(__file__).resolve().parent.parent
+XIANNING = str(ROOT / "products" / "xianhuibao.yaml")
+EXAMPLE = str(ROOT / "examples" / "xianning-worked-example.json")
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+    return lambda *args: runner.invoke(main, [str(a) for a in args])
+
+
+def test_every_command_has_help(run):
+    for command in ("validate", "quote", "claim", "explain", "cases", "schema"):
+        result = run(command, "--help")
+        assert result.exit_code == 0, command
+        assert "Usage:" in result.output
+
+
+def test_quote_json_has_premium_and_band(run):
+    result = run("quote", XIANNING, "--year", "2023", "--age", "40", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["band"] == "everyone"
+    assert data["premium_fen"] == 6900
+    assert sum(p["fen"] for p in data["payers"]) == data["premium_fen"]
+
+
+def test_quote_needs_an_age_or_birth_date(run):
+    assert run("quote", XIANNING, "--year", "2023").exit_code == 2
+
+
+def test_quote_refuses_personal_account_for_a_non_relative_option(run):
+    result = run("quote", XIANNING, "--year", "2023", "--age", "40", "--pay-with", "employer", "--json")
+    assert result.exit_code == 0  # group enrolment is declared for 咸惠保
+    assert json.loads(result.output)["payers"][0]["payer"] == "employer"
+
+
+def test_not_eligible_without_basic_insurance_exits_1(run):
+    result = run("quote", XIANNING, "--year", "2023", "--age", "40", "--basic-insurance", "none", "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.output)["eligibility"]["outcome"] == "not_eligible"
+
+
+def test_unknown_year_is_an_error_naming_the_versions(run):
+    result = run("quote", XIANNING, "--year", "1999", "--age", "40")
+    assert result.exit_code == 1
+    assert "2023" in result.output
+
+
+def test_claim_json_has_total_per_liability_and_trace(run):
+    result = run("claim", XIANNING, EXAMPLE, "--year", "2023", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["paid_fen"] == sum(data["by_liability"].values())
+    assert set(data["by_liability"]) == {"in_policy", "out_of_policy"}
+    assert any(step["rule"].startswith("route.scheme.in_policy") for step in data["trace"])
+
+
+def test_claim_text_trace_shows_clauses(run):
+    result = run("claim", XIANNING, EXAMPLE, "--year", "2023", "--trace")
+    assert result.exit_code == 0
+    assert "xn-news" in result.output and "假设" in result.output
+
+
+def test_bad_claim_exits_1_naming_the_field(run, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"claim_id": "b1", "member": {"id": "m", "age": 30}, "date": "2023-05-01",
+                               "care": "spa", "in_policy_self_pay": 100}), encoding="utf-8")
+    result = run("claim", XIANNING, bad, "--year", "2023", "--json")
+    assert result.exit_code == 1
+    errors = json.loads(result.output)["errors"]
+    assert errors[0]["path"] == "care"
+    assert errors[0]["line"] == 1
+
+
+def test_claim_with_ledger_pays_a_claim_id_once(run, tmp_path):
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    first = json.loads(run("claim", XIANNING, EXAMPLE, "--year", "2023", "--db", db, "--json").output)
+    second = json.loads(run("claim", XIANNING, EXAMPLE, "--year", "2023", "--db", db, "--json").output)
+    assert first["duplicate"] is False and second["duplicate"] is True
+    assert second["paid_fen"] == first["paid_fen"]
+
+
+def test_successive_claims_in_one_file_share_the_annual_deductible(run, tmp_path):
+    claims = [{"claim_id": f"c{i}", "member": {"id": "m1", "age": 50}, "date": "2023-03-01", "care": "inpatient",
+               "in_policy_self_pay": 10000} for i in range(2)]
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps(claims), encoding="utf-8")
+    result = json.loads(run("claim", XIANNING, path, "--year", "2023", "--json").output)
+    # deductible 18,000: the first 10,000 pays nothing; of the second, 8,000 completes the deductible
+    # and (10,000 − 8,000) × 80 % = 1,600 yuan is paid
+    assert [r["paid_fen"] for r in result] == [0, 160000]
+
+
+def test_explain_lists_bands_liabilities_and_assumptions(run):
+    result = run("explain", XIANNING, "--year", "2023")
+    assert result.exit_code == 0
+    for text in ("【保费档位】", "【保障责任】", "【假设】", "18,000.00 元"):
+        assert text in result.output
+
+
+def test_cases_report_and_exit_code(run, tmp_path):
+    cases = tmp_path / "x.cases.yaml"
+    cases.write_text(f"product: {XIANNING}\ncases:\n"
+                     "  - {id: ok, version: '2023', quote: {age: 30}, expect: {premium: 69}}\n"
+                     "  - {id: wrong, version: '2023', quote: {age: 30}, expect: {premium: 70}}\n", encoding="utf-8")
+    result = run("cases", cases)
+    assert result.exit_code == 1
+    assert "1 passed, 1 failed" in result.output
+
+
+def test_committed_json_schema_matches_the_code(run):
+    committed = json.loads((ROOT / "engine" / "scheme.schema.json").read_text(encoding="utf-8"))
+    assert committed == SCHEME_SCHEMA
+    assert json.loads(run("schema").output) == SCHEME_SCHEMA
