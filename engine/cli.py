@@ -222,6 +222,50 @@ def cases(file, as_json) -> None:
 
 
 @main.command()
+@click.argument("targets", nargs=-1, required=True, metavar="FILE@VERSION...")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, writable=True), help="同时写出 CSV 表")
+@click.option("--json", "as_json", is_flag=True, help="机器可读输出（含收益曲线）")
+def compare(targets, csv_path, as_json) -> None:
+    """并排比较方案：参数表、标准病例赔付、标准人群保费、收益曲线。"""
+    from .compare import compare as run_compare
+
+    versions = []
+    for target in targets:
+        file, sep, year = target.rpartition("@")
+        if not sep:
+            raise click.UsageError(f"“{target}”应写成 文件@版本，如 products/zaohuibao.yaml@2025")
+        versions.append(_version(_product(file, as_json), year, as_json))
+    result = run_compare(versions)
+    if csv_path:
+        _write_csv(csv_path, result)
+    if as_json:
+        _emit(result)
+        return
+    for line in _comparison_lines(result):
+        click.echo(line)
+
+
+def _comparison_table(result: dict) -> list[list[str]]:
+    """The comparison as rows of text: parameters, profile payouts, premiums."""
+    rows = [["项目", *[v["name"] for v in result["versions"]]]]
+    rows += [[row["label"], *row["values"]] for row in result["parameters"]]
+    rows += [[f"赔付：{p['name']}", *[format_yuan(c["paid_fen"]) for c in p["cells"]]] for p in result["profiles"]]
+    rows += [[f"保费：{p['name']}", *[format_yuan(c["premium_fen"]) for c in p["cells"]]] for p in result["premiums"]]
+    return rows
+
+
+def _comparison_lines(result: dict) -> list[str]:
+    return [" | ".join(row) for row in _comparison_table(result)]
+
+
+def _write_csv(path: str, result: dict) -> None:
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8-sig") as handle:  # BOM: Excel opens UTF-8 Chinese correctly
+        csv.writer(handle).writerows(_comparison_table(result))
+
+
+@main.command()
 def schema() -> None:
     """打印方案文件的 JSON Schema（Draft 2020-12）。"""
     _emit(SCHEME_SCHEMA)

@@ -123,3 +123,17 @@ def test_committed_json_schema_matches_the_code(run):
     committed = json.loads((ROOT / "engine" / "scheme.schema.json").read_text(encoding="utf-8"))
     assert committed == SCHEME_SCHEMA
     assert json.loads(run("schema").output) == SCHEME_SCHEMA
+
+
+def test_compare_writes_a_csv_excel_can_open(run, tmp_path):
+    out = tmp_path / "cmp.csv"
+    result = run("compare", f"{XIANNING}@2023", f"{XIANNING}@2023", "--csv", out)
+    assert result.exit_code == 0, result.output
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM
+    header = raw.decode("utf-8-sig").splitlines()[0].split(",")
+    assert header == ["项目", "咸惠保 2023", "咸惠保 2023"]
+
+
+def test_compare_target_needs_a_version(run):
+    assert run("compare", XIANNING).exit_code == 2

@@ -1,0 +1,38 @@
+"""Side-by-side comparison: the same patients and persons through each scheme."""
+from decimal import Decimal
+
+from engine.compare import benefit_curve, compare, default_bill_sizes, parameter_rows, standard_profiles
+
+
+def test_cancer_profile_payout_is_the_hand_arithmetic(xianhuibao):
+    version = xianhuibao.version("2023")
+    result = compare([version], bill_sizes=[0, 100_000_00])
+    cancer = next(p for p in result["profiles"] if p["id"] == "cancer-inpatient")
+    # in-policy (100,000 − 18,000) × 80 % = 65,600; out-of-policy (200,000 − 24,000) × 70 % = 123,200
+    assert cancer["cells"][0]["paid_fen"] == 188_800_00
+    assert cancer["cells"][0]["remainder_fen"] == 300_000_00 - 188_800_00
+
+
+def test_every_parameter_row_has_one_value_per_scheme(xianhuibao):
+    version = xianhuibao.version("2023")
+    rows = parameter_rows([version, version])
+    assert rows and all(len(row["values"]) == 2 for row in rows)
+    assert next(r for r in rows if r["key"] == "premium")["values"] == ["69.00 元", "69.00 元"]
+
+
+def test_benefit_curve_starts_at_zero_and_never_falls(xianhuibao):
+    curve = benefit_curve(xianhuibao.version("2023"), default_bill_sizes(600_000, 30))
+    assert curve[0] == 0
+    assert all(a <= b for a, b in zip(curve, curve[1:]))
+    # 30,000 self-pay (12,000 out-of-policy, 18,000 in-policy) is all deductible: nothing paid
+    assert benefit_curve(xianhuibao.version("2023"), [30_000_00])[0] == 0
+
+
+def test_curve_split_uses_the_declared_out_of_policy_share(xianhuibao):
+    # 100,000 at 40 % out-of-policy: in (60,000 − 18,000) × 80 % = 33,600; out (40,000 − 24,000) × 70 % = 11,200
+    assert benefit_curve(xianhuibao.version("2023"), [100_000_00], Decimal("0.4")) == [44_800_00]
+
+
+def test_standard_profiles_name_no_city():
+    text = str(standard_profiles())
+    assert "咸宁" not in text and "赣州" not in text and "枣庄" not in text
