@@ -22,8 +22,8 @@ from pathlib import Path
 
 from .evaluate import adjudicate, quote
 from .inputs import parse_claim, parse_person
-from .issues import InputError, SchemeError
-from .load import load_file
+from .issues import InputError, Issue, SchemeError
+from .load import Document, load_file
 from .model import Product
 from .money import format_yuan, yuan_to_fen
 
@@ -46,13 +46,57 @@ def case_file_for(product_path: str | Path) -> Path:
     return path.with_name(path.stem + ".cases.yaml")
 
 
-def load_cases(path: str | Path) -> tuple[Path, list[dict]]:
-    """The product file a case file names, and its cases."""
-    doc = load_file(path)
+CASE_KEYS = {"id", "name", "basis", "source", "version", "claim", "claims", "quote", "expect", "note"}
+SETTLEMENT_EXPECT = {"eligibility", "paid", "patient_remainder", "by_liability", "layers", "near", "overall_ratio",
+                     "trace"}
+QUOTE_EXPECT = {"eligibility", "band", "premium", "payers"}
+
+
+def case_issues(doc: Document) -> list[Issue]:
+    """Structural problems of a case file: a misspelt expectation must fail loudly, never pass silently."""
     data = doc.data
-    if not isinstance(data, dict) or "cases" not in data or "product" not in data:
-        raise SchemeError([doc.issue("cases.shape", "案例文件需要 product 和 cases 两项")])
-    return Path(path).parent / data["product"], data["cases"]
+    if not isinstance(data, dict) or not isinstance(data.get("cases"), list) or "product" not in data:
+        return [doc.issue("cases.shape", "案例文件需要 product（方案文件名）和 cases（案例列表）两项")]
+    issues = []
+    for i, case in enumerate(data["cases"]):
+        issues += _one_case_issues(doc, case, ("cases", i))
+    return issues
+
+
+def _one_case_issues(doc: Document, case, path: tuple) -> list[Issue]:
+    if not isinstance(case, dict):
+        return [doc.issue("cases.shape", "每个案例应是一个键值对", path)]
+    issues = [doc.issue("cases.missing", f"案例缺少“{key}”", path) for key in ("id", "version", "expect")
+              if key not in case]
+    issues += [doc.issue("cases.unknown_key", f"不认识的键“{key}”", path + (key,), prefer_key=True)
+               for key in case if key not in CASE_KEYS]
+    inputs = [key for key in ("claim", "claims", "quote") if key in case]
+    if len(inputs) != 1:
+        issues.append(doc.issue("cases.input", "每个案例恰好需要 claim、claims、quote 之一", path))
+        return issues
+    expects = case.get("expect", [])
+    expects = expects if isinstance(expects, list) else [expects]
+    if "claims" in case and len(expects) != len(case["claims"]):
+        issues.append(doc.issue("cases.expect_count", f"{len(case['claims'])} 笔理赔需要同样多的期望结果，"
+                                f"实际 {len(expects)} 个", path + ("expect",)))
+    allowed = QUOTE_EXPECT if "quote" in case else SETTLEMENT_EXPECT
+    for j, expect in enumerate(expects):
+        where = path + (("expect", j) if isinstance(case.get("expect"), list) else ("expect",))
+        if not isinstance(expect, dict) or not expect:
+            issues.append(doc.issue("cases.expect_empty", "期望结果为空：这个案例什么也没检查", where))
+            continue
+        issues += [doc.issue("cases.unknown_expect", f"不认识的期望项“{key}”；可用：{'、'.join(sorted(allowed))}",
+                             where + (key,), prefer_key=True) for key in expect if key not in allowed]
+    return issues
+
+
+def load_cases(path: str | Path) -> tuple[Path, list[dict]]:
+    """The product file a case file names, and its cases; SchemeError if the case file is malformed."""
+    doc = load_file(path)
+    issues = case_issues(doc)
+    if issues:
+        raise SchemeError(issues)
+    return Path(path).parent / doc.data["product"], doc.data["cases"]
 
 
 def run_case(product: Product, case: dict) -> CaseResult:
@@ -66,7 +110,7 @@ def run_case(product: Product, case: dict) -> CaseResult:
             claims = case["claims"] if "claims" in case else [case["claim"]]
             expects = case["expect"] if isinstance(case["expect"], list) else [case["expect"]]
             accumulators: dict = {}
-            for i, (claim_data, expect) in enumerate(zip(claims, expects)):
+            for i, (claim_data, expect) in enumerate(zip(claims, expects, strict=True)):
                 settled = adjudicate(parse_claim(claim_data), version, accumulators)
                 accumulators = settled.accumulators
                 prefix = f"第 {i + 1} 笔：" if len(claims) > 1 else ""
@@ -113,8 +157,17 @@ def _check_settlement(got: dict, expect: dict, failures: list[str], prefix: str)
         if abs(ratio - Decimal(str(spec["value"]))) > Decimal(str(spec["tolerance"])):
             failures.append(f"{prefix}总报销比例：应为 {spec['value']}（±{spec['tolerance']}），实际 {ratio:.6f}")
     for wanted in expect.get("trace", []):
-        if not any(all(str(step.get(k, "")).startswith(str(v)) for k, v in wanted.items()) for step in got["trace"]):
+        if not any(all(_trace_field_matches(step.get(k), v) for k, v in wanted.items()) for step in got["trace"]):
             failures.append(f"{prefix}追踪中缺少：{wanted}")
+
+
+def _trace_field_matches(got, wanted) -> bool:
+    """Text fields match by prefix (a clause may be cited by its start); numbers and flags exactly."""
+    if isinstance(wanted, str):
+        return isinstance(got, str) and got.startswith(wanted)
+    if isinstance(wanted, bool) or isinstance(got, bool):
+        return got is wanted
+    return got == wanted  # numeric trace fields are *_fen: integers compared exactly
 
 
 def _lookup(got: dict, dotted: str):

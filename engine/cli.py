@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from . import load_product, vocab
-from .cases import case_file_for, load_cases, run_case
+from .cases import case_file_for, case_issues, load_cases, run_case
 from .evaluate import adjudicate, quote
 from .explain import describe_version, trace_text, version_text
 from .inputs import PERSON_DEFAULTS, load_claims, parse_person
@@ -64,26 +64,32 @@ def validate(files: tuple[str, ...], as_json: bool) -> None:
     """校验方案文件：列出全部错误（文件、行、列、文档路径）。"""
     report, all_issues = [], []
     for file in files:
+        is_cases = file.endswith(".cases.yaml")
         try:
-            issues = validate_document(load_file(file))
+            doc = load_file(file)
+            issues = case_issues(doc) if is_cases else validate_document(doc)
         except SchemeError as exc:
             issues = exc.issues
         all_issues += issues
         report.append({"file": file, "ok": not issues, "errors": [i.as_dict() for i in issues]})
         if not as_json:
-            if issues:
-                for issue in issues:
-                    click.echo(str(issue), err=True)
-            else:
-                product = load_product(file)
-                click.echo(f"{file}: 通过（{product.name}，{len(product.versions)} 个版本："
-                           f"{'、'.join(v.id for v in product.versions)}）")
+            for issue in issues:
+                click.echo(str(issue), err=True)
+            if not issues:
+                click.echo(f"{file}: 通过（{_summary(doc, is_cases)}）")
     if as_json:
         _emit({"ok": not all_issues, "files": report})
     if all_issues:
         if not as_json:
             click.echo(f"共 {len(all_issues)} 个错误", err=True)
         sys.exit(1)
+
+
+def _summary(doc, is_cases: bool) -> str:
+    if is_cases:
+        return f"案例文件，{len(doc.data['cases'])} 个案例；用 hmb cases 运行"
+    versions = doc.data["versions"]
+    return f"{doc.data['product']['name']}，{len(versions)} 个版本：{'、'.join(str(v['id']) for v in versions)}"
 
 
 @main.command("quote")
