@@ -83,11 +83,27 @@ def assumptions(version: Version) -> list[dict]:
     for insurer in version.insurers:
         note(f"共保份额 {insurer.name} {percent(insurer.share.value)}", insurer.share.prov)
     for subsidy in version.subsidies:
-        note(f"资助“{subsidy.name}”", subsidy.prov)
-    for drug_list in version.drug_lists.values():
-        for drug in drug_list.values():
-            note(f"特药 {drug.name}", drug.prov)
+        value = subsidy.amount or subsidy.share
+        note(f"资助“{subsidy.name}”", value.prov if value else subsidy.prov)
+    for drug in drugs_in_force(version):
+        note(f"特药 {drug.name}", drug.prov)
+    for key, label in SECTION_LABELS.items():  # assumptions that are not numbers: dates, filings, chain...
+        node = version.raw.get(key)
+        if isinstance(node, dict) and "assumed" in node:
+            note(label, Provenance(assumed=node["assumed"]))
     return found
+
+
+SECTION_LABELS = {"period": "保险期间", "enrolment": "参保期", "regulation": "监管依据与定价方式", "insurers": "共保体",
+                  "filings": "三书", "settlement": "结算方式", "eligibility": "参保条件", "premium": "保费",
+                  "funding": "缴费与资助", "chain": "赔付顺序"}
+
+
+def drugs_in_force(version: Version) -> list:
+    """The catalogue drugs valid at some point of the version's period."""
+    start, end = version.period
+    return [drug for drugs in version.drug_lists.values() for drug in drugs.values()
+            if drug.valid_from <= end and (drug.valid_to is None or drug.valid_to >= start)]
 
 
 def describe_version(version: Version) -> dict:
@@ -133,18 +149,30 @@ def describe_version(version: Version) -> dict:
         "funding": funding,
         "chain": f"赔付顺序：{after} 之后，由本方案赔付",
         "liabilities": liabilities,
-        "drugs": [{"list": list_id, "code": d.code, "name": d.name,
-                   "indications": "、".join(d.indications.values()), "valid": f"{d.valid_from} 起"
-                   + (f"至 {d.valid_to}" if d.valid_to else "")} for list_id, drugs in version.drug_lists.items()
-                  for d in drugs.values()],
+        "drugs": [{"code": d.code, "name": d.name, "indications": "、".join(d.indications.values()),
+                   "valid": f"{d.valid_from} 起" + (f"至 {d.valid_to}" if d.valid_to else ""), "ref": _ref(d.prov)}
+                  for d in drugs_in_force(version)],
+        "limits": [f"{LIMIT_LABELS[k]}：{_money(v) if isinstance(v, Amount) else percent(v.value)} {_ref(v.prov)}"
+                   for k, v in version.limits.items()],
+        "settlement": f"赔付金额按“{ROUNDING_LABELS[version.rounding]}”取整到分；"
+                      f"{'与基本医保一站式结算' if version.one_stop else '出院后申请理赔'}",
+        "notes": [text for text in [version.raw.get("note")] if text]
+        + [f"{item['name']}：{item['note']}" for item in version.raw.get("liabilities", []) if item.get("note")],
         "assumptions": assumptions(version),
     }
 
 
+LIMIT_LABELS = {"premium_max": "保费上限", "deductible_max": "起付线上限", "cap_min": "封顶线下限",
+                "claims_ratio_min": "年度赔付率下限"}
+ROUNDING_LABELS = {"half_up": "四舍五入", "half_even": "四舍六入五成双", "down": "舍去分以下"}
+
+
 def version_text(version: Version) -> str:
     d = describe_version(version)
-    lines = [d["title"], "=" * 40, d["period"], *d["governance"], "", "【参保条件】", *d["eligibility"], "",
-             "【保费档位】"]
+    lines = [d["title"], "=" * 40, d["period"], *d["governance"], d["settlement"]]
+    if d["limits"]:
+        lines += ["", "【监管限额】", *d["limits"]]
+    lines += ["", "【参保条件】", *d["eligibility"], "", "【保费档位】"]
     width = max(len(b["name"]) for b in d["bands"])
     for band in d["bands"]:
         lines.append(f"  {band['name']:<{width}}  {band['premium']:>12}  {band['who']}  {band['ref']}")
@@ -155,6 +183,8 @@ def version_text(version: Version) -> str:
     if d["drugs"]:
         lines += ["", "【特药目录】"]
         lines += [f"  {x['name']}（{x['code']}）：{x['indications']}，{x['valid']}" for x in d["drugs"]]
+    if d["notes"]:
+        lines += ["", "【说明】", *d["notes"]]
     if d["assumptions"]:
         lines += ["", f"【假设】以下数值来源未规定，为本文件的假设（共 {len(d['assumptions'])} 项）："]
         lines += [f"  - {a['what']}：{a['reason']}" for a in d["assumptions"]]
