@@ -12,9 +12,9 @@ from decimal import Decimal
 from . import vocab
 from .inputs import Claim, Person
 from .issues import InputError, Issue
-from .model import Layer, Liability, RatioRow, Version
+from .model import Layer, Liability, Provenance, RatioRow, Version
 from .money import apply_ratio, format_yuan, percent, round_fen, split_by_shares
-from .rules import compiled
+from .rules import EngineError, compiled
 from .trace import Trace
 
 Accumulators = dict  # "layer/kind/pool-or-liability" → fen used this policy year
@@ -38,19 +38,20 @@ def eligibility(person: Person, version: Version, trace: Trace | None = None) ->
     trace = trace or Trace(enabled=False)
     point = person.point(_age_reference(version))
     decision = compiled(version).decide([{"t": "eligibility", **point}])[0]
-    kind, detail = decision.value
+    kind = decision.value[0]
     prov = version.eligibility_prov
     if kind == "otherwise":
         result = Eligibility("eligible", decision.rule, "参加基本医疗保险且待遇正常", prov.ref())
-    elif detail == "basic_insurance_required":
+    elif kind == "builtin" and decision.value[2] == "basic_insurance_required":
         result = Eligibility("not_eligible", decision.rule, "未参加基本医疗保险", prov.ref())
-    elif detail == "basic_insurance_suspended":
+    elif kind == "builtin":
         status = vocab.BASIC_STATUS[person.basic_insurance_status]
         result = Eligibility("suspended", decision.rule, f"基本医疗保险{status}，补缴后恢复", prov.ref())
-    else:
-        rule = next(r for r in version.eligibility_rules if r.id == detail)
+    else:  # one of the version's own conditions
+        outcome, rule_id = decision.value[1:]
+        rule = next(r for r in version.eligibility_rules if r.id == rule_id)
         prov = rule.prov
-        result = Eligibility(kind, decision.rule, rule.name, prov.ref())
+        result = Eligibility(outcome, decision.rule, rule.name, prov.ref())
     trace.add("eligibility", decision.rule, prov,
               f"参保资格：{vocab.ELIGIBILITY_OUTCOMES[result.outcome]}（{result.reason}）")
     return result
@@ -90,6 +91,8 @@ def quote(person: Person, version: Version, trace: bool = True) -> Quote:
     events = [{"t": "band", **point}] + [{"t": "subsidy", "subsidy": s.id, **point} for s in version.subsidies]
     decisions = compiled(version).decide(events)
     band_decision = decisions[0]
+    if band_decision.value[0] != "band":  # validation proves the bands cover every person
+        raise EngineError(f"{version.key}: no premium band for {point}")
     band = next(b for b in version.bands if b.id == band_decision.value[1])
     result.band, result.band_name, result.premium_fen = band.id, band.name, band.amount.fen
     steps.add("band", band_decision.rule, band.amount.prov,
@@ -171,20 +174,19 @@ def adjudicate(claim: Claim, version: Version, accumulators: Accumulators | None
     elig = eligibility(claim.member, version, steps)
     result = Settlement(claim.claim_id, version.key, version.ruleset_name, elig, accumulators=acc)
     if elig.outcome != "eligible":
-        steps.add("paid", "eligibility", None, f"{vocab.ELIGIBILITY_OUTCOMES[elig.outcome]}，本次不予赔付", result_fen=0)
+        steps.add("total", "eligibility", None, f"{vocab.ELIGIBILITY_OUTCOMES[elig.outcome]}，本次不予赔付",
+                  amount_fen=claim.total_fen, result_fen=0)
         result.patient_remainder_fen = claim.total_fen
         result.trace = steps.as_list()
         return result
     in_policy = claim.in_policy_fen
-    for layer in version.layers:
+    for layer in _layers_for(claim, version):
         if layer.kind == "scheme":
             parts = [Part("in_policy_self_pay", in_policy, "医保政策范围内个人自付"),
                      Part("out_of_policy_self_pay", claim.out_of_policy_fen, "医保政策范围外个人自费"),
                      *_drug_parts(claim, version, steps)]
-        elif claim.raw_bill:
+        else:  # the other payers see only what is left of the catalogue-covered bill
             parts = [Part("in_policy_self_pay", in_policy, "医保政策范围内费用（剩余）")]
-        else:
-            continue  # a settled claim arrives after the layers before the scheme; later layers are not ours
         paid = _pay_layer(layer, parts, claim, version, acc, steps, result.by_liability)
         in_policy -= paid["in_policy_self_pay"]
         layer_total = sum(paid.values())
@@ -193,7 +195,7 @@ def adjudicate(claim: Claim, version: Version, accumulators: Accumulators | None
             result.paid_fen = layer_total
     result.patient_remainder_fen = claim.total_fen - sum(layer["paid_fen"] for layer in result.layers)
     result.insurers = _insurer_shares(result.paid_fen, version)
-    steps.add("paid", "total", None, f"本方案共赔付 {format_yuan(result.paid_fen)} 元，个人仍需负担 "
+    steps.add("total", "total", None, f"本方案共赔付 {format_yuan(result.paid_fen)} 元，个人仍需负担 "
               f"{format_yuan(result.patient_remainder_fen)} 元", amount_fen=claim.total_fen, result_fen=result.paid_fen)
     result.trace = steps.as_list()
     return result
@@ -207,6 +209,21 @@ def _check_claim(claim: Claim, version: Version) -> None:
     if not start <= claim.date <= end:
         raise InputError([Issue("claim.date", f"就诊日期 {claim.date} 不在 {version.key} 的保险期间 {start} 至 {end} 内",
                                 ("date",))])
+    if claim.hospital_level is None and _depends_on_level(claim, version):
+        # without it no ratio row matches and the claim would quietly read as "not covered"
+        raise InputError([Issue("claim.hospital_level", f"{vocab.CARE[claim.care]}的赔付比例按医院等级区分："
+                                "请给出 hospital_level（1、2 或 3）", ("hospital_level",))])
+
+
+def _layers_for(claim: Claim, version: Version) -> tuple[Layer, ...]:
+    """A raw bill runs through the whole declared chain; a settled claim arrives at the scheme itself."""
+    return version.layers if claim.raw_bill else (version.scheme_layer,)
+
+
+def _depends_on_level(claim: Claim, version: Version) -> bool:
+    return any("hospital_level" in when
+               for layer in _layers_for(claim, version) for liability in layer.liabilities
+               if claim.care in liability.care for when in (liability.when, *(row.when for row in liability.rows)))
 
 
 def _drug_parts(claim: Claim, version: Version, steps: Trace) -> list[Part]:
@@ -225,7 +242,8 @@ def _drug_parts(claim: Claim, version: Version, steps: Trace) -> list[Part]:
             reason = f"{drug.name}在 {claim.date} 不在目录有效期内"
         name = drug.name if drug else item.code
         if reason:
-            steps.add("catalogue", "drug_catalogue", drug.prov if drug else None, f"{reason}，不予赔付",
+            prov = drug.prov if drug else _scope(version.scheme_layer, "special_drugs")
+            steps.add("catalogue", "drug_catalogue", prov, f"{reason}，不予赔付",
                       amount_fen=item.fen, result_fen=0)
         parts.append(Part("special_drugs", item.fen, f"特药 {name}", in_catalogue=not reason, drug=item.code))
     return parts
@@ -245,7 +263,7 @@ def _pay_layer(layer: Layer, parts: list[Part], claim: Claim, version: Version, 
     for part, decision in zip(live, decisions):
         if decision.value[0] == "otherwise":
             if part.in_catalogue:
-                steps.add("route", decision.rule, None, f"{part.label} {format_yuan(part.fen)} 元："
+                steps.add("route", decision.rule, _scope(layer, part.covers), f"{part.label} {format_yuan(part.fen)} 元："
                           f"{layer.name}没有责任覆盖（{vocab.CARE[claim.care]}）", layer=layer.id, amount_fen=part.fen,
                           result_fen=0)
             continue
@@ -253,13 +271,22 @@ def _pay_layer(layer: Layer, parts: list[Part], claim: Claim, version: Version, 
     for liability in layer.liabilities:
         for part, decision in routed.get(liability.id, []):
             row = liability.rows[decision.value[3]]
-            steps.add("route", decision.rule, liability.prov, f"{part.label} {format_yuan(part.fen)} 元 → "
+            steps.add("route", decision.rule, liability.basis, f"{part.label} {format_yuan(part.fen)} 元 → "
                       f"{layer.name}·{liability.name}", layer=layer.id, liability=liability.id, amount_fen=part.fen)
             fen = _pay_part(layer, liability, row, part, version, acc, steps)
             paid[part.covers] += fen
             key = liability.id if layer.kind == "scheme" else f"{layer.id}.{liability.id}"
             by_liability[key] = by_liability.get(key, 0) + fen
     return paid
+
+
+def _scope(layer: Layer, covers: str) -> Provenance:
+    """The clauses that set what a layer covers: its liabilities for this kind of cost, else all of them."""
+    liabilities = [l for l in layer.liabilities if l.covers == covers] or list(layer.liabilities)
+    provs = list(dict.fromkeys(l.basis for l in liabilities if l.basis))
+    if any(not p.is_assumption for p in provs):
+        return Provenance(source="；".join(p.ref() for p in provs))
+    return Provenance(assumed="；".join(p.assumed for p in provs)) if provs else Provenance()
 
 
 def _pay_part(layer: Layer, liability: Liability, row: RatioRow, part: Part, version: Version,
@@ -297,7 +324,7 @@ def _pay_part(layer: Layer, liability: Liability, row: RatioRow, part: Part, ver
     for cap_id in liability.caps:
         cap_key = f"{layer.id}/cap/{cap_id}"
         acc[cap_key] = acc.get(cap_key, 0) + fen
-    steps.add("paid", f"liability.{liability.id}", liability.prov, f"{liability.name}赔付 {format_yuan(fen)} 元",
+    steps.add("paid", f"liability.{liability.id}", liability.basis, f"{liability.name}赔付 {format_yuan(fen)} 元",
               amount_fen=part.fen, result_fen=fen, **where)
     return fen
 
@@ -323,6 +350,6 @@ def _pay_segments(row: RatioRow, start: int, end: int, version: Version, steps: 
 
 
 def _insurer_shares(fen: int, version: Version) -> list[dict]:
-    parts = split_by_shares(fen, [i.share.value for i in version.insurers], version.rounding)
+    parts = split_by_shares(fen, [i.share.value for i in version.insurers])
     return [{"insurer": i.name, "lead": i.lead, "share": str(i.share.value), "fen": f}
             for i, f in zip(version.insurers, parts)]

@@ -4,17 +4,19 @@ A bad input names the field and why; every problem is reported, not just the fir
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from jsonschema import Draft202012Validator, FormatChecker
 
 from . import vocab
-from .issues import InputError, Issue
+from .issues import InputError, Issue, SchemeError
 from .load import Document, parse_text
 from .money import MoneyError, yuan_to_fen
 
 _MONEY = {"type": ["number", "string"], "pattern": r"^\d+(\.\d{1,2})?$", "minimum": 0}
+# No bill comes near this; it keeps fen inside 64-bit database integers and exact Decimal arithmetic.
+MAX_YUAN = 1_000_000_000
 _DATE = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 
 PERSON_SCHEMA = {
@@ -89,12 +91,19 @@ class Person:
     relation: str = "self"
 
     def age_on(self, reference: str) -> int:
-        """Whole years of age on the reference date (age given directly is taken as that age)."""
+        """Whole years of age on the reference date (age given directly is taken as that age).
+
+        Someone born after the reference date (a baby enrolled during the year) is 0, not −1: the
+        bands cover 0–150 and nothing else."""
         if self.age is not None:
             return self.age
         born = date.fromisoformat(self.birth_date)
         ref = date.fromisoformat(reference)
-        return ref.year - born.year - ((ref.month, ref.day) < (born.month, born.day))
+        age = max(ref.year - born.year - ((ref.month, ref.day) < (born.month, born.day)), 0)
+        if age > vocab.MAX_AGE:
+            raise InputError([Issue("person.birth_date", f"出生日期 {self.birth_date} 到 {reference} 已满 {age} 岁，"
+                                    f"超过 {vocab.MAX_AGE} 岁：请核对", ("birth_date",))])
+        return age
 
     def point(self, reference: str) -> dict:
         """The person as the rules see them: dimension → value."""
@@ -128,19 +137,29 @@ class Claim:
         return self.in_policy_fen + self.out_of_policy_fen + sum(d.fen for d in self.drugs)
 
 
-def _check(validator, doc: Document) -> None:
+def _schema_issues(validator, doc: Document) -> list[Issue]:
     from .validate import _translate  # the same Chinese wording as scheme errors
 
     issues: list[Issue] = []
     for error in validator.iter_errors(doc.data):
-        issues.extend(_translate(doc, error))
+        if error.validator == "pattern" and error.validator_value == _MONEY["pattern"]:
+            issues.append(doc.issue("claim.money", f"{error.instance!r} 不是金额：金额以元为单位，写成不带负号、"
+                                    "最多两位小数的数，如 1234.5", tuple(error.absolute_path)))
+        else:
+            issues.extend(_translate(doc, error))
+    return issues
+
+
+def _raise(issues: list[Issue]) -> None:
     if issues:
         raise InputError(sorted(issues, key=lambda i: (i.line, i.column)))
 
 
 def _person(data: dict) -> Person:
     merged = {**PERSON_DEFAULTS, **data}
-    return Person(id=str(merged.get("id", "")), age=merged.get("age"), birth_date=merged.get("birth_date"),
+    age = merged.get("age")  # int(): a YAML/JSON 30.0 passes the schema as an integer but is a Decimal
+    return Person(id=str(merged.get("id", "")), age=None if age is None else int(age),
+                  birth_date=merged.get("birth_date"),
                   pre_existing=merged["pre_existing"], low_income=merged["low_income"],
                   basic_insurance=merged["basic_insurance"], basic_insurance_status=merged["basic_insurance_status"],
                   hukou=merged["hukou"], occupation=merged["occupation"],
@@ -148,35 +167,60 @@ def _person(data: dict) -> Person:
 
 
 def parse_person(data: dict, file: str = "<person>") -> Person:
-    _check(_PERSON_VALIDATOR, Document(file=file, data=data))
+    _raise(_schema_issues(_PERSON_VALIDATOR, Document(file=file, data=data)))
     return _person(data)
 
 
 def parse_claim(data, file: str = "<claim>", doc: Document | None = None) -> Claim:
+    """A checked claim; InputError lists every problem: shape, amounts and form together."""
     doc = doc or Document(file=file, data=data)
-    _check(_CLAIM_VALIDATOR, doc)
+    issues = _schema_issues(_CLAIM_VALIDATOR, doc)
+    if not isinstance(data, dict):
+        _raise(issues)
+    shape_problems = {issue.path for issue in issues}
+    fen = {path: _fen(doc, value, path, issues) for path, value in _money_fields(data) if path not in shape_problems}
     settled = "in_policy_self_pay" in data or "out_of_policy_self_pay" in data
     if settled and "bill" in data:
-        raise InputError([doc.issue("claim.two_forms", "一份理赔只能是已结算形式（in_policy_self_pay / out_of_policy_self_pay）"
-                                    "或原始账单形式（bill）之一", ("bill",))])
+        issues.append(doc.issue("claim.two_forms", "一份理赔只能是已结算形式（in_policy_self_pay / out_of_policy_self_pay）"
+                                "或原始账单形式（bill）之一", ("bill",)))
+    _raise(issues)
     if "bill" in data:
-        in_fen = _fen(doc, data["bill"]["in_policy"], ("bill", "in_policy"))
-        out_fen = _fen(doc, data["bill"]["out_of_policy"], ("bill", "out_of_policy"))
+        in_fen, out_fen = fen[("bill", "in_policy")], fen[("bill", "out_of_policy")]
     else:
-        in_fen = _fen(doc, data.get("in_policy_self_pay", 0), ("in_policy_self_pay",))
-        out_fen = _fen(doc, data.get("out_of_policy_self_pay", 0), ("out_of_policy_self_pay",))
-    drugs = tuple(DrugItem(d["code"], d["indication"], _fen(doc, d["amount"], ("drugs", i, "amount")))
+        in_fen, out_fen = fen.get(("in_policy_self_pay",), 0), fen.get(("out_of_policy_self_pay",), 0)
+    drugs = tuple(DrugItem(d["code"], d["indication"], fen[("drugs", i, "amount")])
                   for i, d in enumerate(data.get("drugs", [])))
+    level = data.get("hospital_level")  # int(): 2.0 passes the enum but is a Decimal, which the rules cannot take
     return Claim(claim_id=str(data["claim_id"]), member=_person(data["member"]), date=data["date"], care=data["care"],
-                 hospital_level=data.get("hospital_level"), in_policy_fen=in_fen, out_of_policy_fen=out_fen,
+                 hospital_level=None if level is None else int(level), in_policy_fen=in_fen, out_of_policy_fen=out_fen,
                  drugs=drugs, raw_bill="bill" in data, data=data)
 
 
-def _fen(doc: Document, value, path: tuple) -> int:
+def _money_fields(data: dict):
+    """(path, value) of every amount present in a claim, whatever shape the rest is in."""
+    for key in ("in_policy_self_pay", "out_of_policy_self_pay"):
+        if key in data:
+            yield (key,), data[key]
+    bill = data.get("bill")
+    if isinstance(bill, dict):
+        for key in ("in_policy", "out_of_policy"):
+            if key in bill:
+                yield ("bill", key), bill[key]
+    drugs = data.get("drugs")
+    for i, drug in enumerate(drugs if isinstance(drugs, list) else []):
+        if isinstance(drug, dict) and "amount" in drug:
+            yield ("drugs", i, "amount"), drug["amount"]
+
+
+def _fen(doc: Document, value, path: tuple, issues: list[Issue]) -> int:
     try:
-        return yuan_to_fen(value)
+        fen = yuan_to_fen(value)
     except MoneyError as exc:
-        raise InputError([doc.issue("claim.money", str(exc), path)]) from exc
+        issues.append(doc.issue("claim.money", str(exc), path))
+        return 0
+    if fen > MAX_YUAN * 100:
+        issues.append(doc.issue("claim.money", f"金额 {value} 元超过上限 {MAX_YUAN:,} 元：请核对单位（元）", path))
+    return fen
 
 
 def load_claims(path: str) -> list[Claim]:
@@ -186,15 +230,28 @@ def load_claims(path: str) -> list[Claim]:
             text = handle.read()
     except OSError as exc:
         raise InputError([Issue("file.unreadable", f"无法读取文件：{exc}", (), path)]) from exc
-    doc = parse_text(text, path)
+    try:
+        doc = parse_text(text, path)
+    except SchemeError as exc:  # not well-formed JSON/YAML: a bad input, located like any other
+        raise InputError(exc.issues) from exc
     items = doc.data if isinstance(doc.data, list) else [doc.data]
-    claims = []
+    claims, issues = [], []
     for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise InputError([doc.issue("claim.not_object", "每一份理赔应是一个对象（键值对）", (i,))])
         prefix = (i,) if isinstance(doc.data, list) else ()
-        sub = Document(file=path, data=item,
-                       value_marks={k[len(prefix):]: v for k, v in doc.value_marks.items() if k[:len(prefix)] == prefix},
-                       key_marks={k[len(prefix):]: v for k, v in doc.key_marks.items() if k[:len(prefix)] == prefix})
-        claims.append(parse_claim(item, path, sub))
+        if not isinstance(item, dict):
+            issues.append(doc.issue("claim.not_object", "每一份理赔应是一个对象（键值对）", prefix))
+            continue
+        try:
+            claims.append(parse_claim(item, path, _sub_document(doc, prefix)))
+        except InputError as exc:  # name the claim: the path says which one of the list
+            issues += [replace(issue, path=prefix + tuple(issue.path)) for issue in exc.issues]
+    _raise(issues)
     return claims
+
+
+def _sub_document(doc: Document, prefix: tuple) -> Document:
+    """One claim of a file, keeping the line and column of each of its values."""
+    def strip(marks: dict) -> dict:
+        return {k[len(prefix):]: v for k, v in marks.items() if k[:len(prefix)] == prefix}
+    return Document(file=doc.file, data=doc.data[prefix[0]] if prefix else doc.data,
+                    value_marks=strip(doc.value_marks), key_marks=strip(doc.key_marks))

@@ -19,12 +19,18 @@ class Provenance:
     source: str | None = None
     assumed: str | None = None
 
+    def __bool__(self) -> bool:
+        """False for "nothing stated here" (a node whose numbers carry their own provenance)."""
+        return self.source is not None or self.assumed is not None
+
     @property
     def is_assumption(self) -> bool:
-        return self.source is None
+        return self.source is None and self.assumed is not None
 
     def ref(self) -> str:
-        return self.source if self.source else f"假设：{self.assumed}"
+        if self.source:
+            return self.source
+        return f"假设：{self.assumed}" if self.assumed else ""
 
     @staticmethod
     def of(node: dict, inherited: "Provenance") -> "Provenance":
@@ -81,6 +87,17 @@ class Liability:
     rows: tuple[RatioRow, ...]
     drug_list: str | None
     prov: Provenance
+
+    @property
+    def basis(self) -> Provenance:
+        """The clause that sets up this liability: its own, else (all its numbers sourced one by one) its ratio's."""
+        if self.prov:
+            return self.prov
+        for row in self.rows:
+            for prov in (row.prov, row.rate.prov if row.rate else None, *(s.rate.prov for s in row.segments)):
+                if prov:
+                    return prov
+        return self.prov
 
 
 @dataclass(frozen=True)
@@ -330,7 +347,9 @@ def build_version(data: dict, item: dict) -> Version:
     funding_prov = Provenance.of(funding, prov)
     scheme = _layer(item, "scheme", info["name"], "scheme", prov)
     chain = item["chain"]
-    layers = tuple(scheme if layer["kind"] == "scheme" else _layer(layer, layer["id"], layer["name"], layer["kind"], prov)
+    chain_prov = Provenance.of(chain, prov)  # validation counts a number under `chain` as covered by its source
+    layers = tuple(scheme if layer["kind"] == "scheme"
+                   else _layer(layer, layer["id"], layer["name"], layer["kind"], chain_prov)
                    for layer in chain.get("layers", [{"kind": "scheme"}]))
     used_lists = {l.drug_list for l in scheme.liabilities if l.drug_list}
     drug_data = {k: v for k, v in data.get("drug_lists", {}).items() if k in used_lists}

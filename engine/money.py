@@ -54,12 +54,15 @@ def apply_ratio(fen: int, ratio: Decimal, rounding: str = DEFAULT_ROUNDING) -> i
     return round_fen(Decimal(fen) * ratio, rounding)
 
 
-def split_by_shares(fen: int, shares: list[Decimal], rounding: str = DEFAULT_ROUNDING) -> list[int]:
-    """Split an amount by shares summing to 1; the rounding remainder goes to the first (lead) share."""
-    parts = [apply_ratio(fen, share, rounding) for share in shares]
-    if parts:
-        parts[0] += fen - sum(parts)
-    return parts
+def split_by_shares(fen: int, shares: list[Decimal]) -> list[int]:
+    """Split an amount by shares summing to 1: the parts sum exactly to the amount, none is negative.
+
+    Every share after the first rounds down and the first (the lead insurer) takes the rest, the
+    tail difference.  Rounding each share half-up instead could overshoot: eight co-insurers at 10 %
+    of 5 fen would each get 1 fen and leave the lead −3.
+    """
+    rest = [apply_ratio(fen, share, "down") for share in shares[1:]]
+    return [fen - sum(rest), *rest] if shares else []
 
 
 def percent(ratio: Decimal) -> str:

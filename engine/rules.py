@@ -6,8 +6,10 @@ in fen from those choices (see `evaluate.py`).
 
 durable-rules traps handled here (see ENGINE.md): rulesets are built from fresh dicts (it deletes
 `run`), each condition dict holds one operator, every message type has a catch-all so each event
-gets exactly one answer, actions never raise into the engine, the host runs synchronously under one
-lock, and a ruleset — which can never be replaced — is named by product, version and content hash.
+gets exactly one answer (two answers, or none, is an EngineError), actions never raise into the
+engine, the host runs synchronously under one lock, a ruleset — which can never be replaced — is named
+by product, version and content hash, and events carry only vocabulary values of the exact type,
+since the engine's comparisons are loose.
 """
 from __future__ import annotations
 
@@ -16,9 +18,16 @@ from dataclasses import dataclass
 
 from durable import engine as durable_engine
 
+from . import vocab
 from .model import Version
 
 CATCH_ALL_PRIORITY = 100_000
+
+# Every dimension value an event may carry, with its exact type: durable-rules compares loosely
+# ("150" <= 50 and 0 == false both match), so anything else is refused before it reaches the engine.
+_TYPED_VALUES = {key: frozenset((type(v), v) for v in values)
+                 for key, values in {**vocab.DIMENSIONS, "covers": list(vocab.COVERS),
+                                     "in_catalogue": [True, False]}.items()}
 
 
 class EngineError(RuntimeError):
@@ -86,6 +95,7 @@ class CompiledRules:
         self.rule_count = 0
         self._sink: list[tuple[int, Decision]] = []
         self._errors: list[str] = []
+        self.conditions: dict[str, dict] = {}  # rule name → its compiled condition, for inspection and tests
         ruleset = self._ruleset(version)
         self.rule_count = len(ruleset)
         _host().set_rulesets({self.name: ruleset})
@@ -103,6 +113,9 @@ class CompiledRules:
         return run
 
     def _rule(self, rules: dict, name: str, condition: dict, priority: int, value: tuple) -> None:
+        if name in rules:  # e.g. a band called "otherwise": it would silently replace the catch-all
+            raise EngineError(f"{self.name}: two rules named {name!r}; that id is reserved by the engine")
+        self.conditions[name] = condition
         rules[name] = {"all": [{"m": condition}], "pri": priority, "run": self._action(name, value)}
 
     def _ruleset(self, version: Version) -> dict:
@@ -125,36 +138,56 @@ class CompiledRules:
         return rules
 
     def _eligibility_rules(self, rules: dict, version: Version) -> None:
+        """Decisions are ("builtin", outcome, what) for the version's flags, ("condition", outcome, id) for its list."""
         t = {"t": "eligibility"}
         if version.basic_insurance_required:
-            self._rule(rules, "eligibility.basic_insurance_required", _all(t, {"basic_insurance": "none"}), 0,
-                       ("not_eligible", "basic_insurance_required"))
+            self._rule(rules, "eligibility.basic_insurance_required", _all(t, {"basic_insurance": "none"}),
+                       0, ("builtin", "not_eligible", "basic_insurance_required"))
         for i, rule in enumerate(version.eligibility_rules):
             priority = (10 if rule.outcome == "not_eligible" else 110) + i
             self._rule(rules, f"eligibility.{rule.id}", _all(t, *compile_when(rule.when)), priority,
-                       (rule.outcome, rule.id))
+                       ("condition", rule.outcome, rule.id))
         if version.suspend_when_basic_in_arrears:
             self._rule(rules, "eligibility.basic_insurance_suspended",
                        _all(t, {"$or": [{"basic_insurance_status": "arrears"},
                                         {"basic_insurance_status": "terminated"}]}), 100,
-                       ("suspended", "basic_insurance_suspended"))
+                       ("builtin", "suspended", "basic_insurance_suspended"))
 
     def decide(self, events: list[dict]) -> list[Decision]:
         """Post events (each gets a `rid`) in one batch; return one decision per event, in order."""
         if not events:
             return []  # durable-rules' post_batch segfaults on an empty batch
+        for event in events:
+            _check_types(event)
         messages = [dict(event, rid=i) for i, event in enumerate(events)]
         with _LOCK:
             self._sink.clear()
             self._errors.clear()
             _host().post_batch(self.name, messages)
-            found = dict(self._sink)
+            fired = list(self._sink)
             errors = list(self._errors)
         if errors:
             raise EngineError("; ".join(errors))
+        found = dict(fired)
+        if len(fired) != len(found):  # an event consumed twice would be paid twice: never guess which
+            raise EngineError(f"{self.name}: an event got more than one decision: {fired}")
         if len(found) != len(messages):
             raise EngineError(f"{self.name}: {len(messages) - len(found)} event(s) got no decision")
         return [found[i] for i in range(len(messages))]
+
+
+def _check_types(event: dict) -> None:
+    """Refuse a dimension value the vocabulary does not have, or has with another type (2.0, "2", True)."""
+    for key, value in event.items():
+        allowed = _TYPED_VALUES.get(key)
+        if allowed is None:
+            continue
+        try:
+            known = (type(value), value) in allowed
+        except TypeError:  # unhashable, e.g. a list
+            known = False
+        if not known:
+            raise EngineError(f"{key}={value!r} is not a value of the vocabulary; the rules would compare it loosely")
 
 
 def _route_condition(layer_id: str, liability, row) -> dict:

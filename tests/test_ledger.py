@@ -1,0 +1,180 @@
+"""The ledger on a temporary SQLite file: accumulators persist, a claim is paid once, nothing is half-saved.
+
+咸惠保 2023 in_policy: deductible 18,000 (annual), then 80 %.  Amounts worked by hand in yuan.
+"""
+import pytest
+from sqlalchemy import func, select
+
+import engine.ledger as ledger_module
+from engine import InputError, parse_claim
+from engine.ledger import AccumulatorRow, Ledger, LedgerConflict, SettledClaimRow
+from scheme_texts import scheme
+
+DEDUCTIBLE_KEY = "scheme/deductible/in_policy.deductible"
+
+
+@pytest.fixture
+def url(tmp_path):
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+@pytest.fixture(scope="module")
+def xn2023(xianhuibao):
+    return xianhuibao.version("2023")
+
+
+def xn_claim(claim_id, in_policy, member="m1", date="2023-06-01", **extra):
+    data = {"claim_id": claim_id, "member": {"id": member, "age": 50}, "date": date, "care": "inpatient",
+            "in_policy_self_pay": in_policy, **extra}
+    return parse_claim(data)
+
+
+def count(ledger, table) -> int:
+    with ledger.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_accumulators_persist_across_settle_calls_and_ledger_instances(url, xn2023):
+    first, dup = Ledger(url).settle(xn_claim("a", 10_000), xn2023)
+    assert (first["paid_fen"], dup) == (0, False)  # all within the 18,000 deductible
+    reopened = Ledger(url)
+    assert reopened.accumulators(xn2023, "m1")[DEDUCTIBLE_KEY] == 10_000_00
+    second, _ = reopened.settle(xn_claim("b", 20_000), xn2023)
+    assert second["paid_fen"] == 9_600_00  # 8,000 of the deductible left: (20,000 − 8,000) × 80 %
+    third, _ = reopened.settle(xn_claim("c", 5_000), xn2023)
+    assert third["paid_fen"] == 4_000_00  # deductible met: 5,000 × 80 %
+    assert reopened.accumulators(xn2023, "m1")[DEDUCTIBLE_KEY] == 18_000_00
+    assert reopened.accumulators(xn2023, "someone-else") == {}
+
+
+def test_the_same_claim_twice_is_paid_once(url, xn2023):
+    ledger = Ledger(url)
+    settled, dup = ledger.settle(xn_claim("a", 30_000), xn2023)
+    assert (settled["paid_fen"], dup) == (9_600_00, False)  # (30,000 − 18,000) × 80 %
+    before = ledger.accumulators(xn2023, "m1")
+    again, dup = ledger.settle(xn_claim("a", 30_000), xn2023)
+    assert dup is True and again == settled
+    assert ledger.accumulators(xn2023, "m1") == before
+    assert count(ledger, SettledClaimRow) == 1
+
+
+def test_the_same_claim_written_differently_is_still_the_same_claim(url, xn2023):
+    ledger = Ledger(url)
+    settled, _ = ledger.settle(xn_claim("a", 30_000), xn2023)
+    # amounts as text with cents, defaults spelled out, a note added: the engine reads the same claim
+    same = parse_claim({"claim_id": "a", "member": {"id": "m1", "age": 50, "pre_existing": False,
+                                                    "low_income": "none"},
+                        "date": "2023-06-01", "care": "inpatient", "in_policy_self_pay": "30000.00",
+                        "out_of_policy_self_pay": 0, "note": "重新提交"})
+    again, dup = ledger.settle(same, xn2023)
+    assert dup is True and again == settled
+
+
+def test_a_claim_id_reused_for_different_content_is_refused(url, xn2023):
+    ledger = Ledger(url)
+    ledger.settle(xn_claim("a", 30_000), xn2023)
+    before = ledger.accumulators(xn2023, "m1")
+    with pytest.raises(InputError) as err:
+        ledger.settle(xn_claim("a", 31_000), xn2023)
+    assert [(i.code, i.path) for i in err.value.issues] == [("claim.id_reused", ("claim_id",))]
+    assert ledger.accumulators(xn2023, "m1") == before
+    assert count(ledger, SettledClaimRow) == 1
+
+
+def test_nothing_is_saved_when_adjudication_raises(url, xn2023):
+    ledger = Ledger(url)
+    with pytest.raises(InputError) as err:
+        ledger.settle(xn_claim("late", 30_000, date="2024-01-02"), xn2023)  # after the 2023 period
+    assert err.value.issues[0].code == "claim.date"
+    assert count(ledger, SettledClaimRow) == 0 and count(ledger, AccumulatorRow) == 0
+
+
+def test_nothing_is_saved_when_storing_fails_half_way(url, xn2023, monkeypatch):
+    ledger = Ledger(url)
+
+    def broken_row(**_):  # the accumulators are already added to the transaction when this fails
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ledger_module, "SettledClaimRow", broken_row)
+    with pytest.raises(RuntimeError):
+        ledger.settle(xn_claim("a", 30_000), xn2023)
+    monkeypatch.undo()
+    assert count(ledger, AccumulatorRow) == 0 and count(ledger, SettledClaimRow) == 0
+    settled, dup = ledger.settle(xn_claim("a", 30_000), xn2023)  # and the claim can still be settled
+    assert (settled["paid_fen"], dup) == (9_600_00, False)
+
+
+def racing(monkeypatch, during, times=1):
+    """Run `during()` — another writer — between this writer's read and its write, `times` times."""
+    real = ledger_module.adjudicate
+    results, busy = [], []
+
+    def adjudicate(*args, **kwargs):
+        if not busy and len(results) < times:  # the other writer's own adjudication runs undisturbed
+            busy.append(True)
+            results.append(during())
+            busy.clear()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ledger_module, "adjudicate", adjudicate)
+    return results
+
+
+def test_a_concurrent_writer_cannot_make_the_deductible_count_twice(url, xn2023, monkeypatch):
+    mine, other = Ledger(url), Ledger(url)
+    racing(monkeypatch, lambda: other.settle(xn_claim("theirs", 20_000, date="2023-06-02"), xn2023))
+    settled, dup = mine.settle(xn_claim("mine", 20_000), xn2023)
+    # the other writer's claim took the whole 18,000 deductible: (20,000 − 18,000) × 80 % = 1,600.
+    # Mine, read before that, must be decided again: deductible met, 20,000 × 80 % = 16,000 (not 1,600)
+    assert (settled["paid_fen"], dup) == (16_000_00, False)
+    acc = mine.accumulators(xn2023, "m1")
+    assert acc[DEDUCTIBLE_KEY] == 18_000_00
+    assert acc["scheme/cap/total"] == 1_600_00 + 16_000_00
+
+
+def test_a_concurrent_writer_cannot_lose_an_update_of_existing_accumulators(url, xn2023, monkeypatch):
+    mine, other = Ledger(url), Ledger(url)
+    mine.settle(xn_claim("earlier", 10_000), xn2023)  # 10,000 of the deductible used, pays 0
+    racing(monkeypatch, lambda: other.settle(xn_claim("theirs", 20_000, date="2023-06-02"), xn2023))
+    settled, _ = mine.settle(xn_claim("mine", 20_000), xn2023)
+    # theirs: 8,000 of the deductible left: (20,000 − 8,000) × 80 % = 9,600.  Mine, decided again after it:
+    # 20,000 × 80 % = 16,000.  Writing back what mine first read would have paid 9,600 twice against
+    # the same 8,000 of deductible and recorded only one of them against the cap.
+    assert settled["paid_fen"] == 16_000_00
+    assert mine.accumulators(xn2023, "m1")["scheme/cap/total"] == 9_600_00 + 16_000_00
+
+
+def test_the_same_claim_settled_concurrently_is_paid_once(url, xn2023, monkeypatch):
+    mine, other = Ledger(url), Ledger(url)
+    calls = racing(monkeypatch, lambda: other.settle(xn_claim("a", 30_000), xn2023))
+    settled, dup = mine.settle(xn_claim("a", 30_000), xn2023)
+    assert dup is True and settled == calls[0][0]
+    assert count(mine, SettledClaimRow) == 1
+    assert mine.accumulators(xn2023, "m1")[DEDUCTIBLE_KEY] == 18_000_00
+
+
+def test_a_writer_that_keeps_losing_gives_up_without_saving(url, xn2023, monkeypatch):
+    mine, other = Ledger(url), Ledger(url)
+    n = iter(range(100))
+    # another claim of the same member lands between every read and write
+    racing(monkeypatch, lambda: other.settle(xn_claim(f"theirs-{next(n)}", 100, date="2023-06-02"), xn2023),
+           times=100)
+    with pytest.raises(LedgerConflict):
+        mine.settle(xn_claim("mine", 20_000), xn2023)
+    monkeypatch.undo()
+    assert mine.settle(xn_claim("mine", 20_000), xn2023)[1] is False  # it was not saved
+
+
+def test_each_year_has_its_own_accumulators(url):
+    product = scheme(years=("2024", "2025"))
+    ledger = Ledger(url)
+
+    def claim(claim_id, date, in_policy):
+        return parse_claim({"claim_id": claim_id, "member": {"id": "m1", "age": 50}, "date": date,
+                            "care": "inpatient", "in_policy_self_pay": in_policy})
+
+    assert ledger.settle(claim("y1", "2024-05-01", 10_000), product.version("2024"))[0]["paid_fen"] == 0
+    # 2025 starts from zero: (12,000 − 10,000) × 80 % = 1,600, not 12,000 × 80 %
+    assert ledger.settle(claim("y2", "2025-05-01", 12_000), product.version("2025"))[0]["paid_fen"] == 1_600_00
+    assert ledger.accumulators(product.version("2024"), "m1")["scheme/deductible/shared"] == 10_000_00
+    assert ledger.accumulators(product.version("2025"), "m1")["scheme/deductible/shared"] == 10_000_00

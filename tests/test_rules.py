@@ -1,0 +1,357 @@
+"""The compiled durable-rules decisions agree with the Python condition matcher, everywhere.
+
+For each version, every point of the band space (ages 0–150 × pre-existing × low-income) — and, for
+eligibility and routing, the other dimensions too — is posted to the compiled ruleset and compared with
+what `engine.conditions.matches` says, so each compiled rule is tried on every input that must match it
+and every input that must not.  Then property tests (Hypothesis) on random claims.
+"""
+import itertools
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine import adjudicate, load_product, load_product_text, parse_claim, vocab
+from engine.conditions import matches
+from engine.rules import EngineError, compiled
+from scheme_texts import scheme, scheme_text
+
+ROOT = Path(__file__).resolve().parent.parent
+BAND_SPACE = [{"age": a, "pre_existing": p, "low_income": li}
+              for a in range(vocab.MAX_AGE + 1) for p in (False, True) for li in vocab.LOW_INCOME_VALUES]
+LOW = "[dibao, tekun, fanpin, dibao_edge, monitored]"
+
+MULTI_BANDS = f"""\
+- {{id: low-income, name: 低收入人员, when: {{low_income: {LOW}}}, amount: 10}}
+- {{id: minor, name: 未成年人, when: {{age: {{max: 18}}, low_income: [none]}}, amount: 49}}
+- {{id: adult, name: 19–50 岁无既往症, when: {{age: {{min: 19, max: 50}}, pre_existing: false, low_income: [none]}}, amount: 69}}
+- {{id: senior, name: 51 岁以上无既往症, when: {{age: {{min: 51}}, pre_existing: false, low_income: [none]}}, amount: 99}}
+- {{id: pre, name: 既往症人员, when: {{age: {{min: 19}}, pre_existing: true, low_income: [none]}}, amount: 139}}"""
+
+MULTI_FUNDING = """\
+funding:
+  source: doc 第十一条
+  subsidies:
+    - {id: assistance, name: 医疗救助资金全额资助, payer: assistance_fund, when: {low_income: [dibao, tekun]}, share: 1}
+    - {id: elderly, name: 70 岁以上社会捐赠, payer: donor, when: {age: {min: 70}}, amount: 5}"""
+
+MULTI_CONDITIONS = """\
+conditions:
+  - {id: nonlocal, name: 外地户籍, when: {hukou: [nonlocal]}, outcome: not_eligible, source: doc 第三条（二）}
+  - {id: risky, name: 高风险职业, when: {occupation: [high_risk]}, outcome: suspended, source: doc 第三条（三）}"""
+
+MULTI_LIABILITIES = """\
+- id: in_policy
+  name: 目录内
+  covers: in_policy_self_pay
+  care: [inpatient, emergency]
+  deductible: shared
+  ratio:
+    rows:
+      - {when: {pre_existing: false, hospital_level: [1, 2]}, rate: 0.8}
+      - {when: {pre_existing: false, hospital_level: [3]}, rate: 0.7}
+      - {when: {pre_existing: true}, rate: 0.4}
+  cap: total
+  source: doc 第七条
+- id: out_of_policy
+  name: 目录外
+  covers: out_of_policy_self_pay
+  care: [inpatient]
+  when: {low_income: [none]}
+  deductible: shared
+  ratio:
+    segments:
+      - {from: 0, to: 50000, rate: 0.5}
+      - {from: 50000, rate: 0.6}
+  cap: total
+  source: doc 第八条
+- id: out_of_policy_low_income
+  name: 低收入人员目录外
+  covers: out_of_policy_self_pay
+  care: [inpatient]
+  when: {low_income: """ + LOW + """}
+  deductible: 0
+  ratio: 0.7
+  cap: total
+  source: doc 第八条（二）
+- id: special_drugs
+  name: 特药
+  covers: special_drugs
+  care: [inpatient, outpatient, pharmacy]
+  drug_list: drugs
+  deductible: 0
+  ratio: 0.5
+  cap: 50000
+  source: doc 第九条"""
+
+
+def multi_band_version():
+    return scheme(bands=MULTI_BANDS, funding=MULTI_FUNDING, conditions=MULTI_CONDITIONS,
+                  liabilities=MULTI_LIABILITIES).versions[0]
+
+
+def all_versions():
+    out = [(f"xianhuibao@{v.id}", v) for v in load_product(ROOT / "products" / "xianhuibao.yaml").versions]
+    out.append(("multi-band", multi_band_version()))
+    out.append(("xixia-chain", load_product(ROOT / "tests" / "fixtures" / "xixia.yaml").versions[0]))
+    return out
+
+
+VERSIONS = all_versions()
+IDS = [name for name, _ in VERSIONS]
+
+
+# ── python references: the first matching rule by the compiler's priorities ────────────────────
+
+def expected_band(version, point):
+    hits = [band.id for band in version.bands if matches(band.when, point)]
+    assert len(hits) == 1, (point, hits)  # validation proved it; a failure here is a test-data problem
+    return ("band", hits[0])
+
+
+def expected_eligibility(version, point):
+    if version.basic_insurance_required and point["basic_insurance"] == "none":
+        return ("builtin", "not_eligible", "basic_insurance_required")
+    for rule in version.eligibility_rules:
+        if rule.outcome == "not_eligible" and matches(rule.when, point):
+            return ("condition", "not_eligible", rule.id)
+    if version.suspend_when_basic_in_arrears and point["basic_insurance_status"] in ("arrears", "terminated"):
+        return ("builtin", "suspended", "basic_insurance_suspended")
+    for rule in version.eligibility_rules:
+        if rule.outcome == "suspended" and matches(rule.when, point):
+            return ("condition", "suspended", rule.id)
+    return ("otherwise", "eligibility")
+
+
+def expected_route(version, event):
+    for layer in version.layers:
+        if layer.id != event["layer"]:
+            continue
+        for liability in layer.liabilities:
+            if liability.covers != event["covers"] or event["care"] not in liability.care:
+                continue
+            if liability.covers == "special_drugs" and event["in_catalogue"] is not True:
+                continue
+            if not matches(liability.when, event):
+                continue
+            for k, row in enumerate(liability.rows):
+                if matches(row.when, event):
+                    return ("route", layer.id, liability.id, k)
+    return ("otherwise", "part")
+
+
+# ── agreement on every point ──────────────────────────────────────────────────────────────────
+
+@pytest.mark.parametrize("name, version", VERSIONS, ids=IDS)
+def test_bands_agree_on_every_point_of_the_band_space(name, version):
+    decisions = compiled(version).decide([{"t": "band", **point} for point in BAND_SPACE])
+    assert [d.value for d in decisions] == [expected_band(version, p) for p in BAND_SPACE]
+    fired = {d.rule for d in decisions}
+    assert fired == {f"band.{band.id}" for band in version.bands}  # every band rule fires; the catch-all never
+
+
+def test_the_multi_band_scheme_at_its_band_edges():
+    version = multi_band_version()
+    band = {(p["age"], p["pre_existing"], p["low_income"]): d.value[1] for p, d in
+            zip(BAND_SPACE, compiled(version).decide([{"t": "band", **p} for p in BAND_SPACE]))}
+    assert band[(18, True, "none")] == "minor" and band[(19, True, "none")] == "pre"
+    assert band[(19, False, "none")] == "adult" and band[(50, False, "none")] == "adult"
+    assert band[(51, False, "none")] == "senior" and band[(150, False, "none")] == "senior"
+    assert {band[(age, pre, "monitored")] for age in (0, 70, 150) for pre in (False, True)} == {"low-income"}
+
+
+def eligibility_points():
+    dims = ["pre_existing", "low_income", "basic_insurance", "basic_insurance_status", "hukou", "occupation"]
+    for age in (0, 18, 19, 50, 51, 150):
+        for values in itertools.product(*(vocab.DIMENSIONS[d] for d in dims)):
+            yield {"age": age, **dict(zip(dims, values))}
+
+
+@pytest.mark.parametrize("name, version", VERSIONS, ids=IDS)
+def test_eligibility_agrees_on_every_combination(name, version):
+    points = list(eligibility_points())
+    decisions = compiled(version).decide([{"t": "eligibility", **p} for p in points])
+    assert [d.value for d in decisions] == [expected_eligibility(version, p) for p in points]
+
+
+@pytest.mark.parametrize("name, version", VERSIONS, ids=IDS)
+def test_subsidies_agree_on_every_point_of_the_band_space(name, version):
+    for subsidy in version.subsidies:
+        decisions = compiled(version).decide([{"t": "subsidy", "subsidy": subsidy.id, **p} for p in BAND_SPACE])
+        got = [d.value[0] == "subsidy" for d in decisions]
+        assert got == [matches(subsidy.when, p) for p in BAND_SPACE], subsidy.id
+        assert {d.value for d in decisions if d.value[0] == "subsidy"} <= {("subsidy", subsidy.id)}
+
+
+def route_events(version):
+    layers = [layer.id for layer in version.layers] + ["no-such-layer"]
+    for layer, covers, care, level, in_catalogue, age, pre, low in itertools.product(
+            layers, vocab.COVERS, vocab.CARE, [None, 1, 2, 3], [True, False], [0, 40, 150], [False, True],
+            ["none", "dibao", "monitored"]):
+        event = {"t": "part", "layer": layer, "covers": covers, "care": care, "in_catalogue": in_catalogue,
+                 "age": age, "pre_existing": pre, "low_income": low}
+        if level is not None:  # a claim without a hospital level must match no row that asks for one
+            event["hospital_level"] = level
+        yield event
+
+
+@pytest.mark.parametrize("name, version", VERSIONS, ids=IDS)
+def test_routing_agrees_on_every_combination(name, version):
+    events = list(route_events(version))
+    decisions = compiled(version).decide(events)
+    assert [d.value for d in decisions] == [expected_route(version, e) for e in events]
+    rows = {f"route.{layer.id}.{liability.id}.{k}" for layer in version.layers for liability in layer.liabilities
+            for k in range(len(liability.rows))}
+    assert {d.rule for d in decisions} == rows | {"part.otherwise"}  # every rule both fires and is passed over
+
+
+# ── inputs that must not match ────────────────────────────────────────────────────────────────
+
+def test_every_compiled_condition_holds_one_operator_per_dict():
+    # durable-rules reads only the first key of a dict: {"t": "claim", "amount": ...} ignores the amount
+    def walk(node, rule):
+        if isinstance(node, dict):
+            assert len(node) == 1, (rule, node)
+            for value in node.values():
+                walk(value, rule)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, rule)
+
+    for _, version in VERSIONS:
+        rules = compiled(version)
+        assert len(rules.conditions) == rules.rule_count
+        for rule, condition in rules.conditions.items():
+            walk(condition, rule)
+
+
+@pytest.mark.parametrize("event", [
+    {"age": "150", "pre_existing": False, "low_income": "none"},  # "150" <= 50 is true to durable-rules
+    {"age": 30, "pre_existing": 0, "low_income": "none"},  # 0 == false to durable-rules
+    {"age": 30, "pre_existing": "false", "low_income": "none"},
+    {"age": True, "pre_existing": False, "low_income": "none"},
+    {"age": 30.0, "pre_existing": False, "low_income": "none"},
+    {"age": -1, "pre_existing": False, "low_income": "none"},
+    {"age": 151, "pre_existing": False, "low_income": "none"},
+    {"age": 30, "pre_existing": False, "low_income": "DIBAO"},
+    {"age": 30, "pre_existing": False, "low_income": ["none"]},
+])
+def test_loosely_typed_values_never_reach_the_rules(event):
+    with pytest.raises(EngineError):
+        compiled(multi_band_version()).decide([{"t": "band", **event}])
+
+
+def test_a_missing_dimension_matches_no_rule_that_asks_for_it():
+    version = multi_band_version()
+    decisions = compiled(version).decide([{"t": "band", "pre_existing": False, "low_income": "none"},
+                                          {"t": "band", "age": 30, "low_income": "none"},
+                                          {"t": "part", "layer": "scheme", "covers": "in_policy_self_pay",
+                                           "care": "inpatient", "in_catalogue": True, "pre_existing": False}])
+    # no age: only the low-income band does not ask for one, and this person is not low-income;
+    # no pre_existing: every band for a 30-year-old asks for it; no hospital level: the first two ratio
+    # rows ask for one and the third is for pre-existing conditions only
+    assert [d.rule for d in decisions] == ["band.otherwise", "band.otherwise", "part.otherwise"]
+
+
+def test_ids_the_engine_uses_for_its_own_rules_are_refused_not_overwritten():
+    # a band called "otherwise" would have been replaced by the catch-all of the same name
+    text = scheme_text(bands="- {id: otherwise, name: 其他人员, when: {}, amount: 50}")
+    version = load_product_text(text).versions[0]
+    with pytest.raises(EngineError, match="band.otherwise"):
+        compiled(version)
+    conditions = """\
+    conditions:
+      - {id: basic_insurance_suspended, name: 自定义, when: {hukou: [nonlocal]}, outcome: not_eligible, source: doc 一}"""
+    version = load_product_text(scheme_text(conditions=conditions)).versions[0]
+    with pytest.raises(EngineError, match="eligibility.basic_insurance_suspended"):
+        compiled(version)
+
+
+# ── properties of random claims ───────────────────────────────────────────────────────────────
+
+XIANNING = dict(VERSIONS)["xianhuibao@2023"]
+MULTI = dict(VERSIONS)["multi-band"]
+XIXIA = dict(VERSIONS)["xixia-chain"]
+SETTLED = {"xianhuibao": (XIANNING, "2023-06-01"), "multi-band": (MULTI, "2024-05-01")}
+DRUGS = [("pembrolizumab", "melanoma"), ("pembrolizumab", "breast"), ("nusinersen", "sma"), ("drug-a", "cancer-a"),
+         ("unknown", "x")]
+PROPERTY_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+money = st.integers(min_value=0, max_value=2_000_000_00)  # fen
+drug_items = st.lists(st.tuples(st.sampled_from(DRUGS), money), max_size=2)
+
+
+def yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+@st.composite
+def settled_claims(draw):
+    return {"in": draw(money), "out": draw(money), "drugs": draw(drug_items),
+            "care": draw(st.sampled_from(list(vocab.CARE))), "level": draw(st.sampled_from([1, 2, 3])),
+            "pre_existing": draw(st.booleans()), "low_income": draw(st.sampled_from(vocab.LOW_INCOME_VALUES)),
+            "status": draw(st.sampled_from(["active", "active", "active", "arrears"]))}
+
+
+def build(spec, date, claim_id="p1"):
+    return parse_claim({
+        "claim_id": claim_id, "date": date, "care": spec["care"], "hospital_level": spec["level"],
+        "member": {"id": "m", "age": 60, "pre_existing": spec["pre_existing"], "low_income": spec["low_income"],
+                   "basic_insurance_status": spec["status"]},
+        "in_policy_self_pay": yuan(spec["in"]), "out_of_policy_self_pay": yuan(spec["out"]),
+        "drugs": [{"code": c, "indication": i, "amount": yuan(a)} for (c, i), a in spec["drugs"]]})
+
+
+def total(spec) -> int:
+    return spec["in"] + spec["out"] + sum(a for _, a in spec["drugs"])
+
+
+@pytest.mark.parametrize("which", list(SETTLED))
+@PROPERTY_SETTINGS
+@given(spec=settled_claims(), prior=st.none() | settled_claims())
+def test_paid_is_within_the_claim_and_the_remainder_adds_up(which, spec, prior):
+    version, date = SETTLED[which]
+    acc = adjudicate(build(prior, date, "prior"), version).accumulators if prior else None
+    settled = adjudicate(build(spec, date), version, acc)
+    assert 0 <= settled.paid_fen <= total(spec)
+    assert settled.patient_remainder_fen + settled.paid_fen == total(spec)
+    assert sum(settled.by_liability.values()) == settled.paid_fen
+    assert sum(i["fen"] for i in settled.insurers) == settled.paid_fen
+    assert all(i["fen"] >= 0 for i in settled.insurers)
+
+
+@pytest.mark.parametrize("which", list(SETTLED))
+@PROPERTY_SETTINGS
+@given(spec=settled_claims(), prior=st.none() | settled_claims(), more=money,
+       field=st.sampled_from(["in", "out", "drug"]))
+def test_paid_never_falls_when_an_amount_rises(which, spec, prior, more, field):
+    version, date = SETTLED[which]
+    acc = adjudicate(build(prior, date, "prior"), version).accumulators if prior else None
+    bigger = dict(spec, drugs=list(spec["drugs"]))
+    if field == "drug":
+        if not bigger["drugs"]:
+            return
+        drug, amount = bigger["drugs"][0]
+        bigger["drugs"][0] = (drug, amount + more)
+    else:
+        bigger[field] = spec[field] + more
+    assert adjudicate(build(bigger, date), version, acc).paid_fen >= adjudicate(build(spec, date), version, acc).paid_fen
+
+
+@PROPERTY_SETTINGS
+@given(bill=money, more=money, out=money, level=st.sampled_from([1, 2, 3]),
+       care=st.sampled_from(["inpatient", "chronic_outpatient", "major_outpatient", "outpatient"]))
+def test_raw_bills_through_the_chain_add_up_and_rise_with_the_bill(bill, more, out, level, care):
+    def run(in_policy):
+        return adjudicate(parse_claim({"claim_id": "b", "member": {"id": "m", "age": 60, "low_income": "dibao"},
+                                       "date": "2017-08-01", "care": care, "hospital_level": level,
+                                       "bill": {"in_policy": yuan(in_policy), "out_of_policy": yuan(out)}}), XIXIA)
+
+    small, large = run(bill), run(bill + more)
+    for settled, in_policy in ((small, bill), (large, bill + more)):
+        assert all(layer["paid_fen"] >= 0 for layer in settled.layers)
+        assert sum(layer["paid_fen"] for layer in settled.layers) + settled.patient_remainder_fen == in_policy + out
+        assert settled.patient_remainder_fen >= out  # no layer pays the out-of-policy part
+    assert large.paid_fen >= small.paid_fen
+    assert (sum(layer["paid_fen"] for layer in large.layers) >= sum(layer["paid_fen"] for layer in small.layers))
