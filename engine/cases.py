@@ -109,10 +109,11 @@ def run_case(product: Product, case: dict) -> CaseResult:
         else:
             claims = case["claims"] if "claims" in case else [case["claim"]]
             expects = case["expect"] if isinstance(case["expect"], list) else [case["expect"]]
-            accumulators: dict = {}
+            accumulators: dict[str, dict] = {}  # per member: claims of different people never share a deductible
             for i, (claim_data, expect) in enumerate(zip(claims, expects, strict=True)):
-                settled = adjudicate(parse_claim(claim_data), version, accumulators)
-                accumulators = settled.accumulators
+                claim = parse_claim(claim_data)
+                settled = adjudicate(claim, version, accumulators.get(claim.member.id))
+                accumulators[claim.member.id] = settled.accumulators
                 prefix = f"第 {i + 1} 笔：" if len(claims) > 1 else ""
                 _check_settlement(settled.as_dict(), expect, result.failures, prefix)
     except (InputError, SchemeError, KeyError) as exc:

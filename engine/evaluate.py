@@ -35,9 +35,15 @@ class Eligibility:
 
 
 def eligibility(person: Person, version: Version, trace: Trace | None = None) -> Eligibility:
-    trace = trace or Trace(enabled=False)
-    point = person.point(_age_reference(version))
-    decision = compiled(version).decide([{"t": "eligibility", **point}])[0]
+    decision = compiled(version).decide([_eligibility_event(person, version)])[0]
+    return _read_eligibility(decision, person, version, trace or Trace(enabled=False))
+
+
+def _eligibility_event(person: Person, version: Version) -> dict:
+    return {"t": "eligibility", **person.point(_age_reference(version))}
+
+
+def _read_eligibility(decision, person: Person, version: Version, trace: Trace) -> Eligibility:
     kind = decision.value[0]
     prov = version.eligibility_prov
     if kind == "otherwise":
@@ -53,7 +59,7 @@ def eligibility(person: Person, version: Version, trace: Trace | None = None) ->
         prov = rule.prov
         result = Eligibility(outcome, decision.rule, rule.name, prov.ref())
     trace.add("eligibility", decision.rule, prov,
-              f"参保资格：{vocab.ELIGIBILITY_OUTCOMES[result.outcome]}（{result.reason}）")
+              lambda: f"参保资格：{vocab.ELIGIBILITY_OUTCOMES[result.outcome]}（{result.reason}）")
     return result
 
 
@@ -82,14 +88,16 @@ class Quote:
 
 def quote(person: Person, version: Version, trace: bool = True) -> Quote:
     steps = Trace(trace)
-    elig = eligibility(person, version, steps)
+    point = person.point(_age_reference(version))
+    events = [{"t": "eligibility", **point}, {"t": "band", **point},
+              *({"t": "subsidy", "subsidy": s.id, **point} for s in version.subsidies)]
+    decisions = compiled(version).decide(events)  # one batch: eligibility, band and subsidies together
+    elig = _read_eligibility(decisions[0], person, version, steps)
     result = Quote(version.key, elig)
     if elig.outcome == "not_eligible":
         result.trace = steps.as_list()
         return result
-    point = person.point(_age_reference(version))
-    events = [{"t": "band", **point}] + [{"t": "subsidy", "subsidy": s.id, **point} for s in version.subsidies]
-    decisions = compiled(version).decide(events)
+    decisions = decisions[1:]
     band_decision = decisions[0]
     if band_decision.value[0] != "band":  # validation proves the bands cover every person
         raise EngineError(f"{version.key}: no premium band for {point}")
@@ -126,6 +134,11 @@ def _remaining_payer(person: Person, version: Version, steps: Trace) -> str:
         if person.relation not in relatives:
             allowed = "、".join(vocab.RELATIVES[r] for r in relatives)
             raise InputError([Issue("quote.relation", f"个人账户只能为{allowed}缴费", ("relation",))])
+        holders = account.get("basic_insurance", list(vocab.BASIC_INSURANCE))
+        if person.relation == "self" and person.basic_insurance not in holders:
+            # paying for oneself: the insured is the account holder, so their own insurance must have an account
+            names = "、".join(vocab.BASIC_INSURANCE[h] for h in holders)
+            raise InputError([Issue("quote.account_holder", f"只有{names}参保人有个人账户可用于缴费", ("basic_insurance",))])
         return "personal_account"
     if person.pay_with == "employer" and not version.group_enrolment:
         raise InputError([Issue("quote.group", "本方案不支持单位团体参保", ("pay_with",))])
@@ -136,11 +149,13 @@ def _remaining_payer(person: Person, version: Version, steps: Trace) -> str:
 
 @dataclass
 class Part:
+    """One thing a claim asks a layer to pay: its in-policy or out-of-policy self-pay, or one drug."""
+
     covers: str
     fen: int
     label: str
-    in_catalogue: bool = True
-    drug: str = ""
+    refusal: str = ""  # why a drug is outside the catalogue; empty when it is in
+    drug: object = None  # the catalogue Drug, for special drugs
 
 
 @dataclass
@@ -167,27 +182,37 @@ class Settlement:
 
 def adjudicate(claim: Claim, version: Version, accumulators: Accumulators | None = None,
                trace: bool = True) -> Settlement:
-    """Pay one claim under one version, given the member's accumulators for that policy year."""
+    """Pay one claim under one version, given the member's accumulators for that policy year.
+
+    All the rules' decisions for the claim (eligibility, then the route of every part in every layer)
+    are taken in one batch: routing depends on what a part is, never on how much is left of it.
+    """
     _check_claim(claim, version)
     steps = Trace(trace)
     acc = dict(accumulators or {})
-    elig = eligibility(claim.member, version, steps)
+    drugs = _drug_parts(claim, version)
+    plan = [(layer, _layer_parts(layer, claim, drugs)) for layer in _layers_for(claim, version)]
+    point = _claim_point(claim)
+    events = [_eligibility_event(claim.member, version)]
+    events += [{"t": "part", "layer": layer.id, "covers": p.covers, "in_catalogue": p.refusal == "", **point}
+               for layer, parts in plan for p in parts]
+    decisions = compiled(version).decide(events)
+    elig = _read_eligibility(decisions[0], claim.member, version, steps)
     result = Settlement(claim.claim_id, version.key, version.ruleset_name, elig, accumulators=acc)
     if elig.outcome != "eligible":
-        steps.add("total", "eligibility", None, f"{vocab.ELIGIBILITY_OUTCOMES[elig.outcome]}，本次不予赔付",
+        steps.add("total", "eligibility", None, lambda: f"{vocab.ELIGIBILITY_OUTCOMES[elig.outcome]}，本次不予赔付",
                   amount_fen=claim.total_fen, result_fen=0)
         result.patient_remainder_fen = claim.total_fen
         result.trace = steps.as_list()
         return result
+    _trace_refused_drugs(drugs, version, steps)
+    routes = iter(decisions[1:])
     in_policy = claim.in_policy_fen
-    for layer in _layers_for(claim, version):
-        if layer.kind == "scheme":
-            parts = [Part("in_policy_self_pay", in_policy, "医保政策范围内个人自付"),
-                     Part("out_of_policy_self_pay", claim.out_of_policy_fen, "医保政策范围外个人自费"),
-                     *_drug_parts(claim, version, steps)]
-        else:  # the other payers see only what is left of the catalogue-covered bill
-            parts = [Part("in_policy_self_pay", in_policy, "医保政策范围内费用（剩余）")]
-        paid = _pay_layer(layer, parts, claim, version, acc, steps, result.by_liability)
+    for layer, parts in plan:
+        for part in parts:
+            if part.covers == "in_policy_self_pay":  # what the layers before this one left
+                part.fen = in_policy
+        paid = _pay_layer(layer, [(p, next(routes)) for p in parts], claim, version, acc, steps, result.by_liability)
         in_policy -= paid["in_policy_self_pay"]
         layer_total = sum(paid.values())
         result.layers.append({"layer": layer.id, "kind": layer.kind, "name": layer.name, "paid_fen": layer_total})
@@ -195,10 +220,28 @@ def adjudicate(claim: Claim, version: Version, accumulators: Accumulators | None
             result.paid_fen = layer_total
     result.patient_remainder_fen = claim.total_fen - sum(layer["paid_fen"] for layer in result.layers)
     result.insurers = _insurer_shares(result.paid_fen, version)
-    steps.add("total", "total", None, f"本方案共赔付 {format_yuan(result.paid_fen)} 元，个人仍需负担 "
+    steps.add("total", "total", None, lambda: f"本方案共赔付 {format_yuan(result.paid_fen)} 元，个人仍需负担 "
               f"{format_yuan(result.patient_remainder_fen)} 元", amount_fen=claim.total_fen, result_fen=result.paid_fen)
     result.trace = steps.as_list()
     return result
+
+
+def _claim_point(claim: Claim) -> dict:
+    """The claim as the routing rules see it: care, hospital level and the member on the claim date."""
+    point = {"care": claim.care, **claim.member.point(claim.date)}
+    if claim.hospital_level is not None:
+        point["hospital_level"] = claim.hospital_level
+    return point
+
+
+def _layer_parts(layer: Layer, claim: Claim, drugs: list[Part]) -> list[Part]:
+    """The parts of the claim a layer is asked to pay (amounts as claimed; in-policy is updated layer by layer)."""
+    if layer.kind == "scheme":
+        parts = [Part("in_policy_self_pay", claim.in_policy_fen, "医保政策范围内个人自付"),
+                 Part("out_of_policy_self_pay", claim.out_of_policy_fen, "医保政策范围外个人自费"), *drugs]
+    else:  # the other payers see only what is left of the catalogue-covered bill
+        parts = [Part("in_policy_self_pay", claim.in_policy_fen, "医保政策范围内费用（剩余）")]
+    return [p for p in parts if p.fen > 0]
 
 
 def _check_claim(claim: Claim, version: Version) -> None:
@@ -226,53 +269,54 @@ def _depends_on_level(claim: Claim, version: Version) -> bool:
                if claim.care in liability.care for when in (liability.when, *(row.when for row in liability.rows)))
 
 
-def _drug_parts(claim: Claim, version: Version, steps: Trace) -> list[Part]:
+def _drug_parts(claim: Claim, version: Version) -> list[Part]:
     """Special drugs: catalogue membership is a set lookup before the engine (ENGINE.md: not one rule per drug)."""
     parts = []
     drug_lists = [l.drug_list for l in version.scheme_layer.liabilities if l.drug_list]
     catalogue = {code: drug for list_id in drug_lists for code, drug in version.drug_lists[list_id].items()}
     for item in claim.drugs:
         drug = catalogue.get(item.code)
-        reason = ""
+        refusal = ""
         if drug is None:
-            reason = f"药品“{item.code}”不在特药目录中"
+            refusal = f"药品“{item.code}”不在特药目录中"
         elif item.indication not in drug.indications:
-            reason = f"{drug.name}的适应症不包括“{item.indication}”"
+            refusal = f"{drug.name}的适应症不包括“{item.indication}”"
         elif claim.date < drug.valid_from or (drug.valid_to and claim.date > drug.valid_to):
-            reason = f"{drug.name}在 {claim.date} 不在目录有效期内"
-        name = drug.name if drug else item.code
-        if reason:
-            prov = drug.prov if drug else _scope(version.scheme_layer, "special_drugs")
-            steps.add("catalogue", "drug_catalogue", prov, f"{reason}，不予赔付",
-                      amount_fen=item.fen, result_fen=0)
-        parts.append(Part("special_drugs", item.fen, f"特药 {name}", in_catalogue=not reason, drug=item.code))
+            refusal = f"{drug.name}在 {claim.date} 不在目录有效期内"
+        parts.append(Part("special_drugs", item.fen, f"特药 {drug.name if drug else item.code}", refusal=refusal,
+                          drug=drug))
     return parts
 
 
-def _pay_layer(layer: Layer, parts: list[Part], claim: Claim, version: Version, acc: Accumulators,
+def _trace_refused_drugs(drugs: list[Part], version: Version, steps: Trace) -> None:
+    for part in drugs:
+        if part.refusal:
+            prov = part.drug.prov if part.drug else _scope(version.scheme_layer, "special_drugs")
+            steps.add("catalogue", "drug_catalogue", prov, f"{part.refusal}，不予赔付", amount_fen=part.fen,
+                      result_fen=0)
+
+
+def _pay_layer(layer: Layer, routed_parts: list[tuple], claim: Claim, version: Version, acc: Accumulators,
                steps: Trace, by_liability: dict) -> dict:
-    """Route every part of the claim to a liability of this layer, then pay them in liability order."""
-    point = {"layer": layer.id, "care": claim.care, **claim.member.point(claim.date)}
-    if claim.hospital_level is not None:
-        point["hospital_level"] = claim.hospital_level
-    live = [p for p in parts if p.fen > 0]
-    decisions = compiled(version).decide([{"t": "part", "covers": p.covers, "in_catalogue": p.in_catalogue, **point}
-                                          for p in live])
+    """Pay the parts the rules routed to this layer's liabilities, in liability order (shared pools depend on it)."""
     paid = {covers: 0 for covers in vocab.COVERS}
     routed: dict[str, list] = {}
-    for part, decision in zip(live, decisions):
-        if decision.value[0] == "otherwise":
-            if part.in_catalogue:
-                steps.add("route", decision.rule, _scope(layer, part.covers), f"{part.label} {format_yuan(part.fen)} 元："
-                          f"{layer.name}没有责任覆盖（{vocab.CARE[claim.care]}）", layer=layer.id, amount_fen=part.fen,
-                          result_fen=0)
+    for part, decision in routed_parts:
+        if part.fen <= 0:
+            continue
+        if decision.value[0] != "route":
+            if not part.refusal:
+                steps.add("route", decision.rule, _scope(layer, part.covers), lambda p=part: f"{p.label} "
+                          f"{format_yuan(p.fen)} 元：{layer.name}没有责任覆盖（{vocab.CARE[claim.care]}）",
+                          layer=layer.id, amount_fen=part.fen, result_fen=0)
             continue
         routed.setdefault(decision.value[2], []).append((part, decision))
     for liability in layer.liabilities:
         for part, decision in routed.get(liability.id, []):
             row = liability.rows[decision.value[3]]
-            steps.add("route", decision.rule, liability.basis, f"{part.label} {format_yuan(part.fen)} 元 → "
-                      f"{layer.name}·{liability.name}", layer=layer.id, liability=liability.id, amount_fen=part.fen)
+            steps.add("route", decision.rule, liability.basis, lambda p=part, l=liability: f"{p.label} "
+                      f"{format_yuan(p.fen)} 元 → {layer.name}·{l.name}", layer=layer.id, liability=liability.id,
+                      amount_fen=part.fen)
             fen = _pay_part(layer, liability, row, part, version, acc, steps)
             paid[part.covers] += fen
             key = liability.id if layer.kind == "scheme" else f"{layer.id}.{liability.id}"
@@ -300,7 +344,7 @@ def _pay_part(layer: Layer, liability: Liability, row: RatioRow, part: Part, ver
     acc[ded_key] = used + deducted
     if pool.amount.fen:
         steps.add("deductible", f"pool.{pool.id}", pool.amount.prov,
-                  f"{pool.name} {format_yuan(pool.amount.fen)} 元，此前已累计 {format_yuan(used)} 元，本次抵扣 "
+                  lambda: f"{pool.name} {format_yuan(pool.amount.fen)} 元，此前已累计 {format_yuan(used)} 元，本次抵扣 "
                   f"{format_yuan(deducted)} 元", amount_fen=part.fen, result_fen=part.fen - deducted, **where)
     expense_key = f"{layer.id}/expense/{liability.id}"
     before = acc.get(expense_key, 0)
@@ -308,7 +352,7 @@ def _pay_part(layer: Layer, liability: Liability, row: RatioRow, part: Part, ver
     if row.rate is not None:
         fen = apply_ratio(part.fen - deducted, row.rate.value, version.rounding)
         steps.add("ratio", f"ratio.{liability.id}", row.rate.prov,
-                  f"{format_yuan(part.fen - deducted)} 元 × {percent(row.rate.value)} = {format_yuan(fen)} 元",
+                  lambda: f"{format_yuan(part.fen - deducted)} 元 × {percent(row.rate.value)} = {format_yuan(fen)} 元",
                   amount_fen=part.fen - deducted, result_fen=fen, **where)
     else:
         fen = _pay_segments(row, before + deducted, before + part.fen, version, steps, where)
@@ -318,13 +362,14 @@ def _pay_part(layer: Layer, liability: Liability, row: RatioRow, part: Part, ver
         left = max(cap.amount.fen - acc.get(cap_key, 0), 0)
         if fen > left:
             steps.add("cap", f"pool.{cap.id}", cap.amount.prov,
-                      f"{cap.name} {format_yuan(cap.amount.fen)} 元，剩余 {format_yuan(left)} 元：赔付由 "
-                      f"{format_yuan(fen)} 元降为 {format_yuan(left)} 元", amount_fen=fen, result_fen=left, **where)
+                      lambda c=cap, f=fen, rest=left: f"{c.name} {format_yuan(c.amount.fen)} 元，剩余 {format_yuan(rest)} "
+                      f"元：赔付由 {format_yuan(f)} 元降为 {format_yuan(rest)} 元", amount_fen=fen, result_fen=left,
+                      **where)
             fen = left
     for cap_id in liability.caps:
         cap_key = f"{layer.id}/cap/{cap_id}"
         acc[cap_key] = acc.get(cap_key, 0) + fen
-    steps.add("paid", f"liability.{liability.id}", liability.basis, f"{liability.name}赔付 {format_yuan(fen)} 元",
+    steps.add("paid", f"liability.{liability.id}", liability.basis, lambda: f"{liability.name}赔付 {format_yuan(fen)} 元",
               amount_fen=part.fen, result_fen=fen, **where)
     return fen
 
@@ -341,10 +386,11 @@ def _pay_segments(row: RatioRow, start: int, end: int, version: Version, steps: 
         exact += share
         upper = "以上" if segment.hi is None else f"–{format_yuan(segment.hi)}"
         steps.add("segment", "segments", segment.rate.prov,
-                  f"分段 {format_yuan(segment.lo)}{upper} 元：{format_yuan(hi - lo)} 元 × {percent(segment.rate.value)}",
+                  lambda s=segment, u=upper, n=hi - lo: f"分段 {format_yuan(s.lo)}{u} 元：{format_yuan(n)} 元 × "
+                  f"{percent(s.rate.value)}",
                   amount_fen=hi - lo, **where)
     fen = round_fen(exact, version.rounding)
-    steps.add("ratio", "segments", row.prov, f"分段合计 {format_yuan(fen)} 元（按{version.rounding}规则取整到分）",
+    steps.add("ratio", "segments", row.prov, lambda: f"分段合计 {format_yuan(fen)} 元（按{version.rounding}规则取整到分）",
               result_fen=fen, **where)
     return fen
 

@@ -43,6 +43,17 @@ class _SyncHost(durable_engine.Host):
 
 
 _LOCK = threading.RLock()
+
+
+@dataclass
+class MemoSettings:
+    """Decision memo: on by default; the benchmark and the rules-agreement tests switch it off."""
+
+    enabled: bool = True
+    size: int = 100_000  # events remembered per ruleset before the memo starts afresh
+
+
+MEMO = MemoSettings()
 _HOST: _SyncHost | None = None
 _COMPILED: dict[str, "CompiledRules"] = {}
 
@@ -96,8 +107,10 @@ class CompiledRules:
         self._sink: list[tuple[int, Decision]] = []
         self._errors: list[str] = []
         self.conditions: dict[str, dict] = {}  # rule name → its compiled condition, for inspection and tests
+        self._memo: dict[tuple, Decision] = {}
         ruleset = self._ruleset(version)
         self.rule_count = len(ruleset)
+        self._reads = _attributes_read(self.conditions)
         _host().set_rulesets({self.name: ruleset})
 
     def _action(self, rule: str, value: tuple):
@@ -154,11 +167,31 @@ class CompiledRules:
                        ("builtin", "suspended", "basic_insurance_suspended"))
 
     def decide(self, events: list[dict]) -> list[Decision]:
-        """Post events (each gets a `rid`) in one batch; return one decision per event, in order."""
+        """One decision per event, in order.
+
+        A ruleset never changes and an event leaves no state behind (each is consumed by exactly one
+        rule), so a decision is a pure function of the event: repeated events are answered from a
+        bounded memo and only new ones are posted to durable-rules, together in one batch.
+        """
+        for event in events:  # before the memo: 0 == False and 1 == True would share its keys
+            _check_types(event)
+        # only what some rule of that message type reads can change its decision: drop the rest
+        events = [{k: v for k, v in event.items() if k in self._reads[event["t"]]} for event in events]
+        if not MEMO.enabled:
+            return self._post(events)
+        keys = [tuple(sorted(event.items())) for event in events]
+        with _LOCK:
+            missing = list(dict.fromkeys(k for k in keys if k not in self._memo))
+            if missing:
+                if len(self._memo) + len(missing) > MEMO.size:
+                    self._memo.clear()
+                self._memo.update(zip(missing, self._post([dict(k) for k in missing])))
+            return [self._memo[k] for k in keys]
+
+    def _post(self, events: list[dict]) -> list[Decision]:
+        """Post events (each gets a `rid`) in one batch to durable-rules."""
         if not events:
             return []  # durable-rules' post_batch segfaults on an empty batch
-        for event in events:
-            _check_types(event)
         messages = [dict(event, rid=i) for i, event in enumerate(events)]
         with _LOCK:
             self._sink.clear()
@@ -174,6 +207,34 @@ class CompiledRules:
         if len(found) != len(messages):
             raise EngineError(f"{self.name}: {len(messages) - len(found)} event(s) got no decision")
         return [found[i] for i in range(len(messages))]
+
+
+def _attributes_read(conditions: dict[str, dict]) -> dict[str, set]:
+    """For each message type, every attribute some rule's condition reads (always including `t`)."""
+    reads: dict[str, set] = {}
+    for condition in conditions.values():
+        names = _names_in(condition)
+        message_type = _message_type(condition)
+        reads.setdefault(message_type, {"t"}).update(names)
+    return reads
+
+
+def _names_in(condition) -> set:
+    if isinstance(condition, list):
+        return set().union(*(_names_in(c) for c in condition)) if condition else set()
+    names = set()
+    for key, value in condition.items():
+        if key.startswith("$"):
+            names |= _names_in(value)
+        else:
+            names.add(key)
+    return names
+
+
+def _message_type(condition: dict) -> str:
+    if "t" in condition:
+        return condition["t"]
+    return next(c["t"] for c in condition["$and"] if "t" in c)
 
 
 def _check_types(event: dict) -> None:

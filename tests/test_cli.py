@@ -137,3 +137,13 @@ def test_compare_writes_a_csv_excel_can_open(run, tmp_path):
 
 def test_compare_target_needs_a_version(run):
     assert run("compare", XIANNING).exit_code == 2
+
+
+def test_a_resident_has_no_personal_account_to_pay_for_themselves(run):
+    result = run("quote", XIANNING, "--year", "2023", "--age", "40", "--basic-insurance", "resident",
+                 "--pay-with", "personal_account", "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.output)["errors"][0]["code"] == "quote.account_holder"
+    ok = run("quote", XIANNING, "--year", "2023", "--age", "40", "--basic-insurance", "employee",
+             "--pay-with", "personal_account", "--json")
+    assert ok.exit_code == 0 and json.loads(ok.output)["payers"][0]["payer"] == "personal_account"

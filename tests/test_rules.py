@@ -355,3 +355,22 @@ def test_raw_bills_through_the_chain_add_up_and_rise_with_the_bill(bill, more, o
         assert settled.patient_remainder_fen >= out  # no layer pays the out-of-policy part
     assert large.paid_fen >= small.paid_fen
     assert (sum(layer["paid_fen"] for layer in large.layers) >= sum(layer["paid_fen"] for layer in small.layers))
+
+
+@pytest.mark.parametrize("which", list(SETTLED))
+@PROPERTY_SETTINGS
+@given(spec=settled_claims(), age=st.integers(min_value=0, max_value=vocab.MAX_AGE))
+def test_memoised_and_projected_decisions_equal_fresh_posts(which, spec, age):
+    """The decision memo and the projection of events onto what rules read never change a result."""
+    from engine.rules import MEMO
+
+    version, date = SETTLED[which]
+    claim = build(spec, date)
+    claim = parse_claim({**claim.data, "member": {**claim.data["member"], "age": age}})
+    memoised = adjudicate(claim, version).as_dict()
+    MEMO.enabled = False
+    try:
+        posted = adjudicate(claim, version).as_dict()
+    finally:
+        MEMO.enabled = True
+    assert memoised == posted
