@@ -58,7 +58,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="机器可读输出")
 def validate(files: tuple[str, ...], as_json: bool) -> None:
     """校验方案文件：列出全部错误（文件、行、列、文档路径）。"""

@@ -58,6 +58,8 @@ def describe(when: dict) -> str:
 def describe_age(lo: int | None, hi: int | None) -> str:
     if lo in (None, 0) and hi in (None, vocab.MAX_AGE):
         return "任何年龄"
+    if lo == hi:
+        return f"{lo} 周岁"
     if lo in (None, 0):
         return f"{hi} 周岁及以下"
     if hi in (None, vocab.MAX_AGE):

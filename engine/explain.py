@@ -14,7 +14,9 @@ ASSUMED_MARK = "【假设】"
 
 
 def _ref(prov: Provenance) -> str:
-    return f"{ASSUMED_MARK}{prov.assumed}" if prov.is_assumption else f"〔{prov.source}〕"
+    if prov.source:
+        return f"〔{prov.source}〕"
+    return f"{ASSUMED_MARK}{prov.assumed}" if prov.assumed else ""
 
 
 def _money(value: Amount) -> str:

@@ -66,7 +66,7 @@ RATIO = {
         obj({"segments": SEGMENTS}, required=("segments",)),
     ]
 }
-POOL_REF = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]*$"}
+POOL_REF = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]*$", "not": {"const": "none"}}  # "none" = no cap
 DEDUCTIBLE_REF = {"oneOf": [POOL_REF, MONEY]}
 CAP_REF = {"oneOf": [{"const": "none"}, POOL_REF, {"type": "array", "items": POOL_REF, "minItems": 1}, MONEY]}
 POOL = obj({"id": ID, "name": TEXT, "amount": MONEY}, required=("id", "name", "amount"))

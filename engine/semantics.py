@@ -10,29 +10,32 @@ from decimal import Decimal
 from . import conditions, vocab
 from .issues import Issue
 from .load import Document
-from .money import MoneyError, yuan_to_fen
+from .money import MoneyError, format_yuan, round_fen, yuan_to_fen
 
 BAND_DIMS = ("age", "pre_existing", "low_income")
 
 
-def semantic_issues(doc: Document) -> list[Issue]:
+def semantic_issues(doc: Document, skip_versions=frozenset()) -> list[Issue]:
+    """Semantic problems; versions in `skip_versions` (badly shaped, reported by the schema) are left out."""
     data = doc.data
+    versions = [(("versions", v), version) for v, version in enumerate(data["versions"]) if v not in skip_versions]
     issues: list[Issue] = []
-    issues += _provenance_issues(doc)
-    issues += _money_precision_issues(doc, data, ())
-    issues += _duplicate_ids(doc, data.get("versions", []), ("versions",), "版本")
+    issues += _provenance_issues(doc, versions)
+    issues += _money_precision_issues(doc, data.get("drug_lists", {}), ("drug_lists",))
+    issues += _duplicate_ids(doc, data["versions"], ("versions",), "版本")
     for code, drugs in data.get("drug_lists", {}).items():
         for i, drug in enumerate(drugs["drugs"]):
             issues += _date_order(doc, drug.get("valid_from"), drug.get("valid_to"),
                                   ("drug_lists", code, "drugs", i, "valid_to"), "药品有效期")
-    for v, version in enumerate(data["versions"]):
-        issues += _version_issues(doc, version, ("versions", v))
+    for vpath, version in versions:
+        issues += _money_precision_issues(doc, version, vpath)
+        issues += _version_issues(doc, version, vpath)
     return issues
 
 
 # ── provenance and money ──────────────────────────────────────────────────────────────────────
 
-def _provenance_issues(doc: Document) -> list[Issue]:
+def _provenance_issues(doc: Document, versions: list) -> list[Issue]:
     sources = doc.data.get("sources", {})
     issues: list[Issue] = []
 
@@ -53,8 +56,9 @@ def _provenance_issues(doc: Document) -> list[Issue]:
                                     f"数值 {node} 没有出处：请在它或它所在的条目上写 source（来源文件 + 条款）"
                                     "或 assumed（假设及理由）", path))
 
-    for key in ("versions", "drug_lists"):
-        walk(doc.data.get(key, {}), (key,), False)
+    for vpath, version in versions:
+        walk(version, vpath, False)
+    walk(doc.data.get("drug_lists", {}), ("drug_lists",), False)
     return issues
 
 
@@ -85,10 +89,31 @@ def _money_precision_issues(doc: Document, node, path: tuple) -> list[Issue]:
     return issues
 
 
+MONEY_KEYS = ("amount", "from", "to", "deductible", "cap", "premium_max", "deductible_max", "cap_min")
+
+
 def _is_money_path(path: tuple) -> bool:
+    """An amount in yuan: `amount: 69`, `deductible: 1000`, or the `value` of `{value: …, source: …}` there."""
     keys = [p for p in path if isinstance(p, str)]
-    return bool(keys) and (keys[-1] in ("amount", "from", "to", "premium_max", "deductible_max", "cap_min")
-                           or (keys[-1] == "value" and len(keys) > 1 and keys[-2] in ("amount", "from", "to")))
+    if keys[-1:] == ["value"]:
+        keys = keys[:-1]
+    return bool(keys) and keys[-1] in MONEY_KEYS
+
+
+def _fen(node) -> int:
+    """An amount (plain or {value: …}) in fen, for comparisons; a third decimal, reported by
+    money.precision, is rounded away so that the other checks still run."""
+    value = value_of(node)
+    try:
+        return yuan_to_fen(value)
+    except MoneyError:
+        return round_fen(Decimal(str(value)) * 100)
+
+
+def _yuan(fen: int) -> str:
+    """12345600 → '123,456'; 12345678 → '123,456.78' (never a float, never 1.5e+06)."""
+    text = format_yuan(fen)
+    return text[:-3] if text.endswith(".00") else text
 
 
 # ── per version ───────────────────────────────────────────────────────────────────────────────
@@ -120,7 +145,9 @@ def _duplicate_ids(doc: Document, items: list, path: tuple, what: str) -> list[I
     seen: set = set()
     issues = []
     for i, item in enumerate(items):
-        ident = item.get("id")
+        ident = item.get("id") if isinstance(item, dict) else None  # a badly shaped version has been reported
+        if not isinstance(ident, str):
+            continue
         if ident in seen:
             issues.append(doc.issue("ids.duplicate", f"{what}编号“{ident}”重复", path + (i, "id")))
         seen.add(ident)
@@ -128,10 +155,12 @@ def _duplicate_ids(doc: Document, items: list, path: tuple, what: str) -> list[I
 
 
 def _insurer_issues(doc: Document, insurers: dict, path: tuple) -> list[Issue]:
+    """Shares of the lead and co-insurers add up to 1; reported on `insurers:`, as no one share is to blame."""
     shares = [value_of(insurers["lead"]["share"])] + [value_of(c["share"]) for c in insurers.get("co", [])]
     total = sum(shares)
     if total != 1:
-        return [doc.issue("insurers.shares", f"共保份额合计应为 1（100%），实际为 {total}", path + ("lead", "share"))]
+        terms = " + ".join(str(share) for share in shares)
+        return [doc.issue("insurers.shares", f"共保份额合计应为 1（100%），实际为 {terms} = {total}", path)]
     return []
 
 
@@ -157,14 +186,15 @@ def _band_issues(doc: Document, bands: list, path: tuple) -> list[Issue]:
         return issues
     items = [(band["id"], band["when"]) for band in bands]
     dims = conditions.dimensions_used([b["when"] for b in bands], always=BAND_DIMS)
-    return _coverage_issues(doc, items, dims, path, "band", "保费档位", {b["id"]: i for i, b in enumerate(bands)})
+    return _coverage_issues(doc, items, dims, path, "band", "保费档位", {b["id"]: i for i, b in enumerate(bands)},
+                            gap_text="以下人员没有适用的保费档位，无法报价")
 
 
-def _coverage_issues(doc, items, dims, path, code, what, index_of, space=None) -> list[Issue]:
+def _coverage_issues(doc, items, dims, path, code, what, index_of, space=None, gap_text="") -> list[Issue]:
     gaps, overlaps = conditions.coverage(items, dims, space)
     issues = []
     if gaps:
-        issues.append(doc.issue(f"{code}.gap", f"有人没有适用的{what}：{conditions.summarise_points(gaps)}", path))
+        issues.append(doc.issue(f"{code}.gap", f"{gap_text}：{conditions.summarise_points(gaps)}", path))
     for labels, points in overlaps.items():
         issues.append(doc.issue(f"{code}.overlap",
                                 f"{what}“{'”和“'.join(labels)}”同时适用于：{conditions.summarise_points(points)}",
@@ -179,14 +209,14 @@ def _subsidy_issues(doc: Document, version: dict, vpath: tuple) -> list[Issue]:
         issues += _age_issues(doc, subsidy["when"], spath + ("when",))
         if "amount" not in subsidy:
             continue
-        amount = yuan_to_fen(value_of(subsidy["amount"]))
+        amount = _fen(subsidy["amount"])
         for band in version["premium"]["bands"]:
             overlap = conditions.coverage([("s", subsidy["when"]), ("b", band["when"])],
                                           conditions.dimensions_used([subsidy["when"], band["when"]]))[1]
-            if overlap and amount > yuan_to_fen(value_of(band["amount"])):
+            if overlap and amount > _fen(band["amount"]):
                 issues.append(doc.issue("funding.subsidy_exceeds_premium",
-                                        f"资助金额 {value_of(subsidy['amount'])} 元超过档位“{band['id']}”的保费 "
-                                        f"{value_of(band['amount'])} 元", spath + ("amount",)))
+                                        f"资助金额 {_yuan(amount)} 元超过档位“{band['id']}”的保费 "
+                                        f"{_yuan(_fen(band['amount']))} 元", spath + ("amount",)))
     return issues
 
 
@@ -221,7 +251,7 @@ def _liability_set_issues(doc: Document, holder: dict, hpath: tuple) -> list[Iss
     pools = {"deductibles": {}, "caps": {}}
     for kind in pools:
         issues += _duplicate_ids(doc, holder.get(kind, []), hpath + (kind,), "额度池")
-        pools[kind] = {p["id"]: yuan_to_fen(value_of(p["amount"])) for p in holder.get(kind, [])}
+        pools[kind] = {p["id"]: _fen(p["amount"]) for p in holder.get(kind, [])}
     liabilities = holder.get("liabilities", [])
     issues += _duplicate_ids(doc, liabilities, hpath + ("liabilities",), "责任")
     for i, liability in enumerate(liabilities):
@@ -241,7 +271,7 @@ def _liability_issues(doc: Document, liability: dict, path: tuple, pools: dict) 
         cap_fen = _pool_amount(doc, ref, pools["caps"], where, "封顶线", issues)
         if cap_fen is not None and deductible_fen is not None and cap_fen < deductible_fen:
             issues.append(doc.issue("liability.cap_below_deductible",
-                                    f"封顶线 {cap_fen / 100:g} 元低于起付线 {deductible_fen / 100:g} 元", where))
+                                    f"封顶线 {_yuan(cap_fen)} 元低于起付线 {_yuan(deductible_fen)} 元", where))
     drug_lists = doc.data.get("drug_lists", {})
     if liability["covers"] == "special_drugs":
         if "drug_list" not in liability:
@@ -263,7 +293,7 @@ def _pool_amount(doc, ref, known: dict, path: tuple, what: str, issues: list) ->
             issues.append(doc.issue("liability.unknown_pool", f"{what}引用了未声明的额度池“{ref}”；已声明：{names}", path))
             return None
         return known[ref]
-    return yuan_to_fen(value_of(ref))
+    return _fen(ref)
 
 
 def _ratio_issues(doc: Document, liability: dict, path: tuple, deductible_fen: int | None) -> list[Issue]:
@@ -282,22 +312,24 @@ def _ratio_issues(doc: Document, liability: dict, path: tuple, deductible_fen: i
     dims = conditions.dimensions_used([row["when"] for row in rows])
     space = {"care": liability["care"]}
     index = {label: i for i, (label, _) in enumerate(items)}
-    return issues + _coverage_issues(doc, items, dims, path + ("rows",), "ratio", "比例行", index, space)
+    return issues + _coverage_issues(doc, items, dims, path + ("rows",), "ratio", "比例行", index, space,
+                                     gap_text="以下情形的费用没有适用的比例行，无法赔付")
 
 
 def _segment_issues(doc: Document, segments: list, path: tuple, deductible_fen: int | None) -> list[Issue]:
-    """Progressive segments: contiguous, increasing, only the last open-ended, starting at or below the deductible."""
+    """Progressive segments: contiguous, increasing, the last and only the last open-ended, starting at or
+    below the deductible."""
     issues = []
-    bounds = [(yuan_to_fen(value_of(s["from"])), yuan_to_fen(value_of(s["to"])) if "to" in s else None)
+    bounds = [(_fen(s["from"]), _fen(s["to"]) if "to" in s else None)
               for s in segments]
     first_from = bounds[0][0]
     if deductible_fen is not None and first_from > deductible_fen:
         issues.append(doc.issue("segments.gap_after_deductible",
-                                f"第一段从 {first_from / 100:g} 元开始，但起付线只有 {deductible_fen / 100:g} 元：中间的费用没有比例",
+                                f"第一段从 {_yuan(first_from)} 元开始，但起付线只有 {_yuan(deductible_fen)} 元：中间的费用没有比例",
                                 path + (0, "from")))
     for i, (lo, hi) in enumerate(bounds):
         if hi is not None and hi <= lo:
-            issues.append(doc.issue("segments.not_increasing", f"分段上限 {hi / 100:g} 元不大于下限 {lo / 100:g} 元",
+            issues.append(doc.issue("segments.not_increasing", f"分段上限 {_yuan(hi)} 元不大于下限 {_yuan(lo)} 元",
                                     path + (i, "to")))
         if i == 0:
             continue
@@ -307,8 +339,13 @@ def _segment_issues(doc: Document, segments: list, path: tuple, deductible_fen: 
         elif lo != prev_hi:
             word = "断开" if lo > prev_hi else "重叠"
             issues.append(doc.issue("segments.not_contiguous",
-                                    f"分段{word}：上一段止于 {prev_hi / 100:g} 元，本段起于 {lo / 100:g} 元",
+                                    f"分段{word}：上一段止于 {_yuan(prev_hi)} 元，本段起于 {_yuan(lo)} 元",
                                     path + (i, "from")))
+    last_hi = bounds[-1][1]
+    if all(hi is not None for _, hi in bounds):  # silence above the last one would pay nothing: say so
+        issues.append(doc.issue("segments.no_open_end",
+                                f"最后一段止于 {_yuan(last_hi)} 元，超过部分没有比例：最后一段不写 to（到无穷）；"
+                                "若超过部分确实不赔，请再写一段 rate: 0", path + (len(bounds) - 1, "to")))
     return issues
 
 
@@ -333,23 +370,31 @@ def _limit_issues(doc: Document, version: dict, vpath: tuple) -> list[Issue]:
     """A version that declares limits (e.g. premium ≤ 100) must respect them."""
     limits = version["regulation"].get("limits", {})
     issues: list[Issue] = []
-    lpath = vpath + ("regulation", "limits")
     if "premium_max" in limits:
-        ceiling = yuan_to_fen(value_of(limits["premium_max"]))
+        ceiling = _fen(limits["premium_max"])
         for i, band in enumerate(version["premium"]["bands"]):
-            if yuan_to_fen(value_of(band["amount"])) > ceiling:
-                issues.append(doc.issue("limits.premium", f"档位“{band['id']}”保费 {value_of(band['amount'])} 元超过声明的上限 "
-                                        f"{value_of(limits['premium_max'])} 元", vpath + ("premium", "bands", i, "amount")))
+            if _fen(band["amount"]) > ceiling:
+                issues.append(doc.issue("limits.premium", f"档位“{band['id']}”保费 {_yuan(_fen(band['amount']))} 元"
+                                        f"超过声明的上限 {_yuan(ceiling)} 元", vpath + ("premium", "bands", i, "amount")))
     if "deductible_max" in limits:
-        ceiling = yuan_to_fen(value_of(limits["deductible_max"]))
-        for i, pool in enumerate(version.get("deductibles", [])):
-            if yuan_to_fen(value_of(pool["amount"])) > ceiling:
-                issues.append(doc.issue("limits.deductible", f"起付线“{pool['id']}” {value_of(pool['amount'])} 元超过声明的上限 "
-                                        f"{value_of(limits['deductible_max'])} 元", vpath + ("deductibles", i, "amount")))
+        ceiling = _fen(limits["deductible_max"])
+        for name, amount, path in _deductibles(version, vpath):
+            if _fen(amount) > ceiling:
+                issues.append(doc.issue("limits.deductible", f"{name}的起付线 {_yuan(_fen(amount))} 元超过声明的上限 "
+                                        f"{_yuan(ceiling)} 元", path))
     if "cap_min" in limits:
-        floor = yuan_to_fen(value_of(limits["cap_min"]))
+        floor = _fen(limits["cap_min"])
         for i, pool in enumerate(version.get("caps", [])):
-            if yuan_to_fen(value_of(pool["amount"])) < floor:
-                issues.append(doc.issue("limits.cap", f"封顶线“{pool['id']}” {value_of(pool['amount'])} 元低于声明的下限 "
-                                        f"{value_of(limits['cap_min'])} 元", vpath + ("caps", i, "amount")))
+            if _fen(pool["amount"]) < floor:
+                issues.append(doc.issue("limits.cap", f"封顶线“{pool['id']}” {_yuan(_fen(pool['amount']))} 元低于声明的下限 "
+                                        f"{_yuan(floor)} 元", vpath + ("caps", i, "amount")))
     return issues
+
+
+def _deductibles(version: dict, vpath: tuple):
+    """Every deductible of the scheme itself: the shared pools and those written inline on a liability."""
+    for i, pool in enumerate(version.get("deductibles", [])):
+        yield f"额度池“{pool['id']}”", pool["amount"], vpath + ("deductibles", i, "amount")
+    for i, liability in enumerate(version["liabilities"]):
+        if not isinstance(liability["deductible"], str):
+            yield f"责任“{liability['id']}”", liability["deductible"], vpath + ("liabilities", i, "deductible")

@@ -188,13 +188,8 @@ def test_raw_bill_on_a_version_without_a_chain_names_the_bill_field(xianhuibao):
     assert "chain.layers" in err.value.issues[0].message
 
 
-@pytest.mark.xfail(strict=True, reason="schema.py: `cap: none` matches both the 'none' constant and the pool-id "
-                   "pattern, so oneOf rejects it; the fixture uses a 100-million cap until that is fixed")
-def test_the_source_no_cap_can_be_written_as_cap_none():
-    text = FIXTURE.read_text(encoding="utf-8")
-    assumed = "{value: 100000000, assumed: 来源不设封顶线；方案语言的 cap none 目前通不过校验（none 同时匹配额度池编号），暂以 1 亿元代替，远高于任何测试金额}"
-    assert text.count(assumed) == 2
-    try:
-        load_product_text(text.replace(assumed, "none"))
-    except SchemeError as exc:
-        pytest.fail(str(exc))
+def test_the_source_no_cap_is_written_as_cap_none():
+    version = load_product_text(FIXTURE.read_text(encoding="utf-8")).version("2017")
+    scheme = version.scheme_layer.liabilities[0]
+    assert scheme.caps == ()  # 不设封顶线
+
