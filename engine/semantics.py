@@ -130,6 +130,10 @@ def _version_issues(doc: Document, version: dict, vpath: tuple) -> list[Issue]:
     issues += _insurer_issues(doc, version.get("insurers", {}), vpath + ("insurers",))
     issues += _band_issues(doc, version["premium"]["bands"], vpath + ("premium", "bands"))
     issues += _subsidy_issues(doc, version, vpath)
+    issues += _duplicate_ids(doc, version.get("funding", {}).get("subsidies", []), vpath + ("funding", "subsidies"),
+                             "资助")
+    issues += _duplicate_ids(doc, version["eligibility"].get("conditions", []),
+                             vpath + ("eligibility", "conditions"), "参保条件")
     issues += _layer_issues(doc, version, vpath)
     issues += _limit_issues(doc, version, vpath)
     return issues
@@ -141,6 +145,9 @@ def _date_order(doc: Document, start: str | None, end: str | None, path: tuple, 
     return []
 
 
+RESERVED_IDS = {"otherwise", "basic_insurance_required", "basic_insurance_suspended"}
+
+
 def _duplicate_ids(doc: Document, items: list, path: tuple, what: str) -> list[Issue]:
     seen: set = set()
     issues = []
@@ -150,6 +157,8 @@ def _duplicate_ids(doc: Document, items: list, path: tuple, what: str) -> list[I
             continue
         if ident in seen:
             issues.append(doc.issue("ids.duplicate", f"{what}编号“{ident}”重复", path + (i, "id")))
+        if ident in RESERVED_IDS:  # the compiled ruleset names its own rules with them
+            issues.append(doc.issue("ids.reserved", f"编号“{ident}”是引擎保留字，请换一个", path + (i, "id")))
         seen.add(ident)
     return issues
 

@@ -403,3 +403,14 @@ def test_cli_validate_missing_file_is_reported(tmp_path: Path):
 
 def test_cap_none_is_accepted():
     assert issues_for(mutate(BASE, "        cap: 20000\n", "        cap: none\n")) == []
+
+
+def test_an_id_the_engine_reserves_is_refused_with_its_line():
+    text = (Path(__file__).parent / "fixtures" / "minimal.yaml").read_text(encoding="utf-8")
+    band_id = re.search(r"bands:\n\s+- id: (\S+)", text).group(1)
+    broken = text.replace(f"- id: {band_id}\n", "- id: otherwise\n", 1)
+    assert broken != text
+    issues = validate_document(parse_text(broken, "minimal.yaml"))
+    reserved = [i for i in issues if i.code == "ids.reserved"]
+    assert len(reserved) == 1
+    assert reserved[0].line == broken.splitlines().index(next(l for l in broken.splitlines() if "- id: otherwise" in l)) + 1
