@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import adjudicate, load_product, load_product_text, parse_claim, vocab
+from engine import SchemeError, adjudicate, build_product, load_product, load_product_text, parse_claim, parse_text, vocab
 from engine.conditions import matches
 from engine.rules import EngineError, compiled
 from scheme_texts import scheme, scheme_text
@@ -255,15 +255,19 @@ def test_a_missing_dimension_matches_no_rule_that_asks_for_it():
 
 
 def test_ids_the_engine_uses_for_its_own_rules_are_refused_not_overwritten():
-    # a band called "otherwise" would have been replaced by the catch-all of the same name
+    # a band called "otherwise" would have been replaced by the catch-all of the same name:
+    # validation refuses the id, and compiling a model built around validation refuses it too
     text = scheme_text(bands="- {id: otherwise, name: 其他人员, when: {}, amount: 50}")
-    version = load_product_text(text).versions[0]
+    with pytest.raises(SchemeError) as err:
+        load_product_text(text)
+    assert "ids.reserved" in [i.code for i in err.value.issues]
+    version = build_product(parse_text(text).data, "t.yaml").versions[0]
     with pytest.raises(EngineError, match="band.otherwise"):
         compiled(version)
     conditions = """\
     conditions:
       - {id: basic_insurance_suspended, name: 自定义, when: {hukou: [nonlocal]}, outcome: not_eligible, source: doc 一}"""
-    version = load_product_text(scheme_text(conditions=conditions)).versions[0]
+    version = build_product(parse_text(scheme_text(conditions=conditions)).data, "t.yaml").versions[0]
     with pytest.raises(EngineError, match="eligibility.basic_insurance_suspended"):
         compiled(version)
 
