@@ -1,0 +1,37 @@
+"""Configuration: defaults here, overridden by environment variables (HMB_*), then by create_app(config)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() not in ("0", "false", "no", "off", "")
+
+
+def defaults() -> dict:
+    """Settings read at app creation time, so tests can set the environment before create_app."""
+    return {
+        # None → sqlite file in the instance folder (decided in create_app, where the folder is known).
+        "DATABASE_URL": os.environ.get("HMB_DATABASE_URL"),
+        "PRODUCTS_DIR": os.environ.get("HMB_PRODUCTS_DIR", str(REPO_ROOT / "products")),
+        "AUTO_MIGRATE": _flag("HMB_AUTO_MIGRATE", True),
+        "IMPORT_PRODUCTS": _flag("HMB_IMPORT_PRODUCTS", True),
+        # Demo users (one per role, known passwords) are for a local demo only: HMB_DEMO_USERS=0 in production.
+        "DEMO_USERS": _flag("HMB_DEMO_USERS", True),
+        "SECRET_KEY": os.environ.get("HMB_SECRET_KEY"),
+        "DEFAULT_LANGUAGE": "zh",
+        # werkzeug.security method for new password hashes; tests use a cheap one to run fast.
+        "PASSWORD_HASH_METHOD": "scrypt",
+        # Cookies: not readable by scripts, not sent on cross-site POSTs.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session; an editor may stay open for hours
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,  # a scheme file is a few tens of KB
+    }

@@ -1,0 +1,173 @@
+"""The admin's tables, as SQLAlchemy 2.0 typed models.
+
+A SchemeVersion row holds one *self-contained single-version product document*: the product header,
+sources and drug lists, and exactly one entry under `versions:`. Why that and not the whole product file:
+- the engine validates and hashes it as it is, so the line numbers the editor shows are the engine's own;
+- its engine hash (`engine.model.content_hash`: product info, sources, the drug lists it uses, the version)
+  is the same as that version's hash in the full file, so "this row is immutable" means exactly
+  "the results of this version cannot change";
+- editing next year's draft can never touch a published sibling year.
+
+Immutability of published rows is enforced by database triggers (see the first migration), not only here.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import JSON, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .db import Base
+
+ROLES = ("product_manager", "reviewer", "regulator", "admin")
+STATUSES = ("draft", "in_review", "published", "retired")
+FROZEN_STATUSES = ("published", "retired")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('product_manager', 'reviewer', 'regulator', 'admin')",
+                                      name="ck_users_role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def set_password(self, password: str, method: str = "scrypt") -> None:
+        self.password_hash = generate_password_hash(password, method=method)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    # Flask-Login's user protocol
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the YAML product.id, e.g. "xianhuibao"
+    name: Mapped[str] = mapped_column(String(128))
+    city: Mapped[str] = mapped_column(String(64))
+    region: Mapped[str] = mapped_column(String(64))
+    source_file: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    versions: Mapped[list["SchemeVersion"]] = relationship(back_populates="product",
+                                                           order_by="SchemeVersion.period_start")
+
+
+class SchemeVersion(Base):
+    __tablename__ = "scheme_versions"
+    __table_args__ = (
+        UniqueConstraint("product_id", "version_id", name="uq_scheme_versions_product_version"),
+        CheckConstraint("status IN ('draft', 'in_review', 'published', 'retired')", name="ck_scheme_versions_status"),
+        # Only a draft may be unfinished; anything under review or published has a valid, hashed text.
+        CheckConstraint("status = 'draft' OR content_hash IS NOT NULL", name="ck_scheme_versions_hash"),
+        CheckConstraint("status NOT IN ('published', 'retired') OR (effective_from IS NOT NULL AND "
+                        "effective_to IS NOT NULL AND effective_from <= effective_to)",
+                        name="ck_scheme_versions_effective"),
+        Index("ix_scheme_versions_content_hash", "content_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
+    version_id: Mapped[str] = mapped_column(String(64))  # the YAML versions[0].id, e.g. "2024"
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    yaml_text: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str | None] = mapped_column(String(64))  # engine hash; NULL while a draft does not validate
+    period_start: Mapped[date | None] = mapped_column(Date)  # the version's policy period, from the YAML
+    period_end: Mapped[date | None] = mapped_column(Date)
+    effective_from: Mapped[date | None] = mapped_column(Date)  # set on publishing
+    effective_to: Mapped[date | None] = mapped_column(Date)
+    origin: Mapped[str] = mapped_column(String(256))  # "import:products/x.yaml" or "copy:<product>@<version>"
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # NULL: imported from a product file
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    submitted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    # Optimistic concurrency: every UPDATE checks and bumps it (SQLAlchemy version_id_col).
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    product: Mapped[Product] = relationship(back_populates="versions")
+    creator: Mapped[User | None] = relationship(foreign_keys=[created_by])
+    updater: Mapped[User | None] = relationship(foreign_keys=[updated_by])
+    submitter: Mapped[User | None] = relationship(foreign_keys=[submitted_by])
+    reviewer: Mapped[User | None] = relationship(foreign_keys=[reviewed_by])
+
+    __mapper_args__ = {"version_id_col": row_version}
+
+    @property
+    def key(self) -> str:
+        return f"{self.product_id}@{self.version_id}"
+
+    @property
+    def frozen(self) -> bool:
+        return self.status in FROZEN_STATUSES
+
+    def snapshot(self) -> dict:
+        """What the audit log keeps of a version before and after a change (the text itself by its hash)."""
+        from .schemes import text_digest
+
+        return {"status": self.status, "row_version": self.row_version, "content_hash": self.content_hash,
+                "text_sha256": text_digest(self.yaml_text), "lines": self.yaml_text.count("\n") + 1,
+                "effective_from": _iso(self.effective_from), "effective_to": _iso(self.effective_to)}
+
+
+class Policy(Base):
+    """A sold policy, pinned to the version it was sold under; renewal is a new policy on the next version."""
+
+    __tablename__ = "policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    policy_no: Mapped[str] = mapped_column(String(64), unique=True)
+    scheme_version_id: Mapped[int] = mapped_column(ForeignKey("scheme_versions.id", ondelete="RESTRICT"), index=True)
+    member_id: Mapped[str] = mapped_column(String(128), index=True)
+    premium_fen: Mapped[int] = mapped_column(Integer)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    scheme_version: Mapped[SchemeVersion] = relationship()
+
+
+class AuditEvent(Base):
+    """Append-only (a trigger refuses UPDATE and DELETE): who did what to which object, before and after."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # NULL: the system (import on start)
+    username: Mapped[str] = mapped_column(String(64), index=True)  # kept as text so the log reads on its own
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(128), index=True)  # e.g. "xianhuibao@2024"
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None

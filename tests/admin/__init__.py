@@ -1,0 +1,1 @@
+"""Tests of the admin web application (admin_ui)."""

@@ -1,0 +1,108 @@
+"""The pages: product list, the version in plain Chinese, the simulator, the audit log, English on request."""
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+from engine import adjudicate, load_product, parse_claim
+from engine.money import format_yuan
+
+from admin_ui.i18n import ACTION, EN, ROLE, STATUS
+
+from .conftest import XIANHUIBAO, Browser, version_row
+
+CLAIM = {"claim_id": "x", "member": {"id": "m", "age": 65, "basic_insurance": "employee"}, "date": "2023-06-01",
+         "care": "inpatient", "hospital_level": 3, "in_policy_self_pay": 54509, "out_of_policy_self_pay": 309100}
+
+
+def test_product_list_shows_city_year_and_status(app):
+    page = Browser(app, "regulator").get("/").get_data(as_text=True)
+    assert "咸惠保" in page and "咸宁市" in page and "湖北省" in page
+    row = page[page.index(">2023</a>"):]
+    assert "已发布" in row[:800] and "2023-01-01 – 2023-12-31" in row[:800]
+
+
+def test_version_page_explains_the_scheme_with_sources_and_assumptions(app, session):
+    row = version_row(session, "xianhuibao", "2023")
+    page = Browser(app, "regulator").get(f"/versions/{row.id}").get_data(as_text=True)
+    assert "保费档位" in page and "统一保费" in page and "69.00 元" in page
+    assert "医保目录内个人自付：住院" in page  # a liability sentence from engine.explain
+    assert 'class="ref assumed"' in page and "来源未公布保费" in page  # assumptions highlighted with their reason
+    assert "〔xn-news" in page  # a source reference beside a value
+    assert "假设（共" in page and row.content_hash in page
+
+
+def test_simulator_pays_what_the_engine_pays(app, session):
+    row = version_row(session, "xianhuibao", "2023")
+    expected = adjudicate(parse_claim(CLAIM), load_product(XIANHUIBAO).version("2023"))
+    form = {"mode": "form", "age": "65", "basic_insurance": "employee", "basic_insurance_status": "active",
+            "low_income": "none", "date": "2023-06-01", "care": "inpatient", "hospital_level": "3",
+            "in_policy_self_pay": "54509", "out_of_policy_self_pay": "309100"}
+    page = Browser(app, "regulator").post(f"/versions/{row.id}/simulate", form).get_data(as_text=True)
+    assert re.search(r'class="big">\s*' + re.escape(format_yuan(expected.paid_fen)), page)
+    assert "医保目录外个人自费" in page and "xn-news" in page and "太平洋人寿" in page
+    assert page.count("<li class=") >= len(expected.trace)  # every trace step as a line
+
+
+def test_simulator_json_keeps_money_exact(app, session):
+    """JSON amounts are read as Decimal (parse_float=Decimal): 20000.10 yuan is 2,000,010 fen, never a float."""
+    row = version_row(session, "xianhuibao", "2023")
+    claim_json = '{"claim_id": "j", "member": {"id": "m", "age": 40}, "date": "2023-03-01", "care": "inpatient",' \
+                 ' "in_policy_self_pay": 20000.10, "out_of_policy_self_pay": 30000.05}'
+    page = Browser(app, "pm").post(f"/versions/{row.id}/simulate", {"mode": "json", "claim_json": claim_json})
+    assert page.status_code == 200
+    claim = parse_claim({"claim_id": "j", "member": {"id": "m", "age": 40}, "date": "2023-03-01", "care": "inpatient",
+                         "in_policy_self_pay": Decimal("20000.10"), "out_of_policy_self_pay": Decimal("30000.05")})
+    assert claim.in_policy_fen == 2_000_010
+    paid = adjudicate(claim, load_product(XIANHUIBAO).version("2023")).paid_fen
+    assert re.search(r'class="big">\s*' + re.escape(format_yuan(paid)), page.get_data(as_text=True))
+
+
+def test_simulator_reports_bad_input_with_its_line(app, session):
+    row = version_row(session, "xianhuibao", "2023")
+    pm = Browser(app, "pm")
+    response = pm.post(f"/versions/{row.id}/simulate", {"mode": "json", "claim_json": '{"claim_id": "j",\n  "date": }'})
+    assert response.status_code == 422 and "第 2 行" in response.get_data(as_text=True)
+    response = pm.post(f"/versions/{row.id}/simulate", {"mode": "form", "age": "65", "date": "2030-01-01",
+                                                        "care": "inpatient", "in_policy_self_pay": "1"})
+    assert response.status_code == 422 and "不在" in response.get_data(as_text=True)
+
+
+def test_simulator_runs_on_a_draft(app, draft):
+    page = Browser(app, "pm").post(f"/versions/{draft.id}/simulate", {
+        "mode": "form", "age": "30", "date": "2024-05-01", "care": "inpatient", "in_policy_self_pay": "50000",
+        "out_of_policy_self_pay": "0"})
+    assert page.status_code == 200 and "xianhuibao@2024" in page.get_data(as_text=True)
+
+
+def test_audit_log_search(app, draft):
+    reviewer = Browser(app, "reviewer")
+    everything = reviewer.get("/audit").get_data(as_text=True)
+    assert "version.import" in everything and "version.create_draft" in everything and "user.login" in everything
+    by_user = reviewer.get("/audit?user=pm&action=create").get_data(as_text=True)
+    assert ">version.create_draft</code>" in by_user and ">version.import</code>" not in by_user
+    by_object = reviewer.get("/audit?object=xianhuibao@2023").get_data(as_text=True)
+    assert ">version.import</code>" in by_object and ">version.create_draft</code>" not in by_object
+    none = reviewer.get("/audit?user=nobody").get_data(as_text=True)
+    assert "没有符合条件的记录" in none
+
+
+def test_english_on_request(app):
+    pm = Browser(app, "pm")
+    assert "产品与版本" in pm.get("/").get_data(as_text=True)
+    pm.get("/lang/en?next=/")
+    page = pm.get("/").get_data(as_text=True)
+    assert "Products and versions" in page and "Published" in page and 'lang="en"' in page
+    pm.get("/lang/zh")
+    assert "产品与版本" in pm.get("/").get_data(as_text=True)
+
+
+def test_every_string_has_an_english_translation():
+    """Strings live in one catalogue (admin_ui/i18n.py): every _("…") or N_("…") in the admin has an entry."""
+    root = Path(__file__).resolve().parents[2] / "admin_ui"
+    pattern = re.compile(r'''_\(\s*(["'])((?:(?!\1).)+)\1''')
+    used = {m.group(2) for path in [*root.rglob("*.html"), *root.glob("*.py")]
+            for m in pattern.finditer(path.read_text(encoding="utf-8"))}
+    used |= set(STATUS.values()) | set(ROLE.values()) | set(ACTION.values())
+    assert sorted(used - set(EN)) == []
