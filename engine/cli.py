@@ -235,13 +235,7 @@ def compare(targets, csv_path, as_json) -> None:
     """并排比较方案：参数表、标准病例赔付、标准人群保费、收益曲线。"""
     from .compare import compare as run_compare
 
-    versions = []
-    for target in targets:
-        file, sep, year = target.rpartition("@")
-        if not sep:
-            raise click.UsageError(f"“{target}”应写成 文件@版本，如 products/zaohuibao.yaml@2025")
-        versions.append(_version(_product(file, as_json), year, as_json))
-    result = run_compare(versions)
+    result = run_compare(_targets(targets, as_json))
     if csv_path:
         _write_csv(csv_path, result)
     if as_json:
@@ -249,6 +243,34 @@ def compare(targets, csv_path, as_json) -> None:
         return
     for line in _comparison_lines(result):
         click.echo(line)
+
+
+def _targets(targets, as_json: bool) -> list[Version]:
+    """FILE@VERSION arguments → versions."""
+    versions = []
+    for target in targets:
+        file, sep, year = target.rpartition("@")
+        if not sep:
+            raise click.UsageError(f"“{target}”应写成 文件@版本，如 products/zaohuibao.yaml@2025")
+        versions.append(_version(_product(file, as_json), year, as_json))
+    return versions
+
+
+@main.command()
+@click.argument("old", metavar="FILE@OLD")
+@click.argument("new", metavar="FILE@NEW")
+@click.option("--json", "as_json", is_flag=True, help="机器可读输出")
+def diff(old, new, as_json) -> None:
+    """两个版本之间改了什么（按方案语义，不是文本差异）。"""
+    from .diff import diff_text, diff_versions
+
+    before, after = _targets((old, new), as_json)
+    changes = diff_versions(before, after)
+    if as_json:
+        _emit({"old": before.key, "new": after.key, "changes": [c.as_dict() for c in changes]})
+    else:
+        click.echo(f"{before.key} → {after.key}")
+        click.echo(diff_text(changes))
 
 
 def _comparison_table(result: dict) -> list[list[str]]:

@@ -1,0 +1,226 @@
+"""Semantic diff: what changed between two versions of a scheme, in the scheme's own words.
+
+Not a text diff: "起付线 15,000.00 → 8,000.00 元", "新增档位“低收入人群” 10.00 元", "比例 80% → 85%".
+Things are matched by id (bands, pools, liabilities, subsidies) or by code (drugs), so reordering
+a file changes nothing, and every change says whether its new value is sourced or assumed.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from . import conditions, vocab
+from .explain import drugs_in_force, ratio_phrase
+from .model import Layer, Liability, Provenance, Version
+from .money import format_yuan, percent
+
+
+@dataclass(frozen=True)
+class Change:
+    area: str  # period | regulation | insurers | eligibility | premium | funding | deductible | cap | liability | drugs | chain | settlement
+    kind: str  # added | removed | changed
+    subject: str  # what changed, in Chinese
+    before: str = ""
+    after: str = ""
+    assumed: bool = False  # the new value is an assumption, not a source fact
+
+    @property
+    def text(self) -> str:
+        if self.kind == "added":
+            return f"新增{self.subject}：{self.after}"
+        if self.kind == "removed":
+            return f"删除{self.subject}（原为 {self.before}）"
+        return f"{self.subject}：{self.before} → {self.after}"
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "text": self.text}
+
+
+AREAS = {"period": "保险期间", "regulation": "监管与定价", "insurers": "共保体", "eligibility": "参保条件",
+         "premium": "保费档位", "funding": "缴费与资助", "deductible": "起付线", "cap": "封顶线", "liability": "保障责任",
+         "drugs": "特药目录", "chain": "赔付顺序", "settlement": "结算"}
+
+
+def diff_versions(old: Version, new: Version) -> list[Change]:
+    """Every change from `old` to `new`, grouped by area in a fixed order."""
+    changes: list[Change] = []
+    for compare in (_period, _regulation, _insurers, _eligibility, _bands, _subsidies, _pools, _liabilities, _drugs,
+                    _chain, _settlement):
+        changes += compare(old, new)
+    return changes
+
+
+def _yuan(fen: int) -> str:
+    return f"{format_yuan(fen)} 元"
+
+
+def _assumed(prov: Provenance) -> bool:
+    return prov.is_assumption
+
+
+def _keyed(old_items: dict, new_items: dict, area: str, label, describe, assumed=lambda item: False) -> list[Change]:
+    """Added, removed and changed items of two {id: item} maps; `describe` gives an item's comparable text."""
+    changes = []
+    for key, item in new_items.items():
+        if key not in old_items:
+            changes.append(Change(area, "added", label(item), after=describe(item), assumed=assumed(item)))
+        elif describe(old_items[key]) != describe(item):
+            changes.append(Change(area, "changed", label(item), describe(old_items[key]), describe(item),
+                                  assumed(item)))
+    changes += [Change(area, "removed", label(item), before=describe(item))
+                for key, item in old_items.items() if key not in new_items]
+    return changes
+
+
+def _scalar(area: str, subject: str, before, after) -> list[Change]:
+    return [] if before == after else [Change(area, "changed", subject, str(before), str(after))]
+
+
+def _period(old: Version, new: Version) -> list[Change]:
+    return (_scalar("period", "保险期间", " 至 ".join(old.period), " 至 ".join(new.period))
+            + _scalar("period", "参保期", " 至 ".join(old.enrolment), " 至 ".join(new.enrolment)))
+
+
+def _regulation(old: Version, new: Version) -> list[Change]:
+    pricing = {"flat": "统一定价", "differentiated": "差异化定价"}
+    limits = {k: _yuan(v.fen) if hasattr(v, "fen") else percent(v.value) for k, v in old.limits.items()}
+    new_limits = {k: _yuan(v.fen) if hasattr(v, "fen") else percent(v.value) for k, v in new.limits.items()}
+    return (_scalar("regulation", "定价方式", pricing[old.pricing], pricing[new.pricing])
+            + _scalar("regulation", "监管依据", "、".join(old.regimes), "、".join(new.regimes))
+            + _keyed(limits, new_limits, "regulation", lambda v: "监管限额", lambda v: v))
+
+
+def _insurers(old: Version, new: Version) -> list[Change]:
+    def items(version):
+        return {i.name: i for i in version.insurers}
+
+    def label(insurer):
+        return f"共保机构“{insurer.name}”{'（主承保）' if insurer.lead else ''}"
+
+    return _keyed(items(old), items(new), "insurers", label, lambda i: f"份额 {percent(i.share.value)}",
+                  lambda i: _assumed(i.share.prov))
+
+
+def _eligibility(old: Version, new: Version) -> list[Change]:
+    yes = {True: "是", False: "否"}
+    rules_old = {r.id: r for r in old.eligibility_rules}
+    rules_new = {r.id: r for r in new.eligibility_rules}
+    return (_scalar("eligibility", "须参加基本医保", yes[old.basic_insurance_required], yes[new.basic_insurance_required])
+            + _scalar("eligibility", "基本医保欠费暂停待遇", yes[old.suspend_when_basic_in_arrears],
+                      yes[new.suspend_when_basic_in_arrears])
+            + _keyed(rules_old, rules_new, "eligibility", lambda r: f"参保条件“{r.name}”",
+                     lambda r: f"{conditions.describe(r.when)} → {vocab.ELIGIBILITY_OUTCOMES[r.outcome]}"))
+
+
+def _bands(old: Version, new: Version) -> list[Change]:
+    changes = []
+    old_bands, new_bands = {b.id: b for b in old.bands}, {b.id: b for b in new.bands}
+    for band_id, band in new_bands.items():
+        label = f"档位“{band.name}”"
+        before = old_bands.get(band_id)
+        if before is None:
+            changes.append(Change("premium", "added", label, after=f"{_yuan(band.amount.fen)}（{conditions.describe(band.when)}）",
+                                  assumed=_assumed(band.amount.prov)))
+            continue
+        if before.amount.fen != band.amount.fen:
+            changes.append(Change("premium", "changed", f"{label}保费", _yuan(before.amount.fen), _yuan(band.amount.fen),
+                                  _assumed(band.amount.prov)))
+        if before.when != band.when:
+            changes.append(Change("premium", "changed", f"{label}适用人群", conditions.describe(before.when),
+                                  conditions.describe(band.when)))
+    changes += [Change("premium", "removed", f"档位“{b.name}”", before=_yuan(b.amount.fen))
+                for band_id, b in old_bands.items() if band_id not in new_bands]
+    return changes
+
+
+def _subsidies(old: Version, new: Version) -> list[Change]:
+    def describe(s):
+        how = _yuan(s.amount.fen) if s.amount else f"保费的 {percent(s.share.value)}"
+        return f"{conditions.describe(s.when)}，{vocab.PAYERS[s.payer]}承担 {how}"
+
+    return _keyed({s.id: s for s in old.subsidies}, {s.id: s for s in new.subsidies}, "funding",
+                  lambda s: f"资助“{s.name}”", describe, lambda s: _assumed(s.prov))
+
+
+def _pools(old: Version, new: Version) -> list[Change]:
+    """Deductibles and caps of the scheme's own layer, shared or written on a liability."""
+    changes = []
+    for area, attribute in (("deductible", "deductibles"), ("cap", "caps")):
+        old_pools, new_pools = getattr(old.scheme_layer, attribute), getattr(new.scheme_layer, attribute)
+        word = AREAS[area]
+        changes += _keyed(old_pools, new_pools, area, lambda p, w=word: p.name if p.name.endswith(w) else f"{w}“{p.name}”",
+                          lambda p: _yuan(p.amount.fen), lambda p: _assumed(p.amount.prov))
+    return changes
+
+
+def _liability_text(layer: Layer, liability: Liability) -> dict:
+    return {
+        "赔付": vocab.COVERS[liability.covers],
+        "就医类型": "、".join(vocab.CARE[c] for c in liability.care),
+        "适用人群": conditions.describe(liability.when),
+        "比例": "；".join((f"{conditions.describe(r.when)} " if r.when else "") + ratio_phrase(r).removeprefix("按 ")
+                        .removesuffix(" 赔付") for r in liability.rows),
+        "起付线": layer.deductibles[liability.deductible].name,
+        "封顶线": "、".join(layer.caps[c].name for c in liability.caps) or "不封顶",
+    }
+
+
+def _liabilities(old: Version, new: Version) -> list[Change]:
+    old_layer, new_layer = old.scheme_layer, new.scheme_layer
+    old_items = {l.id: l for l in old_layer.liabilities}
+    changes = []
+    for liability in new_layer.liabilities:
+        label = f"责任“{liability.name}”"
+        after = _liability_text(new_layer, liability)
+        if liability.id not in old_items:
+            summary = f"{after['就医类型']}的{after['赔付']}，{after['比例']}"
+            changes.append(Change("liability", "added", label, after=summary, assumed=_assumed(liability.basis)))
+            continue
+        before = _liability_text(old_layer, old_items[liability.id])
+        changes += [Change("liability", "changed", f"{label}{aspect}", before[aspect], after[aspect],
+                           _ratio_assumed(liability) if aspect == "比例" else False)
+                    for aspect in after if before[aspect] != after[aspect]]
+    changes += [Change("liability", "removed", f"责任“{l.name}”", before=vocab.COVERS[l.covers])
+                for l in old_layer.liabilities if l.id not in {x.id for x in new_layer.liabilities}]
+    return changes
+
+
+def _ratio_assumed(liability: Liability) -> bool:
+    rates = [r.rate for r in liability.rows if r.rate] + [s.rate for r in liability.rows for s in r.segments]
+    return any(_assumed(rate.prov) for rate in rates)
+
+
+def _drugs(old: Version, new: Version) -> list[Change]:
+    def describe(drug):
+        return "、".join(drug.indications.values())
+
+    return _keyed({d.code: d for d in drugs_in_force(old)}, {d.code: d for d in drugs_in_force(new)}, "drugs",
+                  lambda d: f"特药“{d.name}”", describe, lambda d: _assumed(d.prov))
+
+
+def _chain(old: Version, new: Version) -> list[Change]:
+    def after(version):
+        return "、".join(vocab.LAYER_KINDS[k] for k in version.chain_after) or "无"
+
+    def layers(version):
+        return "→".join(layer.name for layer in version.layers)
+
+    return _scalar("chain", "本方案之前的赔付", after(old), after(new)) + _scalar("chain", "赔付链", layers(old), layers(new))
+
+
+def _settlement(old: Version, new: Version) -> list[Change]:
+    yes = {True: "是", False: "否"}
+    return (_scalar("settlement", "取整规则", old.rounding, new.rounding)
+            + _scalar("settlement", "一站式结算", yes[old.one_stop], yes[new.one_stop]))
+
+
+def diff_text(changes: list[Change]) -> str:
+    """The changes as lines grouped under their areas, assumptions marked."""
+    if not changes:
+        return "两个版本的方案内容相同。"
+    lines, area = [], None
+    for change in changes:
+        if change.area != area:
+            area = change.area
+            lines.append(f"【{AREAS[area]}】")
+        lines.append(f"  {change.text}{'  【假设】' if change.assumed else ''}")
+    return "\n".join(lines)
