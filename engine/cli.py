@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -19,7 +20,7 @@ from .inputs import PERSON_DEFAULTS, load_claims, parse_person
 from .issues import InputError, Issue, SchemeError
 from .load import load_file
 from .model import Product, Version
-from .money import format_yuan
+from .money import format_yuan, percent
 from .schema import SCHEME_SCHEMA
 from .validate import validate_document
 
@@ -271,6 +272,63 @@ def diff(old, new, as_json) -> None:
     else:
         click.echo(f"{before.key} → {after.key}")
         click.echo(diff_text(changes))
+
+
+@main.command()
+@click.argument("old", metavar="FILE@OLD")
+@click.argument("new", metavar="FILE@NEW")
+@click.option("--population", default=5000, show_default=True, type=click.IntRange(1, 1_000_000),
+              help="合成参考人群的人数")
+@click.option("--seed", default=2025, show_default=True, help="参考人群的随机种子（同一种子，同一人群）")
+@click.option("--cases/--no-cases", default=True, show_default=True, help="把旧版本的黄金案例理赔也放到新版本下重算")
+@click.option("--json", "as_json", is_flag=True, help="机器可读输出")
+def impact(old, new, population, seed, cases, as_json) -> None:
+    """新版本的影响：同一参考人群的保费收入、赔付、赔付率，标准病例与黄金案例赔付的变化。"""
+    from .impact import impact as run_impact
+
+    before, after = _targets((old, new), as_json)
+    claims = _case_claims(old.rpartition("@")[0], before) if cases else []
+    progress = None if as_json else _progress_printer()
+    report = run_impact(before, after, population, seed, claims, progress)
+    if as_json:
+        _emit(report)
+        return
+    for line in _impact_lines(report):
+        click.echo(line)
+
+
+def _case_claims(product_file: str, version: Version) -> list[dict]:
+    """The single-claim golden cases written for a version (its product's .cases.yaml, if any)."""
+    path = case_file_for(product_file)
+    if not path.exists():
+        return []
+    _, items = load_cases(path)
+    return [case["claim"] for case in items if "claim" in case and str(case["version"]) == version.id]
+
+
+def _progress_printer():
+    def show(label: str, done: int, total: int) -> None:
+        click.echo(f"\r  {'旧版本' if label == 'old' else '新版本'}：{done}/{total}", nl=False, err=True)
+        if done == total:
+            click.echo("", err=True)
+    return show
+
+
+def _impact_lines(report: dict) -> list[str]:
+    pop = report["population"]
+    old, new = pop["old"], pop["new"]
+    lines = [f"{report['old']} → {report['new']}", f"参考人群 {pop['size']} 人（种子 {pop['seed']}）：{pop['assumption']}",
+             f"  保费收入：{format_yuan(old['premium_fen'])} → {format_yuan(new['premium_fen'])} 元",
+             f"  赔付：{format_yuan(old['paid_fen'])} → {format_yuan(new['paid_fen'])} 元",
+             f"  赔付率：{percent(Decimal(old['claims_ratio']))} → {percent(Decimal(new['claims_ratio']))}",
+             f"  获赔人数：{old['claimants']} → {new['claimants']}", "标准病例赔付："]
+    lines += [f"  {p['name']}：{format_yuan(p['old_paid_fen'])} → {format_yuan(p['new_paid_fen'])} 元"
+              for p in report["profiles"]]
+    if report["claims"]:
+        lines.append("黄金案例理赔：")
+        lines += [f"  {c['claim_id']}：{format_yuan(c['old_paid_fen'])} → {format_yuan(c['new_paid_fen'])} 元"
+                  for c in report["claims"]]
+    return lines
 
 
 def _comparison_table(result: dict) -> list[list[str]]:
