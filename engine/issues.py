@@ -69,17 +69,20 @@ class IssueList:
         return len(self.items)
 
 
-class SchemeError(Exception):
-    """A scheme file that cannot be used; carries every issue found."""
+class IssuesError(Exception):
+    """An error that carries every issue found, not just the first."""
 
     def __init__(self, issues: list[Issue]):
         self.issues = list(issues)
         super().__init__("\n".join(str(i) for i in self.issues))
 
+    def __reduce__(self):  # rebuilt from its issues when it crosses a process boundary (engine.sandbox)
+        return (type(self), (self.issues,))
 
-class InputError(Exception):
-    """A claim, person or request that cannot be evaluated; carries every issue found."""
 
-    def __init__(self, issues: list[Issue]):
-        self.issues = list(issues)
-        super().__init__("\n".join(str(i) for i in self.issues))
+class SchemeError(IssuesError):
+    """A scheme file that cannot be used."""
+
+
+class InputError(IssuesError):
+    """A claim, person or request that cannot be evaluated."""
