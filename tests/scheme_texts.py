@@ -71,6 +71,17 @@ co:
 
 BANDS = "- {id: everyone, name: 统一保费, when: {}, amount: 50}"
 
+SPECIAL_DRUGS = """\
+- id: special_drugs
+  name: 特药
+  covers: special_drugs
+  care: [inpatient, outpatient, pharmacy]
+  drug_list: drugs
+  deductible: 0
+  ratio: 0.5
+  cap: 50000
+  source: doc 第九条"""
+
 LIABILITIES = """\
 - id: in_policy
   name: 目录内
@@ -88,15 +99,7 @@ LIABILITIES = """\
   ratio: 0.5
   cap: total
   source: doc 第八条
-- id: special_drugs
-  name: 特药
-  covers: special_drugs
-  care: [inpatient, outpatient, pharmacy]
-  drug_list: drugs
-  deductible: 0
-  ratio: 0.5
-  cap: 50000
-  source: doc 第九条"""
+""" + SPECIAL_DRUGS
 
 
 def _block(text: str, indent: int) -> str:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from engine import SchemeError, adjudicate, build_product, load_product, load_product_text, parse_claim, parse_text, vocab
 from engine.conditions import matches
 from engine.rules import EngineError, compiled
-from scheme_texts import scheme, scheme_text
+from scheme_texts import SPECIAL_DRUGS, scheme, scheme_text
 
 ROOT = Path(__file__).resolve().parent.parent
 BAND_SPACE = [{"age": a, "pre_existing": p, "low_income": li}
@@ -75,15 +75,7 @@ MULTI_LIABILITIES = """\
   ratio: 0.7
   cap: total
   source: doc 第八条（二）
-- id: special_drugs
-  name: 特药
-  covers: special_drugs
-  care: [inpatient, outpatient, pharmacy]
-  drug_list: drugs
-  deductible: 0
-  ratio: 0.5
-  cap: 50000
-  source: doc 第九条"""
+""" + SPECIAL_DRUGS
 
 
 def multi_band_version():
