@@ -252,7 +252,7 @@ def _targets(targets, as_json: bool) -> list[Version]:
     for target in targets:
         file, sep, year = target.rpartition("@")
         if not sep:
-            raise click.UsageError(f"“{target}”应写成 文件@版本，如 products/zaohuibao.yaml@2025")
+            raise click.UsageError(f"“{target}”应写成 文件@版本，如 products/NAME.yaml@2025")
         versions.append(_version(_product(file, as_json), year, as_json))
     return versions
 
