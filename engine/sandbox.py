@@ -41,11 +41,18 @@ def _evaluate(operation: str, text: str, version_id: str, payload) -> dict:
     if operation == "cases":
         product = load_product_text(text, "<草稿>")
         return {"results": [run_case(product, case).as_dict() for case in payload]}
+    if operation == "impact":  # payload: previous_text, previous_version, population, seed, claims
+        from .impact import impact
+
+        previous = load_product_text(payload["previous_text"], "<上一版本>").version(payload["previous_version"])
+        return impact(previous, version, payload.get("population", 5000), payload.get("seed", 2025),
+                      payload.get("claims"))
     raise ValueError(f"unknown operation {operation!r}")
 
 
 def evaluate_draft(operation: str, text: str, version_id: str, payload) -> dict:
-    """quote / adjudicate / cases on a draft's text, in the worker; SchemeError and InputError come back as raised."""
+    """quote / adjudicate / cases / impact on a draft's text, in the worker; SchemeError and InputError come back
+    as raised.  (Progress callbacks do not cross the process boundary: the caller shows the task as running.)"""
     return _pool().submit(_evaluate, operation, text, version_id, payload).result(TIMEOUT_SECONDS)
 
 

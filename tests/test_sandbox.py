@@ -41,3 +41,15 @@ def test_the_worker_is_another_process_and_is_replaced():
     for _ in range(sandbox.TASKS_PER_WORKER):
         sandbox._pool().submit(os.getpid).result()
     assert sandbox._pool().submit(os.getpid).result() != first
+
+
+def test_impact_of_a_draft_runs_in_the_worker():
+    draft = XIANNING.replace("value: 0.8,", "value: 0.85,")
+    report = sandbox.evaluate_draft("impact", draft, "2023", {"previous_text": XIANNING, "previous_version": "2023",
+                                                             "population": 300})
+    # a higher in-policy ratio never lowers a payout; the premium is unchanged
+    assert report["population"]["premium_change_fen"] == 0
+    assert report["population"]["paid_change_fen"] >= 0
+    cancer = next(p for p in report["profiles"] if p["id"] == "cancer-inpatient")
+    # in-policy (100,000 − 18,000) × (85 % − 80 %) = 4,100 yuan more
+    assert cancer["change_fen"] == 4_100_00
