@@ -163,6 +163,60 @@ def adjudicate_claim(row_id: int):
         raise ApiError(422, "理赔信息有误", _input_issues(exc)) from exc
 
 
+# ── which rules applied to a claim dated D, as known on K ──────────────────────────────────────
+
+def _query_date(name: str, required: bool = True) -> date | None:
+    value = request.args.get(name, "")
+    if not value and not required:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ApiError(400, f"{name} 应为 YYYY-MM-DD") from exc
+
+
+@api_route("/products/<product_id>/rules-in-force", "view")
+def rules_in_force(product_id: str):
+    """?claim_date=D&known_on=K (K defaults to now): the version published by K whose effective period holds D."""
+    known_on = _query_date("known_on", required=False) or services.utcnow()
+    answer = services.explain_rules(db(), product_id, _query_date("claim_date"), known_on)
+
+    def summary(row):
+        iso = lambda t: services.as_utc(t).isoformat() if t else None  # noqa: E731
+        return {**version_summary(row), "published_at": iso(row.published_at), "retired_at": iso(row.retired_at),
+                "retired_as_of_known_on": answer.retired(row)}
+
+    return {"ok": True, "product": product_id, "claim_date": answer.claim_date.isoformat(),
+            "known_on": answer.known_on.isoformat(), "known_by": answer.cutoff.isoformat(),
+            "version": summary(answer.version) if answer.version else None,
+            "superseded": [summary(r) for r in answer.superseded],
+            "published_later": [summary(r) for r in answer.published_later]}
+
+
+@api_route("/compare", "view")
+def compare_versions():
+    """Versions side by side (?v=row id, repeated): JSON with amounts in fen, or ?format=xlsx|csv as the page's download."""
+    from . import compare as comparing
+
+    ids = request.args.getlist("v")
+    if not ids or not all(i.isdigit() for i in ids):
+        raise ApiError(400, "需要 v（版本编号，可重复，如 ?v=1&v=2）")
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "csv", "xlsx"):
+        raise ApiError(400, "format 应为 json、csv 或 xlsx")
+    rows = [_row(int(i)) for i in dict.fromkeys(ids)]
+    for row in rows:
+        _engine_version(row)  # 422 with the issues when one does not validate
+    columns, _broken = comparing.columns_of(rows)
+    result = comparing.comparison(columns)
+    if fmt == "xlsx":
+        return comparing.comparison_xlsx(columns, result)
+    if fmt == "csv":
+        return comparing.comparison_csv(columns, result)
+    return {"ok": True, **result, "versions": [{**entry, "id": row.id, "status": row.status}
+                                                for entry, row in zip(result["versions"], rows)]}
+
+
 # ── write: the same workflow as the pages ─────────────────────────────────────────────────────
 
 def _row_version(data: dict) -> int:

@@ -1,100 +1,70 @@
-"""Compare versions side by side on standard patient profiles: premium and payout, computed by the engine.
+"""Compare versions side by side: parameters in one vocabulary, payouts on standard patient profiles, premiums
+for standard persons, benefit curves — all computed by the engine (`engine.compare`), nothing recomputed here.
 
-Each profile's claim is dated inside each version's own policy period (150 days after its start), so a
-2023 scheme and a 2025 scheme are judged on the same person and the same bill.
+This module chooses the versions, keeps recent results (keyed by the versions' content hashes: the same
+texts always give the same figures), runs a long comparison as a background job whose progress the page
+polls (static/compare.js), lays out the two SVG charts and writes the Excel and CSV downloads.
+Without JavaScript the form is a plain GET and the page computes while the browser waits.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, timedelta
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from decimal import Decimal
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, jsonify, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
 
-from engine import InputError, adjudicate, parse_claim, quote
-from engine.money import fen_to_yuan, yuan_to_fen
+from engine import Version
+from engine.compare import compare, comparison_steps, graded_bill_sizes
+from engine.explain import ASSUMED_MARK
+from engine.money import fen_to_yuan, format_yuan
 
 from .auth import requires
 from .db import db
-from .export import csv_response
+from .export import Flagged, Sheet, Share, Yuan, csv_response, xlsx_response
+from .i18n import _
 from .models import SchemeVersion
 from .schemes import check_draft
 
 bp = Blueprint("compare", __name__)
-
-# Standard profiles, amounts in yuan (the settled form: what basic insurance left to the patient).
-PROFILES = (
-    {"id": "xianning-example", "name": "65 岁职工，住院大额费用（咸宁来源示例）",
-     "member": {"age": 65, "basic_insurance": "employee"}, "care": "inpatient", "hospital_level": 3,
-     "in_policy_self_pay": "54509", "out_of_policy_self_pay": "309100"},
-    {"id": "adult-moderate", "name": "40 岁居民，住院中等费用",
-     "member": {"age": 40}, "care": "inpatient", "hospital_level": 2,
-     "in_policy_self_pay": "30000", "out_of_policy_self_pay": "10000"},
-    {"id": "adult-large", "name": "30 岁居民，住院高额费用",
-     "member": {"age": 30}, "care": "inpatient", "hospital_level": 3,
-     "in_policy_self_pay": "120000", "out_of_policy_self_pay": "200000"},
-    {"id": "pre-existing", "name": "58 岁既往症患者，住院",
-     "member": {"age": 58, "pre_existing": True}, "care": "inpatient", "hospital_level": 3,
-     "in_policy_self_pay": "60000", "out_of_policy_self_pay": "40000"},
-    {"id": "low-income", "name": "45 岁低保对象，住院",
-     "member": {"age": 45, "low_income": "dibao"}, "care": "inpatient", "hospital_level": 2,
-     "in_policy_self_pay": "40000", "out_of_policy_self_pay": "15000"},
-    {"id": "chronic", "name": "70 岁门诊慢特病",
-     "member": {"age": 70, "basic_insurance": "employee"}, "care": "chronic_outpatient", "hospital_level": 2,
-     "in_policy_self_pay": "15000", "out_of_policy_self_pay": "0"},
-)
+log = logging.getLogger(__name__)
 
 
-@dataclass
-class Cell:
-    premium_fen: int | None = None
-    paid_fen: int | None = None
-    total_fen: int = 0
-    note: str = ""  # why there is no figure (not eligible, input refused…)
+# ── choosing versions ─────────────────────────────────────────────────────────────────────────
+
+@dataclass(frozen=True)
+class Column:
+    """One compared version: its row (for links and status) and the engine's Version."""
+    id: int
+    name: str
+    city: str
+    status: str
+    version: Version = field(repr=False)
 
     @property
-    def share(self) -> str:
-        if not self.paid_fen or not self.total_fen:
-            return ""
-        return f"{self.paid_fen * 100 / self.total_fen:.1f}%"
+    def key(self) -> str:
+        return self.version.key
 
 
-def _comparison():
-    rows = db().scalars(select(SchemeVersion).where(SchemeVersion.content_hash.is_not(None))
-                        .order_by(SchemeVersion.product_id, SchemeVersion.period_start)).all()
-    wanted = {int(v) for v in request.args.getlist("v") if v.isdigit()}
-    chosen = [r for r in rows if r.id in wanted] if wanted else _latest_published(rows)
-    columns = [(row, check_draft(row.yaml_text, row.product_id, row.version_id).version) for row in chosen]
-    columns = [(row, version) for row, version in columns if version is not None]
-    table = [(profile, [evaluate(profile, version) for _, version in columns]) for profile in PROFILES]
-    return rows, columns, table
+def candidate_rows() -> list[SchemeVersion]:
+    return list(db().scalars(select(SchemeVersion).where(SchemeVersion.content_hash.is_not(None))
+                             .order_by(SchemeVersion.product_id, SchemeVersion.period_start)).all())
 
 
-@bp.get("/compare")
-@requires("view")
-def index():
-    rows, columns, table = _comparison()
-    return render_template("compare.html", rows=rows, columns=columns, table=table,
-                           chosen={r.id for r, _ in columns})
+def requested_ids(values: list[str]) -> set[int]:
+    return {int(v) for v in values if v.isdigit()}
 
 
-@bp.get("/compare.csv")
-@requires("view")
-def download():
-    """One line per profile and version; amounts in yuan with two decimals (exact, from integer fen)."""
-    _, columns, table = _comparison()
-    lines = ([profile["id"], profile["name"], row.key, row.status, row.content_hash,
-              str(fen_to_yuan(cell.total_fen)), _yuan(cell.premium_fen), _yuan(cell.paid_fen), cell.note]
-             for profile, cells in table for (row, _), cell in zip(columns, cells))
-    return csv_response("hmb-compare.csv", ["profile", "profile_name", "version", "status", "content_hash",
-                                            "self_pay_yuan", "premium_yuan", "paid_yuan", "note"], lines)
-
-
-def _yuan(fen: int | None) -> str:
-    return "" if fen is None else str(fen_to_yuan(fen))
-
-
-def _latest_published(rows: list[SchemeVersion]) -> list[SchemeVersion]:
+def chosen_rows(rows: list[SchemeVersion], ids: set[int]) -> list[SchemeVersion]:
+    """The versions asked for, in catalogue order; by default each product's latest published one."""
+    if ids:
+        return [r for r in rows if r.id in ids]
     latest: dict[str, SchemeVersion] = {}
     for row in rows:
         if row.status == "published":
@@ -102,24 +72,313 @@ def _latest_published(rows: list[SchemeVersion]) -> list[SchemeVersion]:
     return list(latest.values())
 
 
-def evaluate(profile: dict, version) -> Cell:
-    """One profile under one version: its premium (quote) and what the scheme pays (adjudicate)."""
-    start, end = (date.fromisoformat(d) for d in version.period)
-    day = min(start + timedelta(days=150), end).isoformat()
-    claim_data = {"claim_id": profile["id"], "member": {"id": profile["id"], **profile["member"]}, "date": day,
-                  **{k: profile[k] for k in ("care", "hospital_level", "in_policy_self_pay", "out_of_policy_self_pay")}}
-    cell = Cell(total_fen=yuan_to_fen(profile["in_policy_self_pay"]) + yuan_to_fen(profile["out_of_policy_self_pay"]))
+def columns_of(rows: list[SchemeVersion]) -> tuple[list[Column], list[SchemeVersion]]:
+    """The rows as engine versions, and the rows that do not validate (a draft being edited)."""
+    columns, broken = [], []
+    for row in rows:
+        version = check_draft(row.yaml_text, row.product_id, row.version_id).version
+        if version is None:
+            broken.append(row)
+        else:
+            columns.append(Column(row.id, f"{row.product.name} {row.version_id}", row.product.city, row.status, version))
+    return columns, broken
+
+
+# ── computing: cached, and in the background when the page asks ──────────────────────────────
+
+_RESULTS: OrderedDict[tuple, dict] = OrderedDict()
+_RESULTS_LOCK = threading.Lock()
+RESULTS_KEPT = 32
+
+
+def _result_key(columns: list[Column]) -> tuple:
+    return tuple(c.version.content_hash for c in columns)
+
+
+def cached(columns: list[Column]) -> dict | None:
+    with _RESULTS_LOCK:
+        result = _RESULTS.get(_result_key(columns))
+        if result is not None:
+            _RESULTS.move_to_end(_result_key(columns))
+        return result
+
+
+def comparison(columns: list[Column], progress=None) -> dict:
+    """The engine's comparison of these versions (amounts in fen), from the cache when it has it."""
+    result = cached(columns)
+    if result is None:
+        result = compare([c.version for c in columns], progress=progress)
+        with _RESULTS_LOCK:
+            _RESULTS[_result_key(columns)] = result
+            while len(_RESULTS) > RESULTS_KEPT:
+                _RESULTS.popitem(last=False)
+    return result
+
+
+@dataclass
+class Job:
+    id: str
+    user_id: int
+    page: str  # where the browser goes when it is done: the page, which then finds the result cached
+    total: int
+    done: int = 0
+    finished: bool = False
+    error: str = ""
+    started: float = field(default_factory=time.monotonic)
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "done": self.done, "total": self.total, "finished": self.finished,
+                "error": self.error, "page": self.page}
+
+
+# In this process only: with several worker processes a poll may miss its job; the script then falls
+# back to the plain page, which computes the comparison itself.
+_JOBS: dict[str, Job] = {}
+_JOBS_LOCK = threading.Lock()
+JOB_SECONDS = 600
+JOBS_MAX = 100
+
+
+def start_job(columns: list[Column], page: str) -> Job | None:
+    job = Job(secrets.token_urlsafe(12), current_user.id, page,
+              comparison_steps(len(columns), len(graded_bill_sizes())))
+    with _JOBS_LOCK:
+        now = time.monotonic()
+        for old in [j for j in _JOBS.values() if now - j.started > JOB_SECONDS]:
+            del _JOBS[old.id]
+        if len(_JOBS) >= JOBS_MAX:
+            return None
+        _JOBS[job.id] = job
+    if cached(columns) is not None:
+        job.done, job.finished = job.total, True
+    else:
+        threading.Thread(target=_run, args=(job, columns), daemon=True, name=f"compare-{job.id}").start()
+    return job
+
+
+def _run(job: Job, columns: list[Column]) -> None:
+    def progress(done: int, total: int) -> None:
+        job.done, job.total = done, total
+
     try:
-        claim = parse_claim(claim_data, f"<{profile['id']}>")
-        settled = adjudicate(claim, version, trace=False)
-    except InputError as exc:
-        cell.note = exc.issues[0].message
-        return cell
-    cell.paid_fen = settled.paid_fen
-    if settled.eligibility.outcome != "eligible":
-        cell.note = settled.eligibility.as_dict()["label"]
-    try:
-        cell.premium_fen = quote(claim.member, version, trace=False).premium_fen
-    except InputError as exc:
-        cell.note = cell.note or exc.issues[0].message
-    return cell
+        comparison(columns, progress)
+    except Exception as exc:  # noqa: BLE001 — reported to the page, which then computes in the request instead
+        log.exception("comparison job %s failed", job.id)
+        job.error = str(exc) or type(exc).__name__
+    finally:
+        job.finished = True
+
+
+# ── routes ────────────────────────────────────────────────────────────────────────────────────
+
+def _selection() -> tuple[list[SchemeVersion], list[Column], list[SchemeVersion]]:
+    rows = candidate_rows()
+    columns, broken = columns_of(chosen_rows(rows, requested_ids(request.values.getlist("v"))))
+    return rows, columns, broken
+
+
+@bp.get("/compare")
+@requires("view")
+def index():
+    rows, columns, broken = _selection()
+    result = comparison(columns) if columns else None
+    return render_template("compare.html", rows=rows, columns=columns, broken=broken, result=result,
+                           chosen={c.id for c in columns}, ids=[c.id for c in columns],
+                           curve=curve_chart(result, columns) if result else None,
+                           zoom=curve_chart(result, columns, ZOOM_TOP, 260) if result else None,
+                           premium=premium_chart(result, columns) if result else None,
+                           mark=ASSUMED_MARK, percent=lambda ratio: f"{Decimal(ratio) * 100:.2f}%")
+
+
+@bp.post("/compare/jobs")
+@requires("view")
+def start():
+    """Start computing the comparison in the background (CSRF-checked like every POST); poll the answer's URL."""
+    _, columns, _broken = _selection()
+    page = url_for("compare.index", v=[c.id for c in columns])
+    job = start_job(columns, page) if columns else None
+    if job is None:  # nothing to compute, or too many jobs: the script goes to the plain page
+        return jsonify({"finished": True, "done": 0, "total": 0, "error": "", "page": page}), 200
+    return jsonify({**job.as_dict(), "poll": url_for("compare.job_status", job_id=job.id)}), 202
+
+
+@bp.get("/compare/jobs/<job_id>")
+@requires("view")
+def job_status(job_id: str):
+    job = _JOBS.get(job_id)
+    if job is None or job.user_id != current_user.id:
+        abort(404)
+    return jsonify(job.as_dict())
+
+
+@bp.get("/compare.csv")
+@requires("view")
+def csv_file():
+    _, columns, _broken = _selection()
+    return comparison_csv(columns, comparison(columns))
+
+
+@bp.get("/compare.xlsx")
+@requires("view")
+def xlsx_file():
+    _, columns, _broken = _selection()
+    return comparison_xlsx(columns, comparison(columns))
+
+
+# ── charts: geometry here, markup in compare.html (inline SVG, nothing for the CSP to allow) ──
+
+PALETTE = ("#0b5cad", "#e07b00", "#2f9e44", "#9c36b5", "#c92a2a", "#1098ad", "#5c940d", "#d6336c")
+DASHES = ("", "10 5", "3 4", "14 5 3 5")  # identical curves (same rules, two years) still show both lines
+CHART_WIDTH, PLOT_LEFT, PLOT_RIGHT = 1100, 96, 1070
+LEGEND_PER_ROW, LEGEND_ROW = 4, 24
+WAN = 1_000_000  # fen in 1 万元
+ZOOM_TOP = 20 * WAN  # the second curve chart: the first 200,000 yuan, where deductibles set the schemes apart
+
+
+def nice_step(top: int, ticks: int, smallest: int) -> int:
+    """The smallest 1-2-5 step (≥ smallest) that reaches `top` in at most `ticks` steps."""
+    step = smallest
+    while True:
+        for multiple in (1, 2, 5):
+            if multiple * step * ticks >= top:
+                return multiple * step
+        step *= 10
+
+
+def _scale(value: int, top: int, pixels: int) -> Decimal:
+    return (Decimal(pixels) * value / top).quantize(Decimal("0.1"))
+
+
+def _number(fen: int, unit: int) -> str:
+    """fen in a whole unit (1 万元, 1 元) without trailing zeros: 2500000 → '2.5' (万元)."""
+    return format((Decimal(fen) / unit).normalize(), "f")
+
+
+def _legend(columns: list[Column]) -> list[dict]:
+    return [{"name": c.name, "colour": PALETTE[i % len(PALETTE)], "dash": DASHES[i % len(DASHES)],
+             "x": PLOT_LEFT + (i % LEGEND_PER_ROW) * 250, "y": 18 + (i // LEGEND_PER_ROW) * LEGEND_ROW}
+            for i, c in enumerate(columns)]
+
+
+def _plot_top(columns: list[Column]) -> int:
+    return 30 + LEGEND_ROW * ((len(columns) - 1) // LEGEND_PER_ROW + 1)
+
+
+def curve_chart(result: dict, columns: list[Column], bill_top: int | None = None, height: int = 360) -> dict:
+    """Payout against total self-pay, one polyline per version (up to `bill_top` fen of self-pay); axes in 万元.
+
+    Versions with the same rules draw the same line: the earlier ones are drawn wider, so each still shows
+    as a coloured edge under the later, thinner ones (and the dash patterns differ)."""
+    keep = [i for i, b in enumerate(result["curves"]["bill_fen"]) if bill_top is None or b <= bill_top]
+    bills = [result["curves"]["bill_fen"][i] for i in keep]
+    curves = [[paid[i] for i in keep] for paid in result["curves"]["paid_fen"]]
+    width, top = PLOT_RIGHT - PLOT_LEFT, _plot_top(columns)
+    highest = max(max(c) for c in curves) or 1
+    x_step, y_step = nice_step(max(bills) or 1, 10, WAN // 10), nice_step(highest, 8, WAN // 10)
+    x_top, y_top = -(-max(bills) // x_step) * x_step or x_step, -(-highest // y_step) * y_step
+    x = lambda fen: PLOT_LEFT + _scale(fen, x_top, width)  # noqa: E731
+    y = lambda fen: top + height - _scale(fen, y_top, height)  # noqa: E731
+    lines, last = [], max(len(columns) - 1, 1)
+    for i, (style, column, paid) in enumerate(zip(_legend(columns), columns, curves)):
+        points = [{"x": x(b), "y": y(p), "bill_fen": b, "paid_fen": p} for b, p in zip(bills, paid)]
+        lines.append({**style, "key": column.key, "points": points, "stroke": (2 + Decimal(3) * (last - i) / last).quantize(Decimal("0.1")),
+                      "path": " ".join(f"{p['x']},{p['y']}" for p in points)})
+    return {"width": CHART_WIDTH, "height": top + height + 64, "left": PLOT_LEFT, "right": PLOT_RIGHT,
+            "top": top, "bottom": top + height, "legend": _legend(columns), "lines": lines,
+            "x_ticks": [{"at": x(v), "label": _number(v, WAN)} for v in range(0, x_top + 1, x_step)],
+            "y_ticks": [{"at": y(v), "label": _number(v, WAN)} for v in range(0, y_top + 1, y_step)],
+            "x_top": _number(x_top, WAN), "out_share": f"{Decimal(result['curves']['out_of_policy_share']) * 100:.0f}"}
+
+
+def premium_chart(result: dict, columns: list[Column], height: int = 240) -> dict:
+    """Grouped bars: one group per standard person, one bar per version; premiums in 元."""
+    persons = result["premiums"]
+    width, top = PLOT_RIGHT - PLOT_LEFT, _plot_top(columns)
+    most = max((c["premium_fen"] for p in persons for c in p["cells"]), default=0) or 100
+    step = nice_step(most, 5, 100)
+    y_top = -(-most // step) * step
+    group = Decimal(width) / len(persons)
+    bar = min(Decimal(40), (group - 24) / len(columns)).quantize(Decimal("0.1"))
+    legend, groups = _legend(columns), []
+    for g, person in enumerate(persons):
+        first = PLOT_LEFT + group * g + (group - bar * len(columns)) / 2
+        bars = [{"x": (first + bar * i).quantize(Decimal("0.1")), "width": bar - 2, "colour": legend[i]["colour"],
+                 "y": top + height - _scale(cell["premium_fen"], y_top, height),
+                 "height": _scale(cell["premium_fen"], y_top, height), "fen": cell["premium_fen"],
+                 "label": _number(cell["premium_fen"], 100), "assumed": cell["assumed"], "key": columns[i].key,
+                 "name": columns[i].name, "centre": (first + bar * i + (bar - 2) / 2).quantize(Decimal("0.1"))}
+                for i, cell in enumerate(person["cells"])]
+        groups.append({"id": person["id"], "name": person["name"], "bars": bars,
+                       "centre": (PLOT_LEFT + group * g + group / 2).quantize(Decimal("0.1"))})
+    return {"width": CHART_WIDTH, "height": top + height + 50, "left": PLOT_LEFT, "right": PLOT_RIGHT, "top": top,
+            "bottom": top + height, "legend": legend, "groups": groups,
+            "y_ticks": [{"at": top + height - _scale(v, y_top, height), "label": _number(v, 100)}
+                        for v in range(0, y_top + 1, step)]}
+
+
+# ── exports: the same figures as the page, amounts in yuan from integer fen ──────────────────
+
+def comparison_sheets(columns: list[Column], result: dict) -> list[Sheet]:
+    names = [c.name for c in columns]
+    parameters = Sheet(_("参数"), [_("参数"), *names], [
+        [row["label"], *(Flagged(marked, "；".join(reasons)) if assumed else value
+                         for value, marked, assumed, reasons in zip(row["values"], row["marked"], row["assumed"],
+                                                                     row["reasons"]))]
+        for row in result["parameters"]], widths={1: 16, **{i + 2: 36 for i in range(len(names))}})
+    payouts = Sheet(_("标准病例赔付"), [
+        _("标准病例"), _("目录内自付（元）"), _("目录外自付（元）"), _("自付合计（元）"),
+        *(f"{name} {what}" for name in names for what in (_("赔付（元）"), _("个人负担（元）"), _("赔付比例")))],
+        [[p["name"], Yuan(p["in_policy_fen"]), Yuan(p["out_of_policy_fen"]), Yuan(p["total_fen"]),
+          *(cell for c in p["cells"] for cell in (Yuan(c["paid_fen"]), Yuan(c["remainder_fen"]),
+                                                  Share(Decimal(c["ratio"]))))]
+         for p in result["profiles"]], widths={1: 40})
+    premiums = Sheet(_("保费"), [_("标准人群"), *(f"{name} {what}" for name in names
+                                                 for what in (_("档位"), _("保费（元）"), _("个人缴费（元）")))],
+                     [[p["name"], *(cell for c in p["cells"] for cell in (
+                         Flagged(f"{ASSUMED_MARK}{c['band_name']}") if c["assumed"] else c["band_name"],
+                         Yuan(c["premium_fen"]), Yuan(c["self_pay_fen"])))] for p in result["premiums"]],
+                     widths={1: 18})
+    curve = result["curves"]
+    share = f"{Decimal(curve['out_of_policy_share']) * 100:.0f}%"
+    curves = Sheet(_("收益曲线"), [_("个人自付合计（元；目录外占 {share}）", share=share),
+                                 *(f"{name} {_('赔付（元）')}" for name in names)],
+                   [[Yuan(bill), *(Yuan(paid[i]) for paid in curve["paid_fen"])]
+                    for i, bill in enumerate(curve["bill_fen"])], widths={1: 24},
+                   scatter={"title": _("收益曲线：赔付与个人自付"), "x_title": _("个人自付合计（元）"),
+                            "y_title": _("本方案赔付（元）")})
+    return [parameters, payouts, premiums, curves]
+
+
+def comparison_xlsx(columns: list[Column], result: dict):
+    return xlsx_response("hmb-compare.xlsx", comparison_sheets(columns, result))
+
+
+CSV_HEADER = ["section", "item", "name", "measure", "version", "value", "note"]
+
+
+def comparison_csv(columns: list[Column], result: dict):
+    """Long form, one line per figure and version: any number of versions, one header, easy to pivot."""
+    return csv_response("hmb-compare.csv", CSV_HEADER, comparison_lines(columns, result))
+
+
+def comparison_lines(columns: list[Column], result: dict):
+    keys = [c.key for c in columns]
+    for row in result["parameters"]:
+        for key, marked, reasons in zip(keys, row["marked"], row["reasons"]):
+            yield ["参数", row["key"], row["label"], "value", key, marked, "；".join(reasons)]
+    for p in result["profiles"]:
+        for key, c in zip(keys, p["cells"]):
+            for measure, value in (("paid_yuan", Yuan(c["paid_fen"])), ("remainder_yuan", Yuan(c["remainder_fen"])),
+                                   ("ratio", c["ratio"])):
+                yield ["标准病例赔付", p["id"], p["name"], measure, key, value, c["note"]]
+    for p in result["premiums"]:
+        for key, c in zip(keys, p["cells"]):
+            note = ASSUMED_MARK if c["assumed"] else ""
+            for measure, value in (("band", c["band_name"]), ("premium_yuan", Yuan(c["premium_fen"])),
+                                   ("self_pay_yuan", Yuan(c["self_pay_fen"]))):
+                yield ["保费", p["id"], p["name"], measure, key, value, note]
+    curve = result["curves"]
+    for i, bill in enumerate(curve["bill_fen"]):
+        for key, paid in zip(keys, curve["paid_fen"]):
+            yield ["收益曲线", str(fen_to_yuan(bill)), f"个人自付 {format_yuan(bill)} 元", "paid_yuan", key,
+                   Yuan(paid[i]), f"目录外占 {curve['out_of_policy_share']}"]

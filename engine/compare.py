@@ -14,10 +14,10 @@ import yaml
 
 from . import conditions, vocab
 from .evaluate import adjudicate, quote
-from .explain import assumptions, ratio_phrase
+from .explain import ASSUMED_MARK, assumptions, ratio_phrase
 from .inputs import parse_claim, parse_person
-from .model import Liability, Version
-from .money import apply_ratio, format_yuan
+from .model import Liability, Provenance, Version
+from .money import apply_ratio, format_yuan, yuan_to_fen
 
 PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
 
@@ -66,33 +66,82 @@ def _premium_range(version: Version) -> str:
     return f"{format_yuan(low)} 元" if low == high else f"{format_yuan(low)}–{format_yuan(high)} 元"
 
 
+def _section(key: str):
+    """The provenance of one section of a version (period, settlement…): its own, else the version's."""
+    return lambda v: [Provenance.of(v.raw.get(key) or {}, Provenance.of(v.raw, Provenance()))]
+
+
+def _deductible_provs(layer, liability: Liability) -> list[Provenance]:
+    return [layer.deductibles[liability.deductible].amount.prov]
+
+
+def _ratio_provs(_layer, liability: Liability) -> list[Provenance]:
+    return [prov for row in liability.rows
+            for prov in ([row.rate.prov] if row.rate else []) + [s.rate.prov for s in row.segments]]
+
+
+def _covers_provs(covers: str, provs):
+    return lambda v: [p for l in v.scheme_layer.liabilities if l.covers == covers for p in provs(v.scheme_layer, l)]
+
+
+def _no_provenance(_version: Version) -> list[Provenance]:
+    """A value read from the product header, or a count: never an assumption."""
+    return []
+
+# (key, label, value text, provenances of the values the text shows: any assumption marks the cell)
 PARAMETERS = [
-    ("city", "城市", lambda v: f"{v.city}（{v.region}）"),
-    ("period", "保险期间", lambda v: f"{v.period[0]} 至 {v.period[1]}"),
-    ("pricing", "定价方式", lambda v: "统一定价" if v.pricing == "flat" else "差异化定价"),
-    ("premium", "保费", _premium_range),
-    ("bands", "保费档位", lambda v: "；".join(f"{b.name} {format_yuan(b.amount.fen)}" for b in v.bands)),
+    ("city", "城市", lambda v: f"{v.city}（{v.region}）", _no_provenance),
+    ("period", "保险期间", lambda v: f"{v.period[0]} 至 {v.period[1]}", _section("period")),
+    ("pricing", "定价方式", lambda v: "统一定价" if v.pricing == "flat" else "差异化定价", _section("regulation")),
+    ("premium", "保费", _premium_range, lambda v: [b.amount.prov for b in v.bands]),
+    ("bands", "保费档位", lambda v: "；".join(f"{b.name} {format_yuan(b.amount.fen)}" for b in v.bands),
+     lambda v: [b.amount.prov for b in v.bands]),
     ("eligibility", "参保条件", lambda v: ("须参加基本医保" if v.basic_insurance_required else "不限")
-     + ("，欠费暂停待遇" if v.suspend_when_basic_in_arrears else "")),
-    ("in_policy_deductible", "目录内起付线", lambda v: _covers_text(v, "in_policy_self_pay", _deductible_text)),
-    ("in_policy_ratio", "目录内比例", lambda v: _covers_text(v, "in_policy_self_pay", _ratio_text)),
-    ("out_of_policy_deductible", "目录外起付线", lambda v: _covers_text(v, "out_of_policy_self_pay", _deductible_text)),
-    ("out_of_policy_ratio", "目录外比例", lambda v: _covers_text(v, "out_of_policy_self_pay", _ratio_text)),
-    ("drug_ratio", "特药比例", lambda v: _covers_text(v, "special_drugs", _ratio_text)),
+     + ("，欠费暂停待遇" if v.suspend_when_basic_in_arrears else ""), lambda v: [v.eligibility_prov]),
+    ("in_policy_deductible", "目录内起付线", lambda v: _covers_text(v, "in_policy_self_pay", _deductible_text),
+     _covers_provs("in_policy_self_pay", _deductible_provs)),
+    ("in_policy_ratio", "目录内比例", lambda v: _covers_text(v, "in_policy_self_pay", _ratio_text),
+     _covers_provs("in_policy_self_pay", _ratio_provs)),
+    ("out_of_policy_deductible", "目录外起付线", lambda v: _covers_text(v, "out_of_policy_self_pay", _deductible_text),
+     _covers_provs("out_of_policy_self_pay", _deductible_provs)),
+    ("out_of_policy_ratio", "目录外比例", lambda v: _covers_text(v, "out_of_policy_self_pay", _ratio_text),
+     _covers_provs("out_of_policy_self_pay", _ratio_provs)),
+    ("drug_ratio", "特药比例", lambda v: _covers_text(v, "special_drugs", _ratio_text),
+     _covers_provs("special_drugs", _ratio_provs)),
     ("caps", "封顶线", lambda v: "；".join(f"{p.name} {format_yuan(p.amount.fen)} 元"
-                                          for p in v.scheme_layer.caps.values()) or "不封顶"),
-    ("drugs", "特药目录", lambda v: f"{sum(len(d) for d in v.drug_lists.values())} 种" if v.drug_lists else "无"),
+                                          for p in v.scheme_layer.caps.values()) or "不封顶",
+     lambda v: [p.amount.prov for p in v.scheme_layer.caps.values()]),
+    ("drugs", "特药目录", lambda v: f"{sum(len(d) for d in v.drug_lists.values())} 种" if v.drug_lists else "无",
+     lambda v: [d.prov for drugs in v.drug_lists.values() for d in drugs.values()]),
     ("care", "保障的就医类型", lambda v: "、".join(vocab.CARE[c] for c in sorted(
-        {c for l in v.scheme_layer.liabilities for c in l.care}, key=list(vocab.CARE).index))),
-    ("insurers", "共保体", lambda v: f"{v.insurers[0].name} 主承保，共 {len(v.insurers)} 家"),
-    ("one_stop", "一站式结算", lambda v: "是" if v.one_stop else "否"),
-    ("assumptions", "假设数值", lambda v: f"{len(assumptions(v))} 项"),
+        {c for l in v.scheme_layer.liabilities for c in l.care}, key=list(vocab.CARE).index)),
+     lambda v: [l.prov for l in v.scheme_layer.liabilities]),
+    ("insurers", "共保体", lambda v: f"{v.insurers[0].name} 主承保，共 {len(v.insurers)} 家", _section("insurers")),
+    ("one_stop", "一站式结算", lambda v: "是" if v.one_stop else "否", _section("settlement")),
+    ("assumptions", "假设数值", lambda v: f"{len(assumptions(v))} 项", _no_provenance),
 ]
 
 
+def _assumed_reasons(provenances) -> list[str]:
+    """The distinct reasons of the assumed values among these provenances, in order."""
+    reasons: list[str] = []
+    for prov in provenances:
+        if prov.is_assumption and prov.assumed not in reasons:
+            reasons.append(prov.assumed)
+    return reasons
+
+
 def parameter_rows(versions: list[Version]) -> list[dict]:
-    return [{"key": key, "label": label, "values": [describe(v) for v in versions]}
-            for key, label, describe in PARAMETERS]
+    """One row per parameter, one value per version. `assumed` marks a value that rests on at least one
+    assumption (not on a source); `reasons` says which; `marked` is the value with 【假设】 in front, for text exports."""
+    rows = []
+    for key, label, describe, provenances in PARAMETERS:
+        values = [describe(v) for v in versions]
+        reasons = [_assumed_reasons(provenances(v)) for v in versions]
+        rows.append({"key": key, "label": label, "values": values, "assumed": [bool(r) for r in reasons],
+                     "reasons": reasons,
+                     "marked": [f"{ASSUMED_MARK}{value}" if r else value for value, r in zip(values, reasons)]})
+    return rows
 
 
 # ── payouts ───────────────────────────────────────────────────────────────────────────────────
@@ -103,8 +152,12 @@ def profile_claim(profile: dict, version: Version) -> dict:
             "date": version.period[0], **profile["claim"]}
 
 
-def profile_payouts(versions: list[Version], profiles: list[dict] | None = None) -> list[dict]:
-    """Each standard profile's payout under each version, with the patient's remainder."""
+def _no_tick() -> None:
+    pass
+
+
+def profile_payouts(versions: list[Version], profiles: list[dict] | None = None, tick=_no_tick) -> list[dict]:
+    """Each standard profile's payout under each version, with the patient's remainder and the paid share."""
     profiles = profiles if profiles is not None else standard_profiles()["profiles"]
     rows = []
     for profile in profiles:
@@ -114,13 +167,18 @@ def profile_payouts(versions: list[Version], profiles: list[dict] | None = None)
             total = settled.paid_fen + settled.patient_remainder_fen
             cells.append({"paid_fen": settled.paid_fen, "remainder_fen": settled.patient_remainder_fen,
                           "ratio": str((Decimal(settled.paid_fen) / total).quantize(Decimal("0.0001"))) if total else "0",
-                          "eligibility": settled.eligibility.outcome})
-        rows.append({"id": profile["id"], "name": profile["name"], "cells": cells})
+                          "eligibility": settled.eligibility.outcome,
+                          "note": "" if settled.eligibility.outcome == "eligible"
+                          else vocab.ELIGIBILITY_OUTCOMES[settled.eligibility.outcome]})
+            tick()
+        in_fen, out_fen = (yuan_to_fen(profile["claim"].get(k, 0)) for k in ("in_policy_self_pay", "out_of_policy_self_pay"))
+        rows.append({"id": profile["id"], "name": profile["name"], "in_policy_fen": in_fen,
+                     "out_of_policy_fen": out_fen, "total_fen": in_fen + out_fen, "cells": cells})
     return rows
 
 
 def benefit_curve(version: Version, totals_fen: list[int], out_share: Decimal = Decimal("0.4"),
-                  care: str = "inpatient", age: int = 50) -> list[int]:
+                  care: str = "inpatient", age: int = 50, tick=_no_tick) -> list[int]:
     """Payout for a single claim of each total self-pay, split in-policy / out-of-policy by out_share."""
     paid = []
     for total in totals_fen:
@@ -129,6 +187,7 @@ def benefit_curve(version: Version, totals_fen: list[int], out_share: Decimal = 
                  "hospital_level": 3, "in_policy_self_pay": Decimal(total - out_fen) / 100,
                  "out_of_policy_self_pay": Decimal(out_fen) / 100}
         paid.append(adjudicate(parse_claim(claim), version, trace=False).paid_fen)
+        tick()
     return paid
 
 
@@ -136,7 +195,17 @@ def default_bill_sizes(top_yuan: int = 1_000_000, steps: int = 40) -> list[int]:
     return [top_yuan * 100 * i // steps for i in range(steps + 1)]
 
 
-def premium_grid(versions: list[Version], persons: list[dict] | None = None) -> list[dict]:
+def graded_bill_sizes() -> list[int]:
+    """Bill sizes in fen for benefit curves: dense where deductibles set schemes apart (every 5,000 yuan up to
+    50,000, every 10,000 to 100,000), then every 50,000 to 500,000 and every 100,000 to 2,000,000, past the
+    common caps (1–1.5 million)."""
+    yuan = [*range(0, 50_000, 5_000), *range(50_000, 100_000, 10_000), *range(100_000, 500_000, 50_000),
+            *range(500_000, 2_000_001, 100_000)]
+    return [y * 100 for y in yuan]
+
+
+def premium_grid(versions: list[Version], persons: list[dict] | None = None, tick=_no_tick) -> list[dict]:
+    """Each standard person's band and premium under each version; `assumed` when that premium is an assumption."""
     persons = persons if persons is not None else standard_profiles()["persons"]
     rows = []
     for person in persons:
@@ -144,22 +213,42 @@ def premium_grid(versions: list[Version], persons: list[dict] | None = None) -> 
         cells = []
         for version in versions:
             q = quote(parse_person(data), version, trace=False)
+            band = next((b for b in version.bands if b.id == q.band), None)
             cells.append({"band": q.band, "band_name": q.band_name, "premium_fen": q.premium_fen,
-                          "self_pay_fen": sum(p["fen"] for p in q.payers if p["payer"] in ("self", "personal_account"))})
+                          "self_pay_fen": sum(p["fen"] for p in q.payers if p["payer"] in ("self", "personal_account")),
+                          "eligibility": q.eligibility.outcome,
+                          "assumed": bool(band and band.amount.prov.is_assumption)})
+            tick()
         rows.append({"id": person["id"], "name": person["name"], "cells": cells})
     return rows
 
 
-def compare(versions: list[Version], bill_sizes: list[int] | None = None) -> dict:
-    """Everything an analyst needs to compare schemes, JSON-ready (amounts in fen)."""
-    sizes = bill_sizes or default_bill_sizes()
-    return {
-        "versions": [{"key": v.key, "name": f"{v.product_name} {v.id}", "city": v.city, "ruleset": v.ruleset_name}
-                     for v in versions],
-        "parameters": parameter_rows(versions),
-        "profiles": profile_payouts(versions),
-        "premiums": premium_grid(versions),
-        "curves": {"bill_fen": sizes, "out_of_policy_share": "0.4",
-                   "paid_fen": [benefit_curve(v, sizes) for v in versions]},
-    }
+def comparison_steps(n_versions: int, n_sizes: int) -> int:
+    """How many single evaluations (claims and quotes) `compare` runs: the unit of its progress reports."""
+    data = standard_profiles()
+    return n_versions * (len(data["profiles"]) + len(data["persons"]) + n_sizes)
 
+
+def compare(versions: list[Version], bill_sizes: list[int] | None = None, progress=None) -> dict:
+    """Everything an analyst needs to compare schemes, JSON-ready (amounts in fen).
+
+    `progress(done, total)` is called after each evaluation, so a caller comparing many versions can
+    show how far it is (the curves are most of the work: one claim per bill size and version)."""
+    sizes = bill_sizes or graded_bill_sizes()
+    total, done = comparison_steps(len(versions), len(sizes)), 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, total)
+
+    return {
+        "versions": [{"key": v.key, "name": f"{v.product_name} {v.id}", "city": v.city, "ruleset": v.ruleset_name,
+                      "period": list(v.period)} for v in versions],
+        "parameters": parameter_rows(versions),
+        "profiles": profile_payouts(versions, tick=tick),
+        "premiums": premium_grid(versions, tick=tick),
+        "curves": {"bill_fen": sizes, "out_of_policy_share": "0.4",
+                   "paid_fen": [benefit_curve(v, sizes, tick=tick) for v in versions]},
+    }

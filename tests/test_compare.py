@@ -36,3 +36,34 @@ def test_curve_split_uses_the_declared_out_of_policy_share(xianhuibao):
 def test_standard_profiles_name_no_city():
     text = str(standard_profiles())
     assert "咸宁" not in text and "赣州" not in text and "枣庄" not in text
+
+
+def test_a_value_resting_on_an_assumption_is_marked_and_a_sourced_one_is_not(products_dir):
+    from engine import load_product
+    zaohuibao = load_product(products_dir / "zaohuibao.yaml")
+    rows = {r["key"]: r for r in parameter_rows([zaohuibao.version("2024"), zaohuibao.version("2025")])}
+    # the seed states the deductible for 2025 (8,000) but not for 2024: only the 2024 cell is an assumption
+    deductible = rows["in_policy_deductible"]
+    assert deductible["assumed"] == [True, False]
+    assert deductible["marked"] == ["【假设】" + deductible["values"][0], deductible["values"][1]]
+    assert deductible["reasons"][0] and deductible["reasons"][1] == []
+    assert rows["city"]["assumed"] == [False, False]  # the product header is never an assumption
+
+
+def test_the_assumed_premium_of_xianhuibao_carries_its_reason(xianhuibao):
+    rows = {r["key"]: r for r in parameter_rows([xianhuibao.version("2023")])}
+    assert rows["premium"]["marked"] == ["【假设】69.00 元"]
+    assert rows["premium"]["reasons"] == [["来源未公布保费；取湖北省内惠民保常见的统一价 69 元"]]
+    assert rows["eligibility"]["assumed"] == [False]  # 0 门槛参保 is stated by the source
+
+
+def test_compare_reports_progress_once_per_evaluation(xianhuibao):
+    from engine.compare import comparison_steps
+    version = xianhuibao.version("2023")
+    calls = []
+    compare([version, version], bill_sizes=[0, 50_000_00, 100_000_00], progress=lambda d, t: calls.append((d, t)))
+    profiles = standard_profiles()
+    # 2 versions × (6 profiles + 5 persons + 3 bill sizes) = 28 evaluations
+    assert len(profiles["profiles"]) == 6 and len(profiles["persons"]) == 5
+    assert comparison_steps(2, 3) == 28
+    assert calls == [(n, 28) for n in range(1, 29)]
