@@ -20,7 +20,7 @@ from . import db as database
 from .config import defaults
 from .i18n import LANGUAGES, N_, _, action_label, current_language, role_label, status_label
 from .paths import instance_path
-from .services import can
+from .services import as_utc, can
 
 csrf = CSRFProtect()
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -61,10 +61,10 @@ def _instance_secret(path: Path) -> str:
 
 
 def _register(app: Flask) -> None:
-    from . import api, audit_log, auth, catalogue, compare, editor, simulator, workflow
+    from . import api, audit_log, auth, catalogue, changes, compare, editor, simulator, workflow
 
     auth.login_manager.init_app(app)
-    for module in (auth, catalogue, editor, workflow, simulator, compare, audit_log, api):
+    for module in (auth, catalogue, editor, workflow, simulator, compare, changes, audit_log, api):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # Basic auth only there, never the session cookie: see api.py
     app.jinja_env.globals.update(_=_, can=lambda permission: can(current_user, permission),
@@ -73,7 +73,9 @@ def _register(app: Flask) -> None:
     app.jinja_env.filters["yuan"] = lambda fen: format_yuan(int(fen)) if fen is not None else ""
     app.jinja_env.filters["yuan_text"] = lambda yuan: format_yuan(yuan_to_fen(yuan))  # "54509" → "54,509.00"
     app.jinja_env.filters["pretty"] = _pretty
-    app.jinja_env.filters["local"] = lambda dt: dt.astimezone(CHINA).strftime("%Y-%m-%d %H:%M") if dt else ""
+    # as_utc: SQLite returns stored UTC times without their zone; astimezone would take them for server-local.
+    app.jinja_env.filters["local"] = lambda dt, seconds=False: as_utc(dt).astimezone(CHINA).strftime(
+        "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M") if dt else ""
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):

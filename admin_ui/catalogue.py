@@ -1,7 +1,10 @@
 """Products and their versions: the list, one version in plain Chinese, its text, next year's draft."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
+import re
+from datetime import date, datetime
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -11,8 +14,8 @@ from .auth import requires
 from .db import db
 from .i18n import _
 from .models import Product, SchemeVersion
-from .schemes import check_draft
-from .services import Conflict, WorkflowError, create_next_draft, get_version, unified_diff
+from .services import (LOCAL_TZ, Conflict, WorkflowError, check_stored, create_next_draft, explain_rules,
+                       get_version, unified_diff)
 
 bp = Blueprint("catalogue", __name__)
 
@@ -29,12 +32,54 @@ def index():
 @requires("view")
 def version(row_id: int):
     row = _row(row_id)
-    check = check_draft(row.yaml_text, row.product_id, row.version_id)
+    check = check_stored(row)
     explained = describe_version(check.version) if check.ok else None
     previous = _previous(row)
     changes = unified_diff(previous.yaml_text, row.yaml_text, (previous.key, row.key)) if previous else ""
+    liabilities = [marked_liability(item, explained["assumptions"]) for item in explained["liabilities"]] \
+        if explained else []
     return render_template("version.html", row=row, check=check, explained=explained, assumed_mark=ASSUMED_MARK,
-                           previous=previous, changes=changes)
+                           previous=previous, changes=changes, liabilities=liabilities)
+
+
+# "咸惠保·医保目录内个人自付 比例 80%" → subject "医保目录内个人自付 比例", figure "80%"
+_ASSUMED_FIGURE = re.compile(r"[^·]*·(?P<subject>.*?)\s*(?P<figure>[\d,]+(?:\.\d+)?\s*(?:元|%))")
+
+
+def marked_liability(item: dict, assumptions: list[dict]) -> dict:
+    """A liability sentence cut into pieces, its assumed figures marked, with the assumptions that concern it.
+
+    The engine lists assumptions at the end; a regulator reading "按 80% 赔付" next to a source reference
+    should see there and then that the 80% is not from the source. An assumption concerns the liability when
+    it is about it by name (ratio, own deductible or cap) or about a shared deductible or cap named in it.
+    """
+    text = item["text"]
+    name = re.sub(r"^［[^］]*］|（限.*）$", "", text.split("：", 1)[0])  # "［大病保险］name（限…）" → "name"
+    mine = []
+    for a in assumptions:
+        m = _ASSUMED_FIGURE.fullmatch(a["what"])
+        if m and (m["subject"].startswith(name) or m["subject"] in text
+                  or ("起付线" in m["subject"] and f"起付线 {m['figure']}" in text)):
+            mine.append({**a, "figure": m["figure"]})
+    return {**item, "pieces": _cut(text, mine), "assumptions": mine}
+
+
+def _cut(text: str, marks: list[dict]) -> list[tuple[str, dict | None]]:
+    """[(piece, assumption or None)…]: each assumed figure's first whole occurrence in the text, marked once."""
+    spans = {}
+    for a in marks:
+        # "0.00 元" is not the end of "500,000.00 元"; a zero deductible reads "不设起付线" in the sentence.
+        shown = "不设起付线" if a["figure"] == "0.00 元" and "起付线" in a["what"] else a["figure"]
+        found = re.search(rf"(?<![\d,.]){re.escape(shown)}", text)
+        if found:
+            spans.setdefault(found.start(), (shown, a))
+    pieces, at = [], 0
+    for start, (shown, a) in sorted(spans.items()):
+        if start >= at:
+            pieces += [(text[at:start], None), (shown, a)]
+            at = start + len(shown)
+    pieces.append((text[at:], None))
+    return [p for p in pieces if p[0]]
 
 
 @bp.get("/versions/<int:row_id>/yaml")
@@ -59,6 +104,34 @@ def next_draft(product_id: str):
         abort(exc.status, exc.message)
     flash(_("已建立 {key} 草稿（复制自最新版本），请修改后提交审核。", key=row.key), "ok")
     return redirect(url_for("editor.edit", row_id=row.id))
+
+
+@bp.get("/rules")
+@requires("view")
+def rules():
+    """Which rules applied to a claim dated D, as known on K (a GET form: the answer is a link one can send)."""
+    products = db().scalars(select(Product).order_by(Product.id)).all()
+    today = datetime.now(LOCAL_TZ).date()
+    product_id = request.args.get("product") or (products[0].id if products else "")
+    claim_date, known_on = _arg_date("claim_date"), _arg_date("known_on") or today
+    answer = now = None
+    if claim_date and any(p.id == product_id for p in products):
+        answer = explain_rules(db(), product_id, claim_date, known_on)
+        # Asked about the past: say whether what is known today gives another answer.
+        now = explain_rules(db(), product_id, claim_date, today) if known_on < today else None
+    return render_template("rules.html", products=products, product_id=product_id, claim_date=claim_date,
+                           known_on=known_on, answer=answer, now=now, bad_date=_bad_dates())
+
+
+def _arg_date(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+def _bad_dates() -> bool:
+    return any(request.args.get(n) and _arg_date(n) is None for n in ("claim_date", "known_on"))
 
 
 def _row(row_id: int) -> SchemeVersion:

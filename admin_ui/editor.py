@@ -9,7 +9,7 @@ from .db import db
 from .i18n import _
 from .models import SchemeVersion
 from .schemes import check_draft, text_digest
-from .services import Conflict, WorkflowError, get_version, save_draft, unified_diff
+from .services import Conflict, WorkflowError, check_stored, get_version, save_draft, unified_diff
 
 bp = Blueprint("editor", __name__)
 
@@ -30,7 +30,7 @@ def edit(row_id: int):
         return redirect(url_for("catalogue.version", row_id=row.id))
     if request.method == "GET":
         return render_template("editor.html", row=row, text=row.yaml_text, row_version=row.row_version,
-                               check=check_draft(row.yaml_text, row.product_id, row.version_id))
+                               check=check_stored(row))
     text = _normalise(request.form.get("yaml_text", ""))
     try:
         sent_version = int(request.form.get("row_version", ""))

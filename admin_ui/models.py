@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import JSON, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+                        event)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -101,7 +102,10 @@ class SchemeVersion(Base):
     origin: Mapped[str] = mapped_column(String(256))  # "import:products/x.yaml" or "copy:<product>@<version>"
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # from then on it is known
+    # When it stopped being offered (published → retired); set once, in that same UPDATE (migration 0002).
+    # Its rules still govern claims dated in its effective period: see services.rules_in_force.
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # NULL: imported from a product file
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     submitted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -132,7 +136,15 @@ class SchemeVersion(Base):
 
         return {"status": self.status, "row_version": self.row_version, "content_hash": self.content_hash,
                 "text_sha256": text_digest(self.yaml_text), "lines": self.yaml_text.count("\n") + 1,
-                "effective_from": _iso(self.effective_from), "effective_to": _iso(self.effective_to)}
+                "effective_from": _iso(self.effective_from), "effective_to": _iso(self.effective_to),
+                **({"retired_at": self.retired_at.isoformat()} if self.retired_at else {})}
+
+
+@event.listens_for(SchemeVersion, "before_update")
+def _retiring_records_when(_mapper, _connection, row: SchemeVersion) -> None:
+    # The database refuses a retired row without retired_at; whichever code path retires, it says when.
+    if row.status == "retired" and row.retired_at is None:
+        row.retired_at = utcnow()
 
 
 class Policy(Base):

@@ -7,7 +7,10 @@ A later JSON API calls the same functions.
 from __future__ import annotations
 
 import difflib
-from datetime import date
+from dataclasses import dataclass, field
+from functools import lru_cache
+from datetime import date, datetime, time, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,7 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit
 from .models import ROLES, Product, SchemeVersion, User, utcnow
-from .schemes import check_draft, next_year_text
+from .schemes import Analysis, check_draft, next_year_text
 
 PERMISSIONS: dict[str, set[str]] = {
     "view": set(ROLES),
@@ -87,6 +90,25 @@ def _commit(session: Session) -> None:
     except StaleDataError as exc:  # the UPDATE … WHERE row_version = ? matched nothing: a concurrent change
         session.rollback()
         raise Conflict("该版本已被他人修改，请查看最新内容后再操作。") from exc
+
+
+# ── the engine's view of a stored version ─────────────────────────────────────────────────────
+
+def check_stored(row: SchemeVersion) -> Analysis:
+    """check_draft of a row's stored text, from a cache of its own.
+
+    Why not rely on schemes.analyse's cache: the editor's live validation sends a new text at every pause in
+    typing, and each one takes a place in that cache; after an editing session every stored version has
+    been pushed out, and each page that shows one (version, simulator, editor) re-parses and re-validates
+    it — 35–200 ms a version. Stored texts change only when a draft is saved, so this cache, keyed by the
+    text itself, sees no churn from typing; a published text never changes, so neither does its entry.
+    """
+    return _check_stored(row.yaml_text, row.product_id, row.version_id)
+
+
+@lru_cache(maxsize=256)  # every version of every product, with room for drafts' saved texts
+def _check_stored(text: str, product_id: str, version_id: str) -> Analysis:
+    return check_draft(text, product_id, version_id)
 
 
 # ── drafts ────────────────────────────────────────────────────────────────────────────────────
@@ -235,8 +257,86 @@ def retire(session: Session, user: User, row_id: int, row_version: int, comment:
     row = get_version(session, row_id)
     _expect(row, "published", row_version)
     before = row.snapshot()
-    row.status, row.updated_at = "retired", utcnow()
+    row.status = "retired"
+    row.retired_at = row.updated_at = utcnow()  # the database insists a retired row says when (migration 0002)
     session.flush()
     audit.record(session, user, "version.retire", "scheme_version", row.key, before, row.snapshot(), comment or None)
     _commit(session)
     return row
+
+
+# ── which rules applied to a claim dated D, as known on K ─────────────────────────────────────
+#
+# Two time axes, both already frozen on a published row: the effective period (valid time: which claim
+# dates the rules govern) and published_at (record time: from when the platform knew them). A claim dated D,
+# asked as known on K, is judged by the versions whose period contains D and that were published by K;
+# if more than one (a version retired and then replaced for part of its dates), the one published last
+# supersedes the others for those dates. Retiring alone does not end a version's rules: it stops new sales,
+# and policies already sold under it are still settled by it, so a retired version with no successor for D
+# still answers for D. Policies stay pinned to the version they were sold under whatever this says.
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # "known on 2024-03-01" means by the end of that day in China
+
+
+def as_utc(moment: datetime) -> datetime:
+    # SQLite hands back the stored UTC wall time without its zone; PostgreSQL an aware datetime.
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def known_by(known_on: date | datetime) -> datetime:
+    """The instant K stands for: a date is the end of that day in China; a datetime is taken as it is."""
+    if isinstance(known_on, datetime):
+        return as_utc(known_on)
+    return datetime.combine(known_on, time.max, LOCAL_TZ).astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class RulesAnswer:
+    product_id: str
+    claim_date: date
+    known_on: date | datetime
+    cutoff: datetime  # known_on as a UTC instant
+    version: SchemeVersion | None  # the answer: None when nothing covering D had been published by K
+    covering: list[SchemeVersion] = field(default_factory=list)  # ever published with D in period, oldest first
+
+    def known(self, row: SchemeVersion) -> bool:
+        return row.published_at is not None and as_utc(row.published_at) <= self.cutoff
+
+    def retired(self, row: SchemeVersion) -> bool:
+        """Retired (no longer offered) as known on K — its rules still apply to its dates."""
+        return row.retired_at is not None and as_utc(row.retired_at) <= self.cutoff
+
+    @property
+    def superseded(self) -> list[SchemeVersion]:
+        """Versions known by K that also cover D, replaced for D by the answer."""
+        return [r for r in self.covering if self.known(r) and r is not self.version]
+
+    @property
+    def published_later(self) -> list[SchemeVersion]:
+        """Versions covering D that were published only after K (the answer today may differ)."""
+        return [r for r in self.covering if not self.known(r)]
+
+
+def versions_covering(session: Session, product_id: str, claim_date: date) -> list[SchemeVersion]:
+    """Every version ever published (published or retired now) whose effective period contains the date,
+    in the order the platform learnt of them."""
+    rows = session.scalars(select(SchemeVersion).where(
+        SchemeVersion.product_id == product_id, SchemeVersion.published_at.is_not(None),
+        SchemeVersion.effective_from <= claim_date, SchemeVersion.effective_to >= claim_date)).all()
+    return sorted(rows, key=lambda r: (as_utc(r.published_at), r.id))
+
+
+def explain_rules(session: Session, product_id: str, claim_date: date, known_on: date | datetime) -> RulesAnswer:
+    """rules_in_force with what it weighed: every version covering D and whether it was known by K."""
+    if session.get(Product, product_id) is None:
+        raise NotFound("没有这个产品")
+    cutoff = known_by(known_on)
+    covering = versions_covering(session, product_id, claim_date)
+    known = [r for r in covering if as_utc(r.published_at) <= cutoff]
+    return RulesAnswer(product_id, claim_date, known_on, cutoff, known[-1] if known else None, covering)
+
+
+def rules_in_force(session: Session, product_id: str, claim_date: date,
+                   known_on: date | datetime) -> SchemeVersion | None:
+    """The version whose rules applied to a claim dated claim_date, as the platform knew it on known_on."""
+    return explain_rules(session, product_id, claim_date, known_on).version

@@ -11,8 +11,7 @@ from engine import InputError, Issue, adjudicate, parse_claim, quote, vocab
 
 from .auth import requires
 from .db import db
-from .schemes import check_draft
-from .services import WorkflowError, get_version
+from .services import WorkflowError, check_stored, get_version
 
 bp = Blueprint("simulator", __name__)
 
@@ -28,7 +27,7 @@ def simulate(row_id: int):
         row = get_version(db(), row_id)
     except WorkflowError:
         abort(404)
-    check = check_draft(row.yaml_text, row.product_id, row.version_id)
+    check = check_stored(row)
     if not check.ok:
         return render_template("simulate.html", row=row, check=check, vocab=vocab, form={}, claim_json="")
     version = check.version

@@ -1,0 +1,530 @@
+"""What a version changes, before anyone approves it: `/versions/<id>/changes`.
+
+Three views of one version against the version it follows, the same page for product managers,
+reviewers and regulators (`view`):
+1. the semantic diff (engine.diff): "起付线 15,000.00 元 → 8,000.00 元", grouped by area, assumptions marked;
+2. the golden cases: this version's own, and the previous version's re-run on this one (claims moved
+   by whole years into this period), old expectation beside the new result;
+3. the impact report (engine.impact), computed by a background job whose progress the page polls.
+
+Where it runs: durable-rules never frees a compiled ruleset and every edited draft compiles a new
+one, so anything evaluated on a text that is not frozen (draft, in review) goes through
+engine.sandbox's recycled worker. Frozen texts (published, retired) never change: their rulesets are
+finite, and they are evaluated here, where the impact job can also report its progress.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import uuid
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable
+
+from flask import Blueprint, abort, current_app, render_template, request
+from sqlalchemy import select
+
+from engine import SchemeError, Version, vocab
+from engine import sandbox
+from engine.cases import case_file_for, load_cases, run_case
+from engine.diff import AREAS, Change, diff_versions
+from engine.explain import ASSUMED_MARK
+from engine.impact import impact, shift_claim
+from engine.issues import InputError
+from engine.money import MoneyError, format_yuan, yuan_to_fen
+
+from .auth import requires
+from .db import db
+from .i18n import _
+from .models import FROZEN_STATUSES, Product, SchemeVersion
+from .schemes import Analysis, check_draft
+from .services import WorkflowError, get_version
+
+bp = Blueprint("changes", __name__)
+log = logging.getLogger(__name__)
+
+DEFAULT_POPULATION = 5_000  # engine.impact's own default; app.config["IMPACT_POPULATION"] overrides (tests: small)
+SYNC_WAIT_SECONDS = 120  # the no-JavaScript link waits this long; the sandbox itself gives up after 60 s
+
+
+@bp.record_once
+def _setup(state) -> None:
+    # One registry per app: results are reused across visits, and test apps never see each other's jobs.
+    state.app.extensions["hmb_impact_jobs"] = ImpactJobs()
+
+
+# ── which version this one follows ────────────────────────────────────────────────────────────
+
+@dataclass(frozen=True)
+class Pair:
+    """A valid version and the one it follows (None: the first of its product)."""
+
+    row: SchemeVersion
+    check: Analysis
+    previous: SchemeVersion | None = None
+    how: str = ""  # "copy": the draft was copied from it; "published": the latest published earlier period
+
+    @property
+    def version(self) -> Version:
+        return self.check.version
+
+    @property
+    def old(self) -> Version | None:
+        return check_draft(self.previous.yaml_text).version if self.previous else None
+
+
+def previous_of(row: SchemeVersion) -> tuple[SchemeVersion | None, str]:
+    """The copy source recorded in `origin` (what the draft was made from), else the latest published
+    (or since retired) version of the product whose period starts earlier."""
+    source = _copied_from(row)
+    if source is not None and check_draft(source.yaml_text).ok:
+        return source, "copy"
+    if row.period_start is None:
+        return None, ""
+    earlier = db().scalar(select(SchemeVersion).where(
+        SchemeVersion.product_id == row.product_id, SchemeVersion.id != row.id,
+        SchemeVersion.status.in_(FROZEN_STATUSES), SchemeVersion.period_start < row.period_start)
+        .order_by(SchemeVersion.period_start.desc(), SchemeVersion.id.desc()).limit(1))
+    return (earlier, "published") if earlier is not None else (None, "")
+
+
+def _copied_from(row: SchemeVersion) -> SchemeVersion | None:
+    if not row.origin.startswith("copy:") or "@" not in row.origin:
+        return None
+    product_id, version_id = row.origin.removeprefix("copy:").rsplit("@", 1)
+    if product_id != row.product_id:
+        return None
+    return db().scalar(select(SchemeVersion).where(SchemeVersion.product_id == product_id,
+                                                   SchemeVersion.version_id == version_id))
+
+
+def _pair(row_id: int) -> Pair | None:
+    """The row and what it follows, or None when its text does not validate (nothing to compare yet)."""
+    try:
+        row = get_version(db(), row_id)
+    except WorkflowError:
+        abort(404)
+    check = check_draft(row.yaml_text, row.product_id, row.version_id)
+    if not check.ok:
+        return None
+    previous, how = previous_of(row)
+    return Pair(row, check, previous, how)
+
+
+def in_process(*rows: SchemeVersion) -> bool:
+    """Only frozen texts may compile rulesets in the web process (see the module docstring)."""
+    return all(r.frozen for r in rows if r is not None)
+
+
+# ── 1. semantic diff ──────────────────────────────────────────────────────────────────────────
+
+def grouped_changes(old: Version, new: Version) -> list[tuple[str, list[Change]]]:
+    """engine.diff's changes under their Chinese area labels, in the engine's fixed area order."""
+    groups: dict[str, list[Change]] = {}
+    for change in diff_versions(old, new):
+        groups.setdefault(change.area, []).append(change)
+    return [(AREAS.get(area, area), items) for area, items in groups.items()]
+
+
+# ── 2. golden cases ───────────────────────────────────────────────────────────────────────────
+
+@dataclass
+class GoldenCases:
+    file: str = ""  # e.g. "products/zaohuibao.cases.yaml"; "" when the product has none
+    own: list[dict] = field(default_factory=list)  # CaseResult dicts of the cases written for this version
+    rerun: list[dict] = field(default_factory=list)  # the previous version's cases on this one, side by side
+    years: int = 0  # how far the re-run claims were moved
+    error: str = ""
+
+    @property
+    def own_passed(self) -> int:
+        return sum(r["passed"] for r in self.own)
+
+    @property
+    def rerun_changed(self) -> list[dict]:
+        return [r for r in self.rerun if not r["passed"]]
+
+    @property
+    def rerun_same(self) -> list[dict]:
+        return [r for r in self.rerun if r["passed"]]
+
+
+def case_file(product: Product) -> Path | None:
+    """products/NAME.cases.yaml beside the product file it was imported from (else NAME = the product id)."""
+    folder = Path(current_app.config["PRODUCTS_DIR"])
+    names = [Path(product.source_file).name] if product.source_file else []
+    for name in [*names, f"{product.id}.yaml"]:
+        path = case_file_for(folder / name)
+        if path.is_file():
+            return path
+    return None
+
+
+def golden_cases(pair: Pair) -> GoldenCases:
+    path = case_file(pair.row.product)
+    if path is None:
+        return GoldenCases()
+    result = GoldenCases(file=f"{path.parent.name}/{path.name}")
+    try:
+        _, cases = load_cases(path)
+        result.own = run_cases(pair.row, [c for c in cases if str(c["version"]) == pair.row.version_id])
+        if pair.previous is not None:
+            result.years = int(pair.version.period[0][:4]) - int(pair.old.period[0][:4])
+            result.rerun = rerun_previous(pair, [c for c in cases if str(c["version"]) == pair.previous.version_id])
+    except SchemeError as exc:  # the case file itself is malformed: say where, run nothing
+        first = exc.issues[0]
+        result.error = f"{result.file} 第 {first.line} 行：{first.message}"
+    except (InputError, TimeoutError, BrokenProcessPool, OSError) as exc:  # the worker failed or timed out
+        result.error = str(exc) or type(exc).__name__
+    return result
+
+
+def run_cases(row: SchemeVersion, cases: list[dict]) -> list[dict]:
+    """engine.cases.run_case on each case, against this row's text (in the sandbox unless frozen)."""
+    if not cases:
+        return []
+    if in_process(row):
+        product = check_draft(row.yaml_text).product
+        return [run_case(product, case).as_dict() for case in cases]
+    return sandbox.evaluate_draft("cases", row.yaml_text, row.version_id, cases)["results"]
+
+
+def moved_case(case: dict, old: Version, new: Version) -> dict:
+    """A case of the old version as a case of the new one: claims moved by whole years; a quote has no date."""
+    moved = {**case, "version": new.id}
+    if "claim" in case:
+        moved["claim"] = _moved_claim(case["claim"], old, new)
+    if "claims" in case:
+        moved["claims"] = [_moved_claim(claim, old, new) for claim in case["claims"]]
+    return moved
+
+
+def _moved_claim(claim: dict, old: Version, new: Version) -> dict:
+    return shift_claim(claim, old, new) if "date" in claim else claim
+
+
+def rerun_previous(pair: Pair, cases: list[dict]) -> list[dict]:
+    results = run_cases(pair.row, [moved_case(case, pair.old, pair.version) for case in cases])
+    return [{**result, "lines": side_by_side(case, result, pair.old, pair.version)}
+            for case, result in zip(cases, results, strict=True)]
+
+
+# engine.cases writes each failed expectation as "LABEL：应为 WANT，实际 GOT" (LABEL may start "第 n 笔：").
+FAILURE = re.compile(r"^(?P<label>.+?)：应为 (?P<want>.+?)，实际 (?P<got>.+)$")
+
+
+def side_by_side(case: dict, result: dict, old: Version, new: Version) -> list[dict]:
+    """Each expectation of the old case: its old value, the new result (the same unless a failure says
+    otherwise) and, for money, the difference in fen. Failures that match no expectation come last as text."""
+    failures = {}
+    extra = []
+    for text in result["failures"]:
+        match = FAILURE.match(text)
+        if match:
+            failures[match["label"]] = (match["want"], match["got"])
+        else:
+            extra.append({"label": "", "before": "", "after": text, "same": False, "change_fen": None})
+    lines = []
+    for label, before, exact in expectations(case, old):
+        if label in failures:
+            want, got = failures.pop(label)
+            lines.append({"label": label, "before": before, "after": _shown(label, got, new), "same": False,
+                          "change_fen": _money_change(want, got)})
+        elif exact or result["passed"]:  # no failure under this label: the new result is the old one
+            lines.append({"label": label, "before": before, "after": before, "same": True, "change_fen": 0})
+        else:  # a check whose failure engine.cases words differently (near, trace…): see the text below
+            lines.append({"label": label, "before": before, "after": "…", "same": False, "change_fen": None})
+    lines += [{"label": label, "before": _shown(label, want, old), "after": _shown(label, got, new), "same": False,
+               "change_fen": _money_change(want, got)} for label, (want, got) in failures.items()]
+    return [{**line, "label": _label_shown(line["label"], old)} for line in lines] + extra
+
+
+PREFIX = re.compile(r"^(第 \d+ 笔：)?(.*)$")
+
+
+def _label_shown(label: str, version: Version) -> str:
+    """'缴费方 self' → '缴费方 个人自付', '责任 in_policy' → '责任 医保目录内个人自付': names instead of ids."""
+    prefix, rest = PREFIX.match(label).groups()
+    kind, _, ident = rest.partition(" ")
+    names = {"缴费方": vocab.PAYERS, "赔付层": {layer.id: layer.name for layer in version.layers},
+             "责任": _liability_names(version)}.get(kind, {})
+    return f"{prefix or ''}{kind} {names[ident]}" if ident in names else label
+
+
+def expectations(case: dict, version: Version) -> list[tuple[str, str, bool]]:
+    """A case's expectations as (label, value, exact): exact when the label is the one engine.cases
+    writes in a failure of that expectation, so "no such failure" means "unchanged"."""
+    expects = case["expect"] if isinstance(case["expect"], list) else [case["expect"]]
+    out = []
+    for i, expect in enumerate(expects):
+        prefix = f"第 {i + 1} 笔：" if len(expects) > 1 else ""
+        for key, value in expect.items():
+            out += [(prefix + label, text, exact) for label, text, exact in _expectation(key, value, version)]
+    return out
+
+
+MONEY_LABELS = {"paid": "赔付", "patient_remainder": "个人负担", "premium": "保费"}
+EACH_LABELS = {"by_liability": "责任", "layers": "赔付层", "payers": "缴费方"}
+
+
+def _expectation(key: str, value, version: Version) -> list[tuple[str, str, bool]]:
+    if key in MONEY_LABELS:
+        return [(MONEY_LABELS[key], _yuan_text(value), True)]
+    if key in EACH_LABELS:
+        return [(f"{EACH_LABELS[key]} {name}", _yuan_text(amount), True) for name, amount in value.items()]
+    if key == "band":
+        return [("档位", _band_name(value, version), True)]
+    if key == "eligibility":
+        return [("资格", vocab.ELIGIBILITY_OUTCOMES.get(value, value), True)]
+    return [(key, str(value), False)]  # near, overall_ratio, trace: shown as written; failures say more
+
+
+def _yuan_text(value) -> str:
+    try:
+        return f"{format_yuan(yuan_to_fen(value))} 元"
+    except MoneyError:
+        return str(value)
+
+
+def _liability_names(version: Version) -> dict[str, str]:
+    """As settlements key them: the scheme's own liabilities by id, other layers' as "layer.liability"."""
+    return {(l.id if layer.kind == "scheme" else f"{layer.id}.{l.id}"): l.name
+            for layer in version.layers for l in layer.liabilities}
+
+
+def _band_name(band_id: str, version: Version) -> str:
+    return next((band.name for band in version.bands if band.id == band_id), band_id)
+
+
+def _shown(label: str, value: str, version: Version) -> str:
+    if label.endswith("档位"):
+        return _band_name(value, version)
+    if label.endswith("资格"):
+        return vocab.ELIGIBILITY_OUTCOMES.get(value, value)
+    return value
+
+
+def _fen_of(text: str) -> int | None:
+    """'30,000.00 元' (as engine.cases formats it) → 3000000; anything else → None."""
+    if not text.endswith(" 元"):
+        return None
+    try:
+        return yuan_to_fen(text.removesuffix(" 元").replace(",", ""))
+    except MoneyError:
+        return None
+
+
+def _money_change(want: str, got: str) -> int | None:
+    before, after = _fen_of(want), _fen_of(got)
+    return None if before is None or after is None else after - before
+
+
+# ── 3. impact: background jobs ────────────────────────────────────────────────────────────────
+
+@dataclass
+class ImpactJob:
+    id: str
+    total: int  # members of the reference population (each is priced and claimed twice: old, then new)
+    measured: bool  # False when it runs in the sandbox: progress does not cross the process boundary
+    status: str = "queued"  # queued → running → done | failed
+    phase: str = ""  # "old" | "new" while running in process
+    done: int = 0
+    result: dict | None = None
+    error: str = ""
+    finished: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def progress(self, label: str, done: int, total: int) -> None:
+        """engine.impact's callback: `done` of `total` members under the old, then the new version."""
+        self.phase, self.done = label, (total if label == "new" else 0) + done
+
+    @property
+    def percent(self) -> int | None:
+        return self.done * 100 // (2 * self.total) if self.measured and self.total else None
+
+    def as_json(self) -> dict:
+        return {"job": self.id, "status": self.status, "phase": self.phase, "done": self.done,
+                "total": 2 * self.total, "percent": self.percent, "measured": self.measured,
+                "error": self.error or None}
+
+
+class ImpactJobs:
+    """In-process registry of impact jobs keyed by what determines the answer (both hashes, the population),
+    so a repeated visit, or the JSON poll and the no-JS link, share one computation.
+
+    One worker thread: the rules engine runs under a process-wide lock anyway, and a queue bounds the load
+    many visitors can start. Per process: behind several web workers each computes once for itself.
+    """
+
+    KEEP = 32  # finished results kept (oldest dropped first)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: OrderedDict[tuple, ImpactJob] = OrderedDict()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hmb-impact")
+
+    def get(self, key: tuple) -> ImpactJob | None:
+        with self._lock:
+            return self._jobs.get(key)
+
+    def start(self, key: tuple, total: int, measured: bool, work: Callable[[ImpactJob], dict]) -> ImpactJob:
+        """The job for `key`: the existing one unless it failed (a retry), else a new one, queued."""
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and job.status != "failed":
+                return job
+            job = self._jobs[key] = ImpactJob(uuid.uuid4().hex[:12], total, measured)
+            self._forget_old()
+        self._executor.submit(self._run, job, work)
+        return job
+
+    @staticmethod
+    def _run(job: ImpactJob, work: Callable[[ImpactJob], dict]) -> None:
+        job.status = "running"
+        try:
+            job.result = work(job)
+            job.status = "done"
+        except Exception as exc:  # noqa: BLE001 — shown on the page; the worker thread must live on
+            job.error = str(exc) or type(exc).__name__
+            job.status = "failed"
+            log.exception("impact job %s failed", job.id)
+        finally:
+            job.finished.set()
+
+    def _forget_old(self) -> None:
+        finished = [key for key, job in self._jobs.items() if job.finished.is_set()]
+        for key in finished[:max(0, len(self._jobs) - self.KEEP)]:
+            del self._jobs[key]
+
+
+def population() -> int:
+    return int(current_app.config.get("IMPACT_POPULATION", DEFAULT_POPULATION))
+
+
+def impact_key(pair: Pair) -> tuple:
+    return (pair.row.id, pair.version.content_hash, pair.old.content_hash, population())
+
+
+def jobs() -> ImpactJobs:
+    return current_app.extensions["hmb_impact_jobs"]
+
+
+def start_impact(pair: Pair) -> ImpactJob:
+    size = population()
+    measured = in_process(pair.row, pair.previous)
+    if measured:
+        old, new = pair.old, pair.version
+
+        def work(job: ImpactJob) -> dict:
+            return impact(old, new, population=size, progress=job.progress)
+    else:
+        text, version_id = pair.row.yaml_text, pair.row.version_id
+        payload = {"previous_text": pair.previous.yaml_text, "previous_version": pair.previous.version_id,
+                   "population": size}
+
+        def work(job: ImpactJob) -> dict:
+            return sandbox.evaluate_draft("impact", text, version_id, payload)
+    return jobs().start(impact_key(pair), size, measured, work)
+
+
+# ── 3. impact: what the page shows ────────────────────────────────────────────────────────────
+
+def _signed(fen: int) -> str:
+    return ("+" if fen > 0 else "−" if fen < 0 else "") + format_yuan(abs(fen))
+
+
+def _ratio(text: str) -> str:
+    """'1.238' → '123.80%': always two decimals, so the two columns line up."""
+    return f"{(Decimal(text) * 100).quantize(Decimal('0.01'))}%"
+
+
+def impact_view(report: dict, old: Version, new: Version) -> dict:
+    """The report as rows of (label, old, new, change) strings: formatting stays out of the template."""
+    before, after = report["population"]["old"], report["population"]["new"]
+    ratio_change = ((Decimal(after["claims_ratio"]) - Decimal(before["claims_ratio"])) * 100).quantize(Decimal("0.01"))
+    summary = [
+        (_("参保人数"), f"{before['members']:,}", f"{after['members']:,}", _signed_count(after["members"] - before["members"])),
+        (_("保费收入（元）"), format_yuan(before["premium_fen"]), format_yuan(after["premium_fen"]),
+         _signed(after["premium_fen"] - before["premium_fen"])),
+        (_("赔付金额（元）"), format_yuan(before["paid_fen"]), format_yuan(after["paid_fen"]),
+         _signed(after["paid_fen"] - before["paid_fen"])),
+        (_("赔付率"), _ratio(before["claims_ratio"]), _ratio(after["claims_ratio"]),
+         _("{n} 个百分点", n=("+" if ratio_change > 0 else "−" if ratio_change < 0 else "") + str(abs(ratio_change)))),
+        (_("获赔人数"), f"{before['claimants']:,}", f"{after['claimants']:,}", _signed_count(after["claimants"] - before["claimants"])),
+    ]
+    return {"summary": summary, "bands": _band_rows(before, after), "liabilities": _liability_rows(before, after, old, new),
+            "profiles": [{**p, "old": format_yuan(p["old_paid_fen"]), "new": format_yuan(p["new_paid_fen"]),
+                          "change": _signed(p["change_fen"])} for p in report["profiles"]],
+            "population": report["population"]}
+
+
+def _signed_count(n: int) -> str:
+    return f"+{n:,}" if n > 0 else f"−{-n:,}" if n < 0 else "0"
+
+
+def _band_rows(before: dict, after: dict) -> list[dict]:
+    """Bands of both versions by id; a band only one version has shows "—" on the other side."""
+    rows = []
+    for band_id in [*before["by_band"], *(b for b in after["by_band"] if b not in before["by_band"])]:
+        old, new = before["by_band"].get(band_id), after["by_band"].get(band_id)
+        rows.append({"id": band_id, "name": (new or old)["name"],
+                     "old_members": f"{old['members']:,}" if old else "—", "new_members": f"{new['members']:,}" if new else "—",
+                     "old_premium": format_yuan(old["premium_fen"]) if old else "—",
+                     "new_premium": format_yuan(new["premium_fen"]) if new else "—",
+                     "change": _signed((new or {}).get("premium_fen", 0) - (old or {}).get("premium_fen", 0))})
+    return rows
+
+
+def _liability_rows(before: dict, after: dict, old: Version, new: Version) -> list[dict]:
+    names = {**_liability_names(old), **_liability_names(new)}
+    ids = [*before["by_liability"], *(i for i in after["by_liability"] if i not in before["by_liability"])]
+    return [{"name": names.get(i, i), "old": format_yuan(before["by_liability"].get(i, 0)),
+             "new": format_yuan(after["by_liability"].get(i, 0)),
+             "change": _signed(after["by_liability"].get(i, 0) - before["by_liability"].get(i, 0))} for i in ids]
+
+
+# ── routes ────────────────────────────────────────────────────────────────────────────────────
+
+@bp.get("/versions/<int:row_id>/changes")
+@requires("view")
+def page(row_id: int):
+    pair = _pair(row_id)
+    if pair is None:  # a draft that does not validate: show why, compare nothing
+        row = get_version(db(), row_id)
+        return render_template("changes.html", row=row, pair=None,
+                               check=check_draft(row.yaml_text, row.product_id, row.version_id))
+    context = {"row": pair.row, "pair": pair, "check": pair.check, "assumed_mark": ASSUMED_MARK}
+    if pair.previous is None:
+        return render_template("changes.html", **context, groups=[], change_count=0, cases=golden_cases(pair))
+    job = jobs().get(impact_key(pair))
+    if request.args.get("impact"):  # the no-JavaScript path: start (or join) the job and wait for it
+        job = start_impact(pair)
+        job.finished.wait(SYNC_WAIT_SECONDS)
+    groups = grouped_changes(pair.old, pair.version)
+    return render_template("changes.html", **context, groups=groups, change_count=sum(len(g[1]) for g in groups),
+                           cases=golden_cases(pair), **_impact_context(pair, job))
+
+
+@bp.get("/versions/<int:row_id>/changes/impact.json")
+@requires("view")
+def impact_json(row_id: int):
+    """Starts the job if there is none, then reports it; once done, also the result and its rendered table."""
+    pair = _pair(row_id)
+    if pair is None or pair.previous is None:
+        return {"status": "unavailable", "error": _("没有可比较的上一版本，或本版本未通过校验。")}, 409
+    job = start_impact(pair)
+    body = job.as_json()
+    if job.status == "done":
+        body["result"] = job.result
+        body["html"] = render_template("_changes_impact.html", pair=pair, **_impact_context(pair, job))
+    return body
+
+
+def _impact_context(pair: Pair, job: ImpactJob | None) -> dict:
+    done = job is not None and job.status == "done"
+    return {"job": job, "impact": impact_view(job.result, pair.old, pair.version) if done else None}
+

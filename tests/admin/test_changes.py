@@ -1,0 +1,288 @@
+"""The changes page (/versions/<id>/changes): semantic diff, golden cases, impact with progress.
+
+枣惠保 is the product with three years and a case file, so these tests give the app a folder with all three
+products and their case files (copies: the live products/ folder may be mid-edit).
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+import time
+from html import unescape
+
+import pytest
+
+from admin_ui import changes
+from engine import parse_person, quote, rules, sandbox
+from engine.cases import load_cases, run_case
+from engine.impact import impact, reference_population
+from engine.money import format_yuan
+
+from .conftest import REPO, Browser, version_row
+
+POPULATION = 1_000  # engine.impact reports progress every 500 members: two reports per version
+
+
+@pytest.fixture
+def products_all(tmp_path):
+    folder = tmp_path / "all-products"
+    folder.mkdir()
+    for path in (REPO / "products").glob("*.yaml"):
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+@pytest.fixture
+def app(make_app, products_all):
+    return make_app(PRODUCTS_DIR=str(products_all), IMPACT_POPULATION=POPULATION)
+
+
+@pytest.fixture
+def pm(app):
+    return Browser(app, "pm")
+
+
+def text_of(response) -> str:
+    """The page as a reader sees it: tags dropped, whitespace collapsed."""
+    html = response.get_data(as_text=True)
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
+
+
+def changes_url(session, product: str, version: str) -> str:
+    return f"/versions/{version_row(session, product, version).id}/changes"
+
+
+def wait_for_impact(client, url: str, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = client.get(url).get_json()
+        if state["status"] in ("done", "failed"):
+            return state
+        time.sleep(0.05)
+    raise AssertionError("the impact job did not finish")
+
+
+def versions(session, product: str, *ids: str):
+    return [changes.check_draft(version_row(session, product, v).yaml_text).version for v in ids]
+
+
+# ── 1. semantic diff ──────────────────────────────────────────────────────────────────────────
+
+def test_2025_against_2024_shows_the_sourced_changes_in_the_schemes_words(pm, session):
+    page = text_of(pm.get(changes_url(session, "zaohuibao", "2025")))
+    assert "对比版本： zaohuibao@2024" in page
+    # deductible 15,000 (2023; assumed kept in 2024) → 8,000 in 2025, and the pre-existing band 139 → 159 (seed 002)
+    assert "起付线 1 项" in page and "起付线“年度累计起付线（目录内外共用）” 15,000.00 元 → 8,000.00 元" in page
+    assert "保费档位 5 项" in page and "档位“有既往症人群”保费 139.00 元 → 159.00 元" in page
+    # an assumed new value is marked where it stands
+    assert "特药“瑞基奥仑赛注射液（CAR-T）” — → 复发或难治性大 B 细胞淋巴瘤 【假设】" in page
+
+
+def test_the_first_version_says_there_is_nothing_earlier(pm, session):
+    page = text_of(pm.get(changes_url(session, "zaohuibao", "2023")))
+    assert "没有更早的版本可比较" in page
+    assert "计算影响" not in page
+
+
+def test_a_draft_with_one_changed_ratio_shows_exactly_that_change(app, pm, session, monkeypatch):
+    monkeypatch.setattr(sandbox, "evaluate_draft", _fake_sandbox)  # the diff is the point here, not the cases
+    assert pm.post("/products/zaohuibao/next-draft").status_code == 302
+    draft = version_row(session, "zaohuibao", "2026")
+    assert draft.origin == "copy:zaohuibao@2025"
+    old_rate = "rate: 0.8, assumed: 来源未公布比例；取市场无既往症人群 70–90% 区间的中值 80%"
+    assert draft.yaml_text.count(old_rate) == 1
+    text = draft.yaml_text.replace(old_rate, old_rate.replace("rate: 0.8,", "rate: 0.85,"))
+    saved = pm.post(f"/versions/{draft.id}/edit", data={"yaml_text": text, "row_version": draft.row_version})
+    assert saved.status_code == 302
+
+    response = pm.get(f"/versions/{draft.id}/changes")
+    page = text_of(response)
+    assert "对比版本： zaohuibao@2025" in page and "本草稿复制自该版本" in page
+    # next year's copy moves its dates; beyond them the only change is the ratio, marked as an assumption
+    assert response.get_data(as_text=True).count('<span class="kind ') == 3
+    assert "保险期间 2 项" in page
+    assert "保障责任 1 项" in page
+    assert re.search(r"责任“医保目录内个人自付”比例 无既往症 80%；有既往症 40% → 无既往症 85%；有既往症 40% 【假设】", page), page
+
+
+def test_a_draft_that_does_not_validate_shows_its_issues(app, pm, session):
+    pm.post("/products/zaohuibao/next-draft")
+    draft = version_row(session, "zaohuibao", "2026")
+    broken = draft.yaml_text.replace("rate: 0.8,", "rate: 8,", 1)
+    pm.post(f"/versions/{draft.id}/edit", data={"yaml_text": broken, "row_version": draft.row_version})
+    response = pm.get(f"/versions/{draft.id}/changes")
+    assert response.status_code == 200
+    assert "本版本未通过校验，暂时无法比较" in text_of(response)
+
+
+# ── 2. golden cases ───────────────────────────────────────────────────────────────────────────
+
+def test_the_golden_cases_of_this_version_run_and_pass(pm, session, products_all):
+    _, cases = load_cases(products_all / "zaohuibao.cases.yaml")
+    mine = [c for c in cases if c["version"] == "2025"]
+    assert len(mine) > 20
+    page = text_of(pm.get(changes_url(session, "zaohuibao", "2025")))
+    assert f"本版本的案例 {len(mine)}/{len(mine)} 通过" in page
+    assert "q25-pre-existing-51" in page and "未通过" not in page
+
+
+def test_the_previous_versions_cases_rerun_here_old_expected_beside_new(pm, session):
+    page = text_of(pm.get(changes_url(session, "zaohuibao", "2025")))
+    assert "zaohuibao@2024 的案例在本版本上重跑" in page and "理赔日期平移 1 年" in page
+    # a 2024 quote: the pre-existing band was 139, 2025 charges 159 (both sourced)
+    assert re.search(r"q24-pre-existing-19 档位 既往症患者（19 周岁及以上） 相同 保费 139\.00 元 159\.00 元 \+20\.00", page), page
+    # a 2024 claim moved into 2025: the lower deductible pays more
+    assert "c24-deductible-assumed 赔付 7,000.00 元 11,900.00 元 +4,900.00" in page
+    # a 51-year-old paid 99 in both years: listed among the unchanged
+    unchanged = page[page.index("结果不变的"):]
+    assert "q24-age-51" in unchanged
+
+
+def test_a_moved_case_is_dated_in_the_new_period_and_a_quote_is_not_touched(session, products_all):
+    old, new = versions(session, "zaohuibao", "2024", "2025")
+    _, cases = load_cases(products_all / "zaohuibao.cases.yaml")
+    claim = next(c for c in cases if c["id"] == "c24-deductible-assumed")
+    moved = changes.moved_case(claim, old, new)
+    assert moved["version"] == "2025" and moved["claim"]["date"] == claim["claim"]["date"].replace("2024", "2025", 1)
+    assert claim["version"] == "2024"  # the original is left as it was
+    several = {**claim, "claims": [claim["claim"], {**claim["claim"], "date": "2024-12-31"}]}
+    del several["claim"]
+    assert [c["date"] for c in changes.moved_case(several, old, new)["claims"]] == \
+        [moved["claim"]["date"], "2025-12-31"]
+    a_quote = next(c for c in cases if c["id"] == "q24-age-0")
+    assert changes.moved_case(a_quote, old, new) == {**a_quote, "version": "2025"}
+
+
+# ── 3. impact ─────────────────────────────────────────────────────────────────────────────────
+
+def test_the_impact_json_reports_progress_then_the_engines_result(pm, session, monkeypatch):
+    """The job runs engine.impact.impact; the test holds it after its first progress report to see it."""
+    reported, release = threading.Event(), threading.Event()
+
+    def held(old, new, population, progress):
+        def report(label, done, total):
+            progress(label, done, total)
+            if not reported.is_set():
+                reported.set()
+                release.wait(10)
+        return impact(old, new, population=population, progress=report)
+
+    monkeypatch.setattr(changes, "impact", held)
+    url = changes_url(session, "zaohuibao", "2025") + "/impact.json"
+    first = pm.get(url).get_json()
+    assert first["status"] in ("queued", "running") and first["measured"] is True
+    assert reported.wait(10)
+    during = pm.get(url).get_json()
+    assert (during["status"], during["phase"], during["done"], during["total"], during["percent"]) == \
+        ("running", "old", 500, 2 * POPULATION, 25)
+    assert during["job"] == first["job"]  # one job, not one per poll
+    release.set()
+
+    done = wait_for_impact(pm, url)
+    assert done["status"] == "done" and done["job"] == first["job"] and done["percent"] == 100
+    old, new = versions(session, "zaohuibao", "2024", "2025")
+    assert done["result"] == impact(old, new, population=POPULATION)
+    # premium income is what the engine charges each member of the reference population under 2025
+    premiums = [quote(parse_person(m.person), new, trace=False) for m in reference_population(POPULATION)]
+    income = sum(q.premium_fen for q in premiums if q.band is not None)
+    assert done["result"]["population"]["new"]["premium_fen"] == income
+    assert f"保费收入（元） {format_yuan(done['result']['population']['old']['premium_fen'])} {format_yuan(income)}" \
+        in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", done["html"]))
+
+
+def test_a_repeated_visit_reuses_the_result(pm, session, monkeypatch):
+    url = changes_url(session, "zaohuibao", "2025")
+    before = pm.get(url).get_data(as_text=True)
+    assert 'id="impact-start"' in before and "保费收入（元）" not in before  # not computed yet: the page offers it
+    done = wait_for_impact(pm, url + "/impact.json")
+    monkeypatch.setattr(changes, "impact", lambda *a, **k: pytest.fail("computed twice"))
+    assert pm.get(url + "/impact.json").get_json()["job"] == done["job"]
+    page = text_of(pm.get(url))
+    assert "保费收入（元）" in page and "计算影响" not in page  # shown at once, no script needed
+
+
+def test_without_javascript_the_link_computes_on_the_server(pm, session):
+    url = changes_url(session, "zaohuibao", "2025")
+    link = re.search(r'id="impact-start" href="([^"]+)"', pm.get(url).get_data(as_text=True)).group(1)
+    assert link == f"{url}?impact=1#impact"
+    page = text_of(pm.get(link.split("#")[0]))
+    old, new = versions(session, "zaohuibao", "2024", "2025")
+    report = impact(old, new, population=POPULATION)
+    premium = report["population"]
+    assert f"保费收入（元） {format_yuan(premium['old']['premium_fen'])} {format_yuan(premium['new']['premium_fen'])}" in page
+    assert "标准病例的赔付（元）" in page and "恶性肿瘤住院" in page
+
+
+def test_no_earlier_version_no_impact(pm, session):
+    response = pm.get(changes_url(session, "zaohuibao", "2023") + "/impact.json")
+    assert response.status_code == 409 and response.get_json()["status"] == "unavailable"
+
+
+# ── who may read it, where it is linked ───────────────────────────────────────────────────────
+
+def test_a_regulator_reads_the_page_and_the_impact(app, session):
+    regulator = Browser(app, "regulator")
+    url = changes_url(session, "zaohuibao", "2025")
+    assert regulator.get(url).status_code == 200
+    assert wait_for_impact(regulator, url + "/impact.json")["status"] == "done"
+    assert app.test_client().get(url).status_code == 302  # not signed in: to the login page
+
+
+def test_the_version_page_and_the_editor_link_to_it(pm, session):
+    row = version_row(session, "zaohuibao", "2025")
+    assert f'href="/versions/{row.id}/changes"' in pm.get(f"/versions/{row.id}").get_data(as_text=True)
+    pm.post("/products/zaohuibao/next-draft")
+    draft = version_row(session, "zaohuibao", "2026")
+    assert f'href="/versions/{draft.id}/changes"' in pm.get(f"/versions/{draft.id}/edit").get_data(as_text=True)
+
+
+# ── drafts go through the sandbox ─────────────────────────────────────────────────────────────
+
+def _fake_sandbox(operation, text, version_id, payload):
+    """What the worker would answer, computed here: for tests where the sandbox is not the subject."""
+    from engine import load_product_text
+    product = load_product_text(text)
+    if operation == "cases":
+        return {"results": [run_case(product, case).as_dict() for case in payload]}
+    raise AssertionError(f"unexpected {operation}")
+
+
+def test_drafts_are_evaluated_in_the_sandbox_never_here(app, pm, session, monkeypatch):
+    calls = []
+    real = sandbox.evaluate_draft
+
+    def recording(operation, text, version_id, payload):
+        calls.append((operation, text, version_id, payload))
+        return real(operation, text, version_id, payload)
+
+    monkeypatch.setattr(sandbox, "evaluate_draft", recording)
+    try:
+        pm.get(changes_url(session, "zaohuibao", "2025"))
+        wait_for_impact(pm, changes_url(session, "zaohuibao", "2025") + "/impact.json")
+        assert calls == []  # published: in process
+
+        pm.post("/products/zaohuibao/next-draft")
+        draft = version_row(session, "zaohuibao", "2026")
+        page = text_of(pm.get(f"/versions/{draft.id}/changes"))
+        assert "案例在隔离的工作进程中运行" in page
+        [(operation, text, version_id, payload)] = calls  # 2026 has no cases of its own: one call, the re-run
+        assert (operation, text, version_id) == ("cases", draft.yaml_text, "2026")
+        assert payload and all(c["version"] == "2026" for c in payload)
+        assert all(c["claim"]["date"].startswith("2026") for c in payload if "claim" in c)
+        assert "0 个案例结果变化" in page  # a copy changes nothing but its dates
+
+        state = wait_for_impact(pm, f"/versions/{draft.id}/changes/impact.json")
+        assert state["status"] == "done" and state["measured"] is False
+        operation, text, version_id, payload = calls[-1]
+        previous = version_row(session, "zaohuibao", "2025")
+        assert (operation, text, version_id) == ("impact", draft.yaml_text, "2026")
+        assert payload == {"previous_text": previous.yaml_text, "previous_version": "2025", "population": POPULATION}
+        assert state["result"]["population"]["premium_change_fen"] == 0
+
+        # the draft's rules were never compiled in this process (durable-rules would keep them for ever)
+        ruleset = changes.check_draft(draft.yaml_text).version.ruleset_name
+        assert ruleset not in rules._COMPILED
+    finally:
+        sandbox.shutdown()
