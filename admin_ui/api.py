@@ -16,7 +16,7 @@ from functools import wraps
 from flask import Blueprint, g, request
 from sqlalchemy import select
 
-from engine import InputError, adjudicate, parse_claim, parse_person, quote
+from engine import InputError
 from engine.explain import describe_version
 
 from . import services
@@ -89,7 +89,7 @@ def _row(row_id: int) -> SchemeVersion:
 
 
 def _engine_version(row: SchemeVersion):
-    check = check_draft(row.yaml_text, row.product_id, row.version_id)
+    check = services.check_stored(row)
     if not check.ok:
         raise ApiError(422, "该版本未通过校验", check.issues)
     return check.version
@@ -121,7 +121,7 @@ def products():
 @api_route("/versions/<int:row_id>", "view")
 def version(row_id: int):
     row = _row(row_id)
-    check = check_draft(row.yaml_text, row.product_id, row.version_id)
+    check = services.check_stored(row)
     return {**version_summary(row), "valid": check.ok, "issues": list(check.issues),
             "explained": describe_version(check.version) if check.ok else None}
 
@@ -146,9 +146,10 @@ def validate():
 
 @api_route("/versions/<int:row_id>/quote", "simulate", methods=("POST",))
 def quote_person(row_id: int):
-    version = _engine_version(_row(row_id))
+    row = _row(row_id)
+    _engine_version(row)  # 422 with the issues when it does not validate
     try:
-        return {"ok": True, **quote(parse_person(_body(), "<person>"), version).as_dict()}
+        return {"ok": True, **services.evaluate_stored(row, "quote", _body())}
     except InputError as exc:
         raise ApiError(422, "参保人信息有误", _input_issues(exc)) from exc
 
@@ -156,9 +157,10 @@ def quote_person(row_id: int):
 @api_route("/versions/<int:row_id>/adjudicate", "simulate", methods=("POST",))
 def adjudicate_claim(row_id: int):
     """One claim, with empty accumulators (a simulation: nothing is settled or stored)."""
-    version = _engine_version(_row(row_id))
+    row = _row(row_id)
+    _engine_version(row)
     try:
-        return {"ok": True, **adjudicate(parse_claim(_body(), "<claim>"), version).as_dict()}
+        return {"ok": True, **services.evaluate_stored(row, "adjudicate", _body())}
     except InputError as exc:
         raise ApiError(422, "理赔信息有误", _input_issues(exc)) from exc
 

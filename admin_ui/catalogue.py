@@ -1,4 +1,5 @@
-"""Products and their versions: the list, one version in plain Chinese, its text, next year's draft."""
+"""Products and their versions: the list, one version in plain Chinese (with what changed since the previous
+one), its text, next year's draft."""
 from __future__ import annotations
 
 import re
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from engine.explain import ASSUMED_MARK, describe_version
 
 from .auth import requires
+from .changes import Pair, grouped_changes, previous_of
 from .db import db
 from .i18n import _
 from .models import Product, SchemeVersion
@@ -18,6 +20,8 @@ from .services import (LOCAL_TZ, Conflict, WorkflowError, check_stored, create_n
                        get_version, unified_diff)
 
 bp = Blueprint("catalogue", __name__)
+
+SUMMARY_LINES = 12  # changes listed on the version page; the changes page lists them all
 
 
 @bp.get("/")
@@ -34,12 +38,29 @@ def version(row_id: int):
     row = _row(row_id)
     check = check_stored(row)
     explained = describe_version(check.version) if check.ok else None
-    previous = _previous(row)
-    changes = unified_diff(previous.yaml_text, row.yaml_text, (previous.key, row.key)) if previous else ""
+    previous, _how = previous_of(row)  # the version the changes page compares with, so the two pages agree
+    summary = change_summary(Pair(row, check, previous), SUMMARY_LINES) if previous else None
+    text_diff = unified_diff(previous.yaml_text, row.yaml_text, (previous.key, row.key)) if previous else ""
     liabilities = [marked_liability(item, explained["assumptions"]) for item in explained["liabilities"]] \
         if explained else []
     return render_template("version.html", row=row, check=check, explained=explained, assumed_mark=ASSUMED_MARK,
-                           previous=previous, changes=changes, liabilities=liabilities)
+                           previous=previous, summary=summary, text_diff=text_diff, liabilities=liabilities)
+
+
+def change_summary(pair: Pair, lines: int) -> dict | None:
+    """The changes page's semantic diff (changes.grouped_changes) cut to its first `lines` changes:
+    {"groups": [(area label, changes)…], "count": all changes, "hidden": those not listed}.
+    None when there is nothing to compare by meaning: this text or the previous one does not validate."""
+    if not pair.check.ok or pair.old is None:
+        return None
+    groups, shown, room = grouped_changes(pair.old, pair.version), [], lines
+    for label, items in groups:
+        if room <= 0:
+            break
+        shown.append((label, items[:room]))
+        room -= len(shown[-1][1])
+    count = sum(len(items) for _label, items in groups)
+    return {"groups": shown, "count": count, "hidden": count - sum(len(items) for _label, items in shown)}
 
 
 # "咸惠保·医保目录内个人自付 比例 80%" → subject "医保目录内个人自付 比例", figure "80%"
@@ -139,12 +160,3 @@ def _row(row_id: int) -> SchemeVersion:
         return get_version(db(), row_id)
     except WorkflowError:
         abort(404)
-
-
-def _previous(row: SchemeVersion) -> SchemeVersion | None:
-    """The version a reviewer compares with: the latest one of the same product that starts before this one."""
-    if row.period_start is None:
-        return None
-    return db().scalar(select(SchemeVersion).where(
-        SchemeVersion.product_id == row.product_id, SchemeVersion.id != row.id,
-        SchemeVersion.period_start < row.period_start).order_by(SchemeVersion.period_start.desc()).limit(1))

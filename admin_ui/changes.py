@@ -9,8 +9,8 @@ reviewers and regulators (`view`):
 
 Where it runs: durable-rules never frees a compiled ruleset and every edited draft compiles a new
 one, so anything evaluated on a text that is not frozen (draft, in review) goes through
-engine.sandbox's recycled worker. Frozen texts (published, retired) never change: their rulesets are
-finite, and they are evaluated here, where the impact job can also report its progress.
+engine.sandbox's recycled worker (its progress comes back too). Frozen texts (published, retired) never
+change: their rulesets are finite, and they are evaluated here.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from engine import SchemeError, Version, vocab
 from engine import sandbox
-from engine.cases import case_file_for, load_cases, run_case
+from engine.cases import case_file_for, load_cases
 from engine.diff import AREAS, Change, diff_versions
 from engine.explain import ASSUMED_MARK
 from engine.impact import impact, shift_claim
@@ -42,14 +42,13 @@ from .auth import requires
 from .db import db
 from .i18n import _
 from .models import FROZEN_STATUSES, Product, SchemeVersion
-from .schemes import Analysis, check_draft
-from .services import WorkflowError, get_version
+from .schemes import Analysis
+from .services import WorkflowError, check_stored, evaluate_stored, get_version
 
 bp = Blueprint("changes", __name__)
 log = logging.getLogger(__name__)
 
-DEFAULT_POPULATION = 5_000  # engine.impact's own default; app.config["IMPACT_POPULATION"] overrides (tests: small)
-SYNC_WAIT_SECONDS = 120  # the no-JavaScript link waits this long; the sandbox itself gives up after 60 s
+SYNC_WAIT_SECONDS = 150  # the no-JavaScript link waits this long; the sandbox itself gives up after 120 s
 
 
 @bp.record_once
@@ -75,14 +74,14 @@ class Pair:
 
     @property
     def old(self) -> Version | None:
-        return check_draft(self.previous.yaml_text).version if self.previous else None
+        return check_stored(self.previous).version if self.previous else None
 
 
 def previous_of(row: SchemeVersion) -> tuple[SchemeVersion | None, str]:
     """The copy source recorded in `origin` (what the draft was made from), else the latest published
     (or since retired) version of the product whose period starts earlier."""
     source = _copied_from(row)
-    if source is not None and check_draft(source.yaml_text).ok:
+    if source is not None and check_stored(source).ok:
         return source, "copy"
     if row.period_start is None:
         return None, ""
@@ -109,7 +108,7 @@ def _pair(row_id: int) -> Pair | None:
         row = get_version(db(), row_id)
     except WorkflowError:
         abort(404)
-    check = check_draft(row.yaml_text, row.product_id, row.version_id)
+    check = check_stored(row)
     if not check.ok:
         return None
     previous, how = previous_of(row)
@@ -188,10 +187,7 @@ def run_cases(row: SchemeVersion, cases: list[dict]) -> list[dict]:
     """engine.cases.run_case on each case, against this row's text (in the sandbox unless frozen)."""
     if not cases:
         return []
-    if in_process(row):
-        product = check_draft(row.yaml_text).product
-        return [run_case(product, case).as_dict() for case in cases]
-    return sandbox.evaluate_draft("cases", row.yaml_text, row.version_id, cases)["results"]
+    return evaluate_stored(row, "cases", cases)["results"]
 
 
 def moved_case(case: dict, old: Version, new: Version) -> dict:
@@ -330,7 +326,6 @@ def _money_change(want: str, got: str) -> int | None:
 class ImpactJob:
     id: str
     total: int  # members of the reference population (each is priced and claimed twice: old, then new)
-    measured: bool  # False when it runs in the sandbox: progress does not cross the process boundary
     status: str = "queued"  # queued → running → done | failed
     phase: str = ""  # "old" | "new" while running in process
     done: int = 0
@@ -344,11 +339,11 @@ class ImpactJob:
 
     @property
     def percent(self) -> int | None:
-        return self.done * 100 // (2 * self.total) if self.measured and self.total else None
+        return self.done * 100 // (2 * self.total) if self.total else None
 
     def as_json(self) -> dict:
         return {"job": self.id, "status": self.status, "phase": self.phase, "done": self.done,
-                "total": 2 * self.total, "percent": self.percent, "measured": self.measured,
+                "total": 2 * self.total, "percent": self.percent,
                 "error": self.error or None}
 
 
@@ -371,13 +366,13 @@ class ImpactJobs:
         with self._lock:
             return self._jobs.get(key)
 
-    def start(self, key: tuple, total: int, measured: bool, work: Callable[[ImpactJob], dict]) -> ImpactJob:
+    def start(self, key: tuple, total: int, work: Callable[[ImpactJob], dict]) -> ImpactJob:
         """The job for `key`: the existing one unless it failed (a retry), else a new one, queued."""
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.status != "failed":
                 return job
-            job = self._jobs[key] = ImpactJob(uuid.uuid4().hex[:12], total, measured)
+            job = self._jobs[key] = ImpactJob(uuid.uuid4().hex[:12], total)
             self._forget_old()
         self._executor.submit(self._run, job, work)
         return job
@@ -402,7 +397,7 @@ class ImpactJobs:
 
 
 def population() -> int:
-    return int(current_app.config.get("IMPACT_POPULATION", DEFAULT_POPULATION))
+    return int(current_app.config["IMPACT_POPULATION"])  # admin_ui.config: HMB_IMPACT_POPULATION
 
 
 def impact_key(pair: Pair) -> tuple:
@@ -415,20 +410,19 @@ def jobs() -> ImpactJobs:
 
 def start_impact(pair: Pair) -> ImpactJob:
     size = population()
-    measured = in_process(pair.row, pair.previous)
-    if measured:
+    if in_process(pair.row, pair.previous):
         old, new = pair.old, pair.version
 
         def work(job: ImpactJob) -> dict:
             return impact(old, new, population=size, progress=job.progress)
     else:
         text, version_id = pair.row.yaml_text, pair.row.version_id
-        payload = {"previous_text": pair.previous.yaml_text, "previous_version": pair.previous.version_id,
+        payload = {"previous": {"text": pair.previous.yaml_text, "version": pair.previous.version_id},
                    "population": size}
 
         def work(job: ImpactJob) -> dict:
-            return sandbox.evaluate_draft("impact", text, version_id, payload)
-    return jobs().start(impact_key(pair), size, measured, work)
+            return sandbox.evaluate_draft("impact", text, version_id, payload, progress=job.progress)
+    return jobs().start(impact_key(pair), size, work)
 
 
 # ── 3. impact: what the page shows ────────────────────────────────────────────────────────────
@@ -496,7 +490,7 @@ def page(row_id: int):
     if pair is None:  # a draft that does not validate: show why, compare nothing
         row = get_version(db(), row_id)
         return render_template("changes.html", row=row, pair=None,
-                               check=check_draft(row.yaml_text, row.product_id, row.version_id))
+                               check=check_stored(row))
     context = {"row": pair.row, "pair": pair, "check": pair.check, "assumed_mark": ASSUMED_MARK}
     if pair.previous is None:
         return render_template("changes.html", **context, groups=[], change_count=0, cases=golden_cases(pair))

@@ -20,7 +20,7 @@ from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from engine import Version
+from engine import Version, sandbox
 from engine.compare import compare, comparison_steps, graded_bill_sizes
 from engine.explain import ASSUMED_MARK
 from engine.money import fen_to_yuan, format_yuan
@@ -29,8 +29,8 @@ from .auth import requires
 from .db import db
 from .export import Flagged, Sheet, Share, Yuan, csv_response, xlsx_response
 from .i18n import _
-from .models import SchemeVersion
-from .schemes import check_draft
+from .models import FROZEN_STATUSES, SchemeVersion
+from .services import check_stored
 
 bp = Blueprint("compare", __name__)
 log = logging.getLogger(__name__)
@@ -40,12 +40,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Column:
-    """One compared version: its row (for links and status) and the engine's Version."""
+    """One compared version: its row (for links and status), the engine's Version and the stored text."""
     id: int
     name: str
     city: str
     status: str
     version: Version = field(repr=False)
+    text: str = field(repr=False)
+
+    @property
+    def frozen(self) -> bool:
+        return self.status in FROZEN_STATUSES
 
     @property
     def key(self) -> str:
@@ -76,11 +81,12 @@ def columns_of(rows: list[SchemeVersion]) -> tuple[list[Column], list[SchemeVers
     """The rows as engine versions, and the rows that do not validate (a draft being edited)."""
     columns, broken = [], []
     for row in rows:
-        version = check_draft(row.yaml_text, row.product_id, row.version_id).version
+        version = check_stored(row).version
         if version is None:
             broken.append(row)
         else:
-            columns.append(Column(row.id, f"{row.product.name} {row.version_id}", row.product.city, row.status, version))
+            columns.append(Column(row.id, f"{row.product.name} {row.version_id}", row.product.city, row.status,
+                                  version, row.yaml_text))
     return columns, broken
 
 
@@ -107,12 +113,22 @@ def comparison(columns: list[Column], progress=None) -> dict:
     """The engine's comparison of these versions (amounts in fen), from the cache when it has it."""
     result = cached(columns)
     if result is None:
-        result = compare([c.version for c in columns], progress=progress)
+        result = _compare(columns, progress)
         with _RESULTS_LOCK:
             _RESULTS[_result_key(columns)] = result
             while len(_RESULTS) > RESULTS_KEPT:
                 _RESULTS.popitem(last=False)
     return result
+
+
+def _compare(columns: list[Column], progress=None) -> dict:
+    """Published versions here; with a draft among them, all in engine.sandbox's worker (durable-rules never
+    frees the ruleset a draft's text compiles to)."""
+    if all(c.frozen for c in columns):
+        return compare([c.version for c in columns], progress=progress)
+    first, *others = columns
+    payload = {"others": [{"text": c.text, "version": c.version.id} for c in others]}
+    return sandbox.evaluate_draft("compare", first.text, first.version.id, payload, progress)
 
 
 @dataclass

@@ -34,4 +34,7 @@ def defaults() -> dict:
         "WTF_CSRF_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session; an editor may stay open for hours
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,  # a scheme file is a few tens of KB
+        # Members of the reference population the changes page prices and claims under both versions
+        # (engine.impact's default); tests set a small one.
+        "IMPACT_POPULATION": int(os.environ.get("HMB_IMPACT_POPULATION", 5000)),
     }

@@ -5,7 +5,9 @@ classes that a later JSON API, a CLI or a batch job can use without a Flask app.
 """
 from __future__ import annotations
 
-from flask import Flask, current_app, g
+from typing import TypeVar
+
+from flask import Flask, abort, current_app, g
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -13,6 +15,9 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 class Base(DeclarativeBase):
     pass
+
+
+T = TypeVar("T")
 
 
 def make_engine(url: str) -> Engine:
@@ -51,6 +56,14 @@ def db() -> Session:
     if "hmb_session" not in g:
         g.hmb_session = new_session()
     return g.hmb_session
+
+
+def get_or_404(model: type[T], ident) -> T:
+    """The row, or the 404 page (Flask-SQLAlchemy's idiom)."""
+    row = db().get(model, ident)
+    if row is None:
+        abort(404)
+    return row
 
 
 def _close_session(_exc) -> None:

@@ -5,11 +5,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from .auth import requires
-from .db import db
+from .db import db, get_or_404
 from .i18n import _
 from .models import SchemeVersion
 from .schemes import check_draft, text_digest
-from .services import Conflict, WorkflowError, check_stored, get_version, save_draft, unified_diff
+from .services import Conflict, check_stored, get_version, save_draft, unified_diff
 
 bp = Blueprint("editor", __name__)
 
@@ -19,10 +19,7 @@ MAX_TEXT = 1_000_000  # characters; a real scheme file is a few tens of thousand
 @bp.route("/versions/<int:row_id>/edit", methods=["GET", "POST"])
 @requires("draft.edit")
 def edit(row_id: int):
-    try:
-        row = get_version(db(), row_id)
-    except WorkflowError:
-        abort(404)
+    row = get_or_404(SchemeVersion, row_id)
     if row.status != "draft":
         flash(_("只有草稿可以编辑；已发布的版本不可修改。"), "error")
         if request.method == "POST":

@@ -1,7 +1,7 @@
 """Chinese first, English available: one catalogue, keyed by the Chinese text.
 
 Templates and code write `_("中文")`; with English chosen, `_` returns the English below (or the Chinese
-when a string has no translation yet — tests/admin/test_i18n.py lists any missing ones). What the engine
+when a string has no translation yet — tests/admin/test_pages.py lists any missing ones). What the engine
 writes (scheme explanations, validation messages, traces) stays Chinese: it is the scheme's own language.
 """
 from __future__ import annotations
@@ -173,15 +173,16 @@ EN: dict[str, str] = {
     '系统管理员': 'Administrator',
     '请先登录': 'Please sign in first',
     '方案比较': 'Compare schemes',
-    '选择要比较的版本（默认：每个产品最新的已发布版本）。同一位参保人、同一笔费用，日期放在各版本自己的保险期间内。': "Choose the versions to compare (by default each product's latest published version). The same person and the same bill, dated inside each version's own policy period.",
     '比较': 'Compare',
-    '各方案赔付对比': 'What each scheme pays',
     '下载 CSV': 'Download CSV',
-    '参保人与费用（元）': 'Person and bill (yuan)',
     '目录内': 'in-policy',
     '目录外': 'out-of-policy',
-    '粗体为本方案赔付（元），百分比为占个人负担的比例；均由引擎按各版本的规则计算。': "Bold: paid by the scheme (yuan), with its share of what the patient owed; all computed by the engine under each version's rules.",
     '与上一版本 {key} 的差异': 'Changes since the previous version {key}',
+    # version page: the changes since the previous version (catalogue.change_summary)
+    '本版本未通过校验，暂时无法按含义比较；校验问题见下。': 'This version does not validate, so it cannot be compared by meaning yet; the problems are listed below.',
+    '另有 {n} 项变化未列出。': '{n} more changes not listed here.',
+    '查看全部变化': 'See all changes',
+    '（另有黄金案例与影响测算）': '(with the golden cases and the impact)',
     '对方保存的版本': 'their save',
     '您的文本': 'your text',
     '导入并发布': 'Imported and published',

@@ -16,6 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine import sandbox
+
 from . import audit
 from .models import ROLES, Product, SchemeVersion, User, utcnow
 from .schemes import Analysis, check_draft, next_year_text
@@ -109,6 +111,14 @@ def check_stored(row: SchemeVersion) -> Analysis:
 @lru_cache(maxsize=256)  # every version of every product, with room for drafts' saved texts
 def _check_stored(text: str, product_id: str, version_id: str) -> Analysis:
     return check_draft(text, product_id, version_id)
+
+
+def evaluate_stored(row: SchemeVersion, operation: str, payload, progress=None) -> dict:
+    """engine.sandbox.run on a stored, valid version: a frozen text in this process, any other in the sandbox's
+    worker. Why: durable-rules never frees a compiled ruleset, and every saved draft text compiles a new one."""
+    if row.frozen:
+        return sandbox.run(operation, check_stored(row).product, row.version_id, payload, progress)
+    return sandbox.evaluate_draft(operation, row.yaml_text, row.version_id, payload, progress)
 
 
 # ── drafts ────────────────────────────────────────────────────────────────────────────────────

@@ -1,17 +1,20 @@
-"""The claim simulator: a claim (form or JSON) → the engine's adjudication on any valid version, draft or published."""
+"""The claim simulator: a claim (form or JSON) → the engine's adjudication on any valid version, draft or published.
+
+Drafts are evaluated in engine.sandbox's worker, published versions here (services.evaluate_stored)."""
 from __future__ import annotations
 
 import json
 from datetime import date, timedelta
 from decimal import Decimal
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, render_template, request
 
-from engine import InputError, Issue, adjudicate, parse_claim, quote, vocab
+from engine import InputError, Issue, vocab
 
 from .auth import requires
-from .db import db
-from .services import WorkflowError, check_stored, get_version
+from .db import get_or_404
+from .models import SchemeVersion
+from .services import check_stored, evaluate_stored
 
 bp = Blueprint("simulator", __name__)
 
@@ -23,10 +26,7 @@ FIELDS = ("age", "pre_existing", "low_income", "basic_insurance", "basic_insuran
 @bp.route("/versions/<int:row_id>/simulate", methods=["GET", "POST"])
 @requires("simulate")
 def simulate(row_id: int):
-    try:
-        row = get_version(db(), row_id)
-    except WorkflowError:
-        abort(404)
+    row = get_or_404(SchemeVersion, row_id)
     check = check_stored(row)
     if not check.ok:
         return render_template("simulate.html", row=row, check=check, vocab=vocab, form={}, claim_json="")
@@ -40,15 +40,14 @@ def simulate(row_id: int):
                    drugs=_drug_choices(version))
     try:
         data = _json_claim(claim_json) if mode == "json" else _claim_data(form)
-        claim = parse_claim(data, "<理赔>")
-        settlement = adjudicate(claim, version)
+        settlement = evaluate_stored(row, "adjudicate", data)
     except InputError as exc:
         if request.method == "GET":  # the sample claim does not fit this version: just show the form
             return render_template("simulate.html", **context)
         context["input_issues"] = [{"line": i.line, "path": i.where, "message": i.message} for i in exc.issues]
         return render_template("simulate.html", **context), 422
     try:
-        premium = quote(claim.member, version, trace=False)
+        premium = evaluate_stored(row, "quote", data["member"])
     except InputError:
         premium = None
     return render_template("simulate.html", **context, result=settlement, premium=premium,

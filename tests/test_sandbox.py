@@ -45,11 +45,14 @@ def test_the_worker_is_another_process_and_is_replaced():
 
 def test_impact_of_a_draft_runs_in_the_worker():
     draft = XIANNING.replace("value: 0.8,", "value: 0.85,")
-    report = sandbox.evaluate_draft("impact", draft, "2023", {"previous_text": XIANNING, "previous_version": "2023",
-                                                             "population": 300})
+    seen = []
+    report = sandbox.evaluate_draft("impact", draft, "2023", {"previous": {"text": XIANNING, "version": "2023"},
+                                                             "population": 1000}, progress=lambda *a: seen.append(a))
     # a higher in-policy ratio never lowers a payout; the premium is unchanged
     assert report["population"]["premium_change_fen"] == 0
     assert report["population"]["paid_change_fen"] >= 0
     cancer = next(p for p in report["profiles"] if p["id"] == "cancer-inpatient")
     # in-policy (100,000 − 18,000) × (85 % − 80 %) = 4,100 yuan more
     assert cancer["change_fen"] == 4_100_00
+    # progress came back across the process boundary: the old version's members, then the new one's
+    assert ("old", 500, 1000) in seen and ("new", 1000, 1000) in seen

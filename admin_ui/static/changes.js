@@ -16,7 +16,7 @@
   }
 
   function show(state) {
-    if (state.measured && state.percent !== null) {
+    if (state.percent !== null) {
       bar.value = state.percent;
       note.textContent = fill(msg.msgProgress, {phase: state.phase === "new" ? msg.msgNew : msg.msgOld,
                                                 percent: state.percent});

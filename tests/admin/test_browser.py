@@ -1,67 +1,20 @@
 """In a real browser (Playwright driving the system Chromium): the editor's live validation, jump to line,
 save and the two-editor conflict, with no console or CSP errors.
 
-Skipped where Playwright or Chromium is missing (apt-get install chromium fonts-noto-cjk; HMB_CHROMIUM
-names another binary). Playwright's own browser download is not used: the machines are offline.
+Skipped where Playwright or Chromium is missing, unless HMB_REQUIRE_BROWSER=1 (CI), where that is a failure:
+see tests/admin/browser.py, which holds the plumbing the browser tests share.
 """
 from __future__ import annotations
 
-import os
-import shutil
-import threading
+from .browser import chromium, live, needs_chromium, open_page  # noqa: F401 (fixtures)
+from .conftest import version_row
 
-import pytest
-from werkzeug.serving import make_server
-
-# CI installs Chromium and sets HMB_REQUIRE_BROWSER=1: there a missing browser is a failure, not a skip.
-REQUIRED = os.environ.get("HMB_REQUIRE_BROWSER") == "1"
-if REQUIRED:
-    from playwright import sync_api
-else:
-    sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = os.environ.get("HMB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-if REQUIRED and not CHROMIUM:
-    raise RuntimeError("HMB_REQUIRE_BROWSER=1 but no Chromium found (apt-get install chromium)")
-pytestmark = pytest.mark.skipif(not CHROMIUM, reason="no Chromium on this machine (apt-get install chromium)")
-
-from .conftest import PASSWORDS, version_row  # noqa: E402
+pytestmark = needs_chromium
 
 
-@pytest.fixture
-def live(make_app):
-    app = make_app()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
-
-
-@pytest.fixture
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
-
-
-def open_page(browser, base: str, username: str):
-    page = browser.new_context(locale="zh-CN").new_page()
-    page.errors = []
-    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORDS[username])
-    page.click("button.primary")
-    page.wait_for_url(f"{base}/")
-    return page
-
-
-def test_live_validation_marks_the_line_and_jumps_to_it(live, browser):
+def test_live_validation_marks_the_line_and_jumps_to_it(live, chromium):
     app, base = live
-    page = open_page(browser, base, "pm")
+    page = open_page(chromium, base, "pm")
     page.click("text=建立下一年度草稿 >> nth=0")
     page.wait_for_url("**/edit")
     page.wait_for_selector("#status.ok")
@@ -82,9 +35,9 @@ def test_live_validation_marks_the_line_and_jumps_to_it(live, browser):
     assert page.errors == []
 
 
-def test_two_editors_in_two_browsers(live, browser):
+def test_two_editors_in_two_browsers(live, chromium):
     app, base = live
-    first, second = open_page(browser, base, "pm"), open_page(browser, base, "pm2")
+    first, second = open_page(chromium, base, "pm"), open_page(chromium, base, "pm2")
     first.click("text=建立下一年度草稿 >> nth=0")
     first.wait_for_url("**/edit")
     second.goto(first.url)
@@ -103,9 +56,9 @@ def test_two_editors_in_two_browsers(live, browser):
     assert [e for e in second.errors if "409 (CONFLICT)" not in e] == []  # the conflict page itself answers 409
 
 
-def test_simulator_and_version_pages_render_without_errors(live, browser):
+def test_simulator_and_version_pages_render_without_errors(live, chromium):
     app, base = live
-    page = open_page(browser, base, "regulator")
+    page = open_page(chromium, base, "regulator")
     page.click("text=理赔模拟 >> nth=0")
     page.wait_for_selector(".totals .big")
     assert page.text_content(".totals .big").strip().startswith("228,777.20")

@@ -6,69 +6,23 @@ that a failure). Leaves a screenshot of the page in test-output/screenshots/comp
 """
 from __future__ import annotations
 
-import os
 import shutil
-import threading
 from decimal import Decimal
 
 import pytest
-from werkzeug.serving import make_server
+from openpyxl import load_workbook
 
-# CI installs Chromium and sets HMB_REQUIRE_BROWSER=1: there a missing browser is a failure, not a skip.
-REQUIRED = os.environ.get("HMB_REQUIRE_BROWSER") == "1"
-if REQUIRED:
-    from playwright import sync_api
-else:
-    sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = os.environ.get("HMB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-if REQUIRED and not CHROMIUM:
-    raise RuntimeError("HMB_REQUIRE_BROWSER=1 but no Chromium found (apt-get install chromium)")
-pytestmark = pytest.mark.skipif(not CHROMIUM, reason="no Chromium on this machine (apt-get install chromium)")
+from .browser import chromium, live, needs_chromium, open_page, shot  # noqa: F401 (fixtures)
+from .conftest import REPO, version_row
 
-from openpyxl import load_workbook  # noqa: E402
-
-from .conftest import PASSWORDS, REPO, version_row  # noqa: E402
-
-SCREENSHOTS = REPO / "test-output" / "screenshots"
+pytestmark = needs_chromium
+SCREEN = {"viewport": {"width": 1280, "height": 900}, "accept_downloads": True}
 
 
 @pytest.fixture
 def products_copy(products_copy):
     shutil.copy(REPO / "products" / "zaohuibao.yaml", products_copy / "zaohuibao.yaml")
     return products_copy
-
-
-@pytest.fixture
-def live(make_app):
-    app = make_app()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
-
-
-@pytest.fixture
-def chromium():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
-def open_page(chromium, base: str, username: str, **context):
-    page = chromium.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}, accept_downloads=True,
-                                **context).new_page()
-    page.errors = []
-    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORDS[username])
-    page.click("button.primary")
-    page.wait_for_url(f"{base}/")
-    return page
 
 
 def choose(page, ids: set[int]) -> None:
@@ -84,7 +38,7 @@ def row_ids(app, *keys: tuple[str, str]) -> list[int]:
 def test_compare_two_schemes_see_the_chart_and_download_excel(live, chromium, tmp_path):
     app, base = live
     xhb, zhb23, zhb25 = row_ids(app, ("xianhuibao", "2023"), ("zaohuibao", "2023"), ("zaohuibao", "2025"))
-    page = open_page(chromium, base, "regulator")
+    page = open_page(chromium, base, "regulator", **SCREEN)
     page.click("text=方案比较")
     page.wait_for_selector("#compare-form")
     choose(page, {xhb, zhb23})
@@ -116,15 +70,14 @@ def test_compare_two_schemes_see_the_chart_and_download_excel(live, chromium, tm
     page.click("#compare-button")
     page.wait_for_url(f"{base}/compare?v={xhb}&v={zhb23}&v={zhb25}")
     assert page.locator("svg.curves").first.locator("polyline.curve").count() == 3
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "compare.png"), full_page=True)
+    shot(page, "compare", full_page=True)
     assert page.errors == []  # no script error, no CSP refusal
 
 
 def test_without_javascript_the_form_still_compares(live, chromium):
     app, base = live
     xhb, zhb25 = row_ids(app, ("xianhuibao", "2023"), ("zaohuibao", "2025"))
-    page = open_page(chromium, base, "reviewer", java_script_enabled=False)
+    page = open_page(chromium, base, "reviewer", java_script_enabled=False, **SCREEN)
     page.goto(f"{base}/compare")
     choose(page, {xhb, zhb25})
     page.click("#compare-button")

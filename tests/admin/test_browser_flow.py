@@ -5,79 +5,41 @@ it, saves and submits; the reviewer publishes it with an effective period, after
 the editor; the regulator reads the version in plain Chinese with its assumptions marked and runs the
 simulator. Each main page is saved to test-output/screenshots/ (git-ignored) for a person to look at.
 
-Same skip/require logic as test_browser.py: skipped without Playwright or Chromium, unless
-HMB_REQUIRE_BROWSER=1 (CI), where a missing browser is a failure.
+Same skip/require logic as test_browser.py (see tests/admin/browser.py): skipped without Playwright or
+Chromium, unless HMB_REQUIRE_BROWSER=1 (CI), where a missing browser is a failure.
 """
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
-REQUIRED = os.environ.get("HMB_REQUIRE_BROWSER") == "1"
-if REQUIRED:
-    from playwright import sync_api
-else:
-    sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = os.environ.get("HMB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-if REQUIRED and not CHROMIUM:
-    raise RuntimeError("HMB_REQUIRE_BROWSER=1 but no Chromium found (apt-get install chromium)")
-pytestmark = pytest.mark.skipif(not CHROMIUM, reason="no Chromium on this machine (apt-get install chromium)")
+from .browser import chromium, live, log_in, needs_chromium, new_page, shot, sync_api  # noqa: F401 (fixtures)
+from .conftest import REPO, version_row
 
-from .conftest import PASSWORDS, REPO, version_row  # noqa: E402
-
-SCREENSHOTS = REPO / "test-output" / "screenshots"
+pytestmark = needs_chromium
 LAPTOP = {"width": 1280, "height": 800}
 BROKEN, FIXED = "ratio: {value: 1.5,", "ratio: {value: 0.8,"
 
 
 @pytest.fixture
-def live(make_app, products_copy):
+def products_copy(products_copy):
     # All three products, so the list looks like the real one; the flow itself only touches 咸惠保.
     for path in (REPO / "products").glob("*.yaml"):
         if not path.name.endswith(".cases.yaml"):
             shutil.copy(path, products_copy / path.name)
-    app = make_app()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    return products_copy
 
 
 @pytest.fixture
-def page():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = chromium.new_context(locale="zh-CN", viewport=LAPTOP).new_page()
-        page.errors = []
-        page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: page.errors.append(str(e)))
-        yield page
-        chromium.close()
-
-
-def shot(page, name: str, full_page: bool = False) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+def page(chromium):
+    return new_page(chromium, viewport=LAPTOP)
 
 
 def fits_the_screen(page) -> None:
     """Nothing wider than the laptop screen: no sideways scrolling of the whole page."""
     assert page.evaluate("document.documentElement.scrollWidth") <= LAPTOP["width"]
-
-
-def log_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORDS[username])
-    page.click("button.primary")
-    page.wait_for_url(f"{base}/")
 
 
 def product_card(page, name: str):
@@ -135,7 +97,10 @@ def test_draft_review_publish_and_read(live, page):
     review = page.locator("section.workflow")
     sync_api.expect(review.locator("input[name=effective_from]")).to_have_value("2024-01-01")
     sync_api.expect(review.locator("input[name=effective_to]")).to_have_value("2024-12-31")
-    sync_api.expect(page.locator("details pre.diff")).to_contain_text("value: 79")  # the change, opened for review
+    # the change by meaning, listed for review; the text diff folded below it
+    sync_api.expect(page.locator("table.changes-brief")).to_contain_text("档位“统一保费”保费：69.00 元 → 79.00 元")
+    sync_api.expect(page.locator("details.text-diff pre.diff")).to_be_hidden()
+    sync_api.expect(page.locator("details.text-diff pre.diff")).to_contain_text("value: 79")
     review.locator("input[name=comment]").fill("保费调整已核对，同意发布。")
     fits_the_screen(page)
     shot(page, "04-review")

@@ -14,6 +14,7 @@ from html import unescape
 import pytest
 
 from admin_ui import changes
+from admin_ui.schemes import check_draft
 from engine import parse_person, quote, rules, sandbox
 from engine.cases import load_cases, run_case
 from engine.impact import impact, reference_population
@@ -65,7 +66,7 @@ def wait_for_impact(client, url: str, timeout: float = 30) -> dict:
 
 
 def versions(session, product: str, *ids: str):
-    return [changes.check_draft(version_row(session, product, v).yaml_text).version for v in ids]
+    return [check_draft(version_row(session, product, v).yaml_text).version for v in ids]
 
 
 # ── 1. semantic diff ──────────────────────────────────────────────────────────────────────────
@@ -172,7 +173,7 @@ def test_the_impact_json_reports_progress_then_the_engines_result(pm, session, m
     monkeypatch.setattr(changes, "impact", held)
     url = changes_url(session, "zaohuibao", "2025") + "/impact.json"
     first = pm.get(url).get_json()
-    assert first["status"] in ("queued", "running") and first["measured"] is True
+    assert first["status"] in ("queued", "running")
     assert reported.wait(10)
     during = pm.get(url).get_json()
     assert (during["status"], during["phase"], during["done"], during["total"], during["percent"]) == \
@@ -240,7 +241,7 @@ def test_the_version_page_and_the_editor_link_to_it(pm, session):
 
 # ── drafts go through the sandbox ─────────────────────────────────────────────────────────────
 
-def _fake_sandbox(operation, text, version_id, payload):
+def _fake_sandbox(operation, text, version_id, payload, progress=None):
     """What the worker would answer, computed here: for tests where the sandbox is not the subject."""
     from engine import load_product_text
     product = load_product_text(text)
@@ -253,9 +254,9 @@ def test_drafts_are_evaluated_in_the_sandbox_never_here(app, pm, session, monkey
     calls = []
     real = sandbox.evaluate_draft
 
-    def recording(operation, text, version_id, payload):
+    def recording(operation, text, version_id, payload, progress=None):
         calls.append((operation, text, version_id, payload))
-        return real(operation, text, version_id, payload)
+        return real(operation, text, version_id, payload, progress)
 
     monkeypatch.setattr(sandbox, "evaluate_draft", recording)
     try:
@@ -274,15 +275,15 @@ def test_drafts_are_evaluated_in_the_sandbox_never_here(app, pm, session, monkey
         assert "0 个案例结果变化" in page  # a copy changes nothing but its dates
 
         state = wait_for_impact(pm, f"/versions/{draft.id}/changes/impact.json")
-        assert state["status"] == "done" and state["measured"] is False
+        assert state["status"] == "done" and state["percent"] == 100
         operation, text, version_id, payload = calls[-1]
         previous = version_row(session, "zaohuibao", "2025")
         assert (operation, text, version_id) == ("impact", draft.yaml_text, "2026")
-        assert payload == {"previous_text": previous.yaml_text, "previous_version": "2025", "population": POPULATION}
+        assert payload == {"previous": {"text": previous.yaml_text, "version": "2025"}, "population": POPULATION}
         assert state["result"]["population"]["premium_change_fen"] == 0
 
         # the draft's rules were never compiled in this process (durable-rules would keep them for ever)
-        ruleset = changes.check_draft(draft.yaml_text).version.ruleset_name
+        ruleset = check_draft(draft.yaml_text).version.ruleset_name
         assert ruleset not in rules._COMPILED
     finally:
         sandbox.shutdown()

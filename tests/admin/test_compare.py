@@ -261,6 +261,33 @@ def test_a_background_job_reports_progress_and_leads_to_the_page(app, two, monke
     assert Browser(app, "pm").get(job["poll"]).status_code == 404  # a job is its owner's
 
 
+def test_a_draft_is_compared_in_the_sandbox_with_progress_and_the_same_figures(app, session, draft, monkeypatch):
+    """durable-rules never frees a ruleset: a draft's text is compiled in the sandbox's worker, never here."""
+    from engine import rules, sandbox
+
+    monkeypatch.setattr(comparing, "_RESULTS", OrderedDict())
+    draft.yaml_text = draft.yaml_text.replace("ratio: {value: 0.8,", "ratio: {value: 0.85,")
+    session.commit()
+    published = version_row(session, "xianhuibao", "2023")
+    calls = []
+    real = sandbox.evaluate_draft
+    monkeypatch.setattr(sandbox, "evaluate_draft", lambda *args: calls.append(args[0]) or real(*args))
+    regulator = Browser(app, "regulator")
+    try:
+        job = regulator.post("/compare/jobs", data={"v": [str(published.id), str(draft.id)]}).get_json()
+        done = _wait(regulator, job["poll"])
+        assert calls == ["compare"] and done["error"] == ""
+        assert done["done"] == done["total"] == 100  # the worker's progress reached the job
+        page = regulator.get(done["page"]).get_data(as_text=True)
+    finally:
+        sandbox.shutdown()
+    draft_version = comparing.check_stored(draft).version
+    assert draft_version.ruleset_name not in rules._COMPILED
+    # the cancer inpatient: 188,800 yuan under 2023 (as above); in-policy 100,000 − 18,000 at 85 % not 80 %
+    # adds 4,100 yuan under the draft
+    assert 'data-paid-fen="18880000"' in page and 'data-paid-fen="19290000"' in page
+
+
 def test_starting_a_job_needs_the_csrf_token(app, two):
     client = login(app.test_client(), "regulator")
     assert client.post("/compare/jobs", data={"v": ["1", "2"]}).status_code == 400

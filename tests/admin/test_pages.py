@@ -69,11 +69,29 @@ def test_simulator_reports_bad_input_with_its_line(app, session):
     assert response.status_code == 422 and "不在" in response.get_data(as_text=True)
 
 
-def test_simulator_runs_on_a_draft(app, draft):
-    page = Browser(app, "pm").post(f"/versions/{draft.id}/simulate", {
-        "mode": "form", "age": "30", "date": "2024-05-01", "care": "inpatient", "in_policy_self_pay": "50000",
-        "out_of_policy_self_pay": "0"})
-    assert page.status_code == 200 and "xianhuibao@2024" in page.get_data(as_text=True)
+def test_simulator_runs_a_draft_in_the_sandbox_and_pays_what_the_engine_pays(app, session, draft, monkeypatch):
+    """A draft's text compiles a ruleset durable-rules never frees: it is evaluated in the sandbox's worker."""
+    from admin_ui.services import check_stored
+    from engine import rules, sandbox
+
+    calls = []
+    real = sandbox.evaluate_draft
+    monkeypatch.setattr(sandbox, "evaluate_draft", lambda *args: calls.append(args[0]) or real(*args))
+    try:
+        page = Browser(app, "pm").post(f"/versions/{draft.id}/simulate", {
+            "mode": "form", "age": "30", "date": "2024-05-01", "care": "inpatient", "in_policy_self_pay": "50000",
+            "out_of_policy_self_pay": "0"})
+    finally:
+        sandbox.shutdown()
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "xianhuibao@2024" in text
+    assert calls == ["adjudicate", "quote"]
+    # (50,000 − 18,000) × 80 % = 25,600 yuan, as the 2023 version it was copied from pays
+    assert re.search(r'class="big">\s*25,600.00', text) and "69.00" in text  # and the band's premium
+    draft_version = load_product(XIANHUIBAO).version("2023")
+    assert adjudicate(parse_claim({**CLAIM, "date": "2023-05-01", "in_policy_self_pay": 50000,
+                                   "out_of_policy_self_pay": 0}), draft_version).paid_fen == 25_600_00
+    assert check_stored(draft).version.ruleset_name not in rules._COMPILED
 
 
 def test_audit_log_search(app, draft):
