@@ -57,18 +57,28 @@ def _assumed(prov: Provenance) -> bool:
     return prov.is_assumption
 
 
-def _keyed(old_items: dict, new_items: dict, area: str, label, describe, assumed=lambda item: False) -> list[Change]:
+def _keyed(old_items: dict, new_items: dict, area: str, label, describe, assumed=lambda item: False,
+           renamable=lambda item: True) -> list[Change]:
     """Added, removed and changed items of two {id: item} maps; `describe` gives an item's comparable text."""
     changes = []
     for key, item in new_items.items():
         if key not in old_items:
             changes.append(Change(area, "added", label(item), after=describe(item), assumed=assumed(item)))
-        elif describe(old_items[key]) != describe(item):
+            continue
+        if renamable(item):
+            changes += _renamed(area, label, old_items[key], item)
+        if describe(old_items[key]) != describe(item):
             changes.append(Change(area, "changed", label(item), describe(old_items[key]), describe(item),
                                   assumed(item)))
     changes += [Change(area, "removed", label(item), before=describe(item))
                 for key, item in old_items.items() if key not in new_items]
     return changes
+
+
+def _renamed(area: str, label, old_item, new_item) -> list[Change]:
+    """The same thing (same id) under a new name: a reader of the scheme sees the name, so it is a change."""
+    before, after = getattr(old_item, "name", None), getattr(new_item, "name", None)
+    return [] if before == after else [Change(area, "changed", f"{label(old_item)}的名称", before, after)]
 
 
 def _scalar(area: str, subject: str, before, after) -> list[Change]:
@@ -121,6 +131,7 @@ def _bands(old: Version, new: Version) -> list[Change]:
             changes.append(Change("premium", "added", label, after=f"{_yuan(band.amount.fen)}（{conditions.describe(band.when)}）",
                                   assumed=_assumed(band.amount.prov)))
             continue
+        changes += _renamed("premium", lambda b: f"档位“{b.name}”", before, band)
         if before.amount.fen != band.amount.fen:
             changes.append(Change("premium", "changed", f"{label}保费", _yuan(before.amount.fen), _yuan(band.amount.fen),
                                   _assumed(band.amount.prov)))
@@ -148,8 +159,17 @@ def _pools(old: Version, new: Version) -> list[Change]:
         old_pools, new_pools = getattr(old.scheme_layer, attribute), getattr(new.scheme_layer, attribute)
         word = AREAS[area]
         changes += _keyed(old_pools, new_pools, area, lambda p, w=word: p.name if p.name.endswith(w) else f"{w}“{p.name}”",
-                          lambda p: _yuan(p.amount.fen), lambda p: _assumed(p.amount.prov))
+                          lambda p: _yuan(p.amount.fen), lambda p: _assumed(p.amount.prov), _declared_pool)
     return changes
+
+
+def _declared_pool(pool) -> bool:
+    """A pool written inline on a liability is named after it (model._liability): its rename is the liability's."""
+    return not pool.id.endswith((".deductible", ".cap"))
+
+
+def _pool_name(pool) -> str:
+    return pool.name if _declared_pool(pool) else "本责任单独设置"  # its amount is compared under 起付线/封顶线
 
 
 def _liability_text(layer: Layer, liability: Liability) -> dict:
@@ -159,8 +179,8 @@ def _liability_text(layer: Layer, liability: Liability) -> dict:
         "适用人群": conditions.describe(liability.when),
         "比例": "；".join((f"{conditions.describe(r.when)} " if r.when else "") + ratio_phrase(r).removeprefix("按 ")
                         .removesuffix(" 赔付") for r in liability.rows),
-        "起付线": layer.deductibles[liability.deductible].name,
-        "封顶线": "、".join(layer.caps[c].name for c in liability.caps) or "不封顶",
+        "起付线": _pool_name(layer.deductibles[liability.deductible]),
+        "封顶线": "、".join(_pool_name(layer.caps[c]) for c in liability.caps) or "不封顶",
     }
 
 
@@ -176,6 +196,7 @@ def _liabilities(old: Version, new: Version) -> list[Change]:
             changes.append(Change("liability", "added", label, after=summary, assumed=_assumed(liability.basis)))
             continue
         before = _liability_text(old_layer, old_items[liability.id])
+        changes += _renamed("liability", lambda l: f"责任“{l.name}”", old_items[liability.id], liability)
         changes += [Change("liability", "changed", f"{label}{aspect}", before[aspect], after[aspect],
                            _ratio_assumed(liability) if aspect == "比例" else False)
                     for aspect in after if before[aspect] != after[aspect]]

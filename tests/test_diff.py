@@ -64,3 +64,18 @@ def test_cli_diff_json():
     assert data["old"] == "zaohuibao@2023" and data["new"] == "zaohuibao@2024"
     pricing = [c for c in data["changes"] if c["subject"] == "定价方式"]
     assert pricing and pricing[0]["after"] == "差异化定价"
+
+
+def test_a_renamed_band_or_liability_is_a_change_under_its_old_name():
+    # 2025 renames the low-income band (the sources: 低收入人群 → the five categories of 低收入人员)
+    product = zaohuibao()
+    changes = diff_versions(product.version("2024"), product.version("2025"))
+    assert "档位“低收入人群”的名称：低收入人群 → 五类低收入人员" in [c.text for c in changes]
+
+
+def test_renaming_a_liability_is_one_change(xianhuibao):
+    text = _xianning_text()
+    assert text.count("name: 医保目录内个人自付\n") == 1
+    new = load_product_text(text.replace("name: 医保目录内个人自付\n", "name: 目录内自付\n")).version("2023")
+    changes = diff_versions(xianhuibao.version("2023"), new)
+    assert [c.text for c in changes] == ["责任“医保目录内个人自付”的名称：医保目录内个人自付 → 目录内自付"]

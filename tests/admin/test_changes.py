@@ -76,7 +76,7 @@ def test_2025_against_2024_shows_the_sourced_changes_in_the_schemes_words(pm, se
     assert "对比版本： zaohuibao@2024" in page
     # deductible 15,000 (2023; assumed kept in 2024) → 8,000 in 2025, and the pre-existing band 139 → 159 (seed 002)
     assert "起付线 1 项" in page and "起付线“年度累计起付线（目录内外共用）” 15,000.00 元 → 8,000.00 元" in page
-    assert "保费档位 5 项" in page and "档位“有既往症人群”保费 139.00 元 → 159.00 元" in page
+    assert "保费档位 7 项" in page and "档位“有既往症人群”保费 139.00 元 → 159.00 元" in page
     # an assumed new value is marked where it stands
     assert "特药“瑞基奥仑赛注射液（CAR-T）” — → 复发或难治性大 B 细胞淋巴瘤 【假设】" in page
 
