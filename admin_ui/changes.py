@@ -39,6 +39,7 @@ from engine.issues import InputError
 from engine.money import MoneyError, format_yuan, yuan_to_fen
 
 from .auth import requires
+from .charts import WAN, grouped_bars, unit_for
 from .db import db
 from .i18n import _
 from .models import FROZEN_STATUSES, Product, SchemeVersion
@@ -453,7 +454,7 @@ def impact_view(report: dict, old: Version, new: Version) -> dict:
     return {"summary": summary, "bands": _band_rows(before, after), "liabilities": _liability_rows(before, after, old, new),
             "profiles": [{**p, "old": format_yuan(p["old_paid_fen"]), "new": format_yuan(p["new_paid_fen"]),
                           "change": _signed(p["change_fen"])} for p in report["profiles"]],
-            "population": report["population"]}
+            "population": report["population"], "charts": impact_charts(report, old, new)}
 
 
 def _signed_count(n: int) -> str:
@@ -473,12 +474,35 @@ def _band_rows(before: dict, after: dict) -> list[dict]:
     return rows
 
 
-def _liability_rows(before: dict, after: dict, old: Version, new: Version) -> list[dict]:
+def _liability_paid(before: dict, after: dict, old: Version, new: Version) -> list[tuple[str, str, int, int]]:
+    """(id, name, old paid, new paid) for each liability either version paid under."""
     names = {**_liability_names(old), **_liability_names(new)}
     ids = [*before["by_liability"], *(i for i in after["by_liability"] if i not in before["by_liability"])]
-    return [{"name": names.get(i, i), "old": format_yuan(before["by_liability"].get(i, 0)),
-             "new": format_yuan(after["by_liability"].get(i, 0)),
-             "change": _signed(after["by_liability"].get(i, 0) - before["by_liability"].get(i, 0))} for i in ids]
+    return [(i, names.get(i, i), before["by_liability"].get(i, 0), after["by_liability"].get(i, 0)) for i in ids]
+
+
+def _liability_rows(before: dict, after: dict, old: Version, new: Version) -> list[dict]:
+    return [{"name": name, "old": format_yuan(was), "new": format_yuan(now), "change": _signed(now - was)}
+            for _id, name, was, now in _liability_paid(before, after, old, new)]
+
+
+def impact_charts(report: dict, old: Version, new: Version) -> list[dict]:
+    """Old beside new as grouped bars: paid per liability over the population, and each standard profile's payout."""
+    before, after = report["population"]["old"], report["population"]["new"]
+    series = [(v.key, f"{v.product_name} {v.id}") for v in (old, new)]  # short: the legend has 250 px an entry
+    liabilities = [{"id": i, "name": name, "cells": [{"fen": was}, {"fen": now}]}
+                   for i, name, was, now in _liability_paid(before, after, old, new)]
+    profiles = [{"id": p["id"], "name": p["name"].split("（")[0],  # the short name fits under its bars
+                 "cells": [{"fen": p["old_paid_fen"]}, {"fen": p["new_paid_fen"]}]} for p in report["profiles"]]
+    charts = []
+    for css, group, title, groups in (("impact-liabilities", "liability", _("参考人群按责任的赔付"), liabilities),
+                                      ("impact-profiles", "profile", _("标准病例的赔付"), profiles)):
+        if groups:
+            unit = unit_for(max(c["fen"] for g in groups for c in g["cells"]))
+            charts.append({"css": css, "title": title, "group": group,
+                           "axis": _("赔付（万元）") if unit == WAN else _("赔付（元）"),
+                           "chart": grouped_bars(series, groups, unit)})
+    return charts
 
 
 # ── routes ────────────────────────────────────────────────────────────────────────────────────

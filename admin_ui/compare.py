@@ -26,6 +26,8 @@ from engine.explain import ASSUMED_MARK
 from engine.money import fen_to_yuan, format_yuan
 
 from .auth import requires
+from .charts import (CHART_WIDTH, PLOT_LEFT, PLOT_RIGHT, WAN, YUAN, grouped_bars, legend, nice_step, number,
+                     plot_top, scale)
 from .db import db
 from .export import Flagged, Sheet, Share, Yuan, csv_response, xlsx_response
 from .i18n import _
@@ -241,43 +243,9 @@ def xlsx_file():
     return comparison_xlsx(columns, comparison(columns))
 
 
-# ── charts: geometry here, markup in compare.html (inline SVG, nothing for the CSP to allow) ──
+# ── charts: geometry in admin_ui.charts, markup in _charts.html / compare.html ─────────────────
 
-PALETTE = ("#0b5cad", "#e07b00", "#2f9e44", "#9c36b5", "#c92a2a", "#1098ad", "#5c940d", "#d6336c")
-DASHES = ("", "10 5", "3 4", "14 5 3 5")  # identical curves (same rules, two years) still show both lines
-CHART_WIDTH, PLOT_LEFT, PLOT_RIGHT = 1100, 96, 1070
-LEGEND_PER_ROW, LEGEND_ROW = 4, 24
-WAN = 1_000_000  # fen in 1 万元
 ZOOM_TOP = 20 * WAN  # the second curve chart: the first 200,000 yuan, where deductibles set the schemes apart
-
-
-def nice_step(top: int, ticks: int, smallest: int) -> int:
-    """The smallest 1-2-5 step (≥ smallest) that reaches `top` in at most `ticks` steps."""
-    step = smallest
-    while True:
-        for multiple in (1, 2, 5):
-            if multiple * step * ticks >= top:
-                return multiple * step
-        step *= 10
-
-
-def _scale(value: int, top: int, pixels: int) -> Decimal:
-    return (Decimal(pixels) * value / top).quantize(Decimal("0.1"))
-
-
-def _number(fen: int, unit: int) -> str:
-    """fen in a whole unit (1 万元, 1 元) without trailing zeros: 2500000 → '2.5' (万元)."""
-    return format((Decimal(fen) / unit).normalize(), "f")
-
-
-def _legend(columns: list[Column]) -> list[dict]:
-    return [{"name": c.name, "colour": PALETTE[i % len(PALETTE)], "dash": DASHES[i % len(DASHES)],
-             "x": PLOT_LEFT + (i % LEGEND_PER_ROW) * 250, "y": 18 + (i // LEGEND_PER_ROW) * LEGEND_ROW}
-            for i, c in enumerate(columns)]
-
-
-def _plot_top(columns: list[Column]) -> int:
-    return 30 + LEGEND_ROW * ((len(columns) - 1) // LEGEND_PER_ROW + 1)
 
 
 def curve_chart(result: dict, columns: list[Column], bill_top: int | None = None, height: int = 360) -> dict:
@@ -288,48 +256,29 @@ def curve_chart(result: dict, columns: list[Column], bill_top: int | None = None
     keep = [i for i, b in enumerate(result["curves"]["bill_fen"]) if bill_top is None or b <= bill_top]
     bills = [result["curves"]["bill_fen"][i] for i in keep]
     curves = [[paid[i] for i in keep] for paid in result["curves"]["paid_fen"]]
-    width, top = PLOT_RIGHT - PLOT_LEFT, _plot_top(columns)
+    width, top = PLOT_RIGHT - PLOT_LEFT, plot_top(len(columns))
     highest = max(max(c) for c in curves) or 1
     x_step, y_step = nice_step(max(bills) or 1, 10, WAN // 10), nice_step(highest, 8, WAN // 10)
     x_top, y_top = -(-max(bills) // x_step) * x_step or x_step, -(-highest // y_step) * y_step
-    x = lambda fen: PLOT_LEFT + _scale(fen, x_top, width)  # noqa: E731
-    y = lambda fen: top + height - _scale(fen, y_top, height)  # noqa: E731
+    x = lambda fen: PLOT_LEFT + scale(fen, x_top, width)  # noqa: E731
+    y = lambda fen: top + height - scale(fen, y_top, height)  # noqa: E731
     lines, last = [], max(len(columns) - 1, 1)
-    for i, (style, column, paid) in enumerate(zip(_legend(columns), columns, curves)):
+    for i, (style, column, paid) in enumerate(zip(legend([c.name for c in columns]), columns, curves)):
         points = [{"x": x(b), "y": y(p), "bill_fen": b, "paid_fen": p} for b, p in zip(bills, paid)]
         lines.append({**style, "key": column.key, "points": points, "stroke": (2 + Decimal(3) * (last - i) / last).quantize(Decimal("0.1")),
                       "path": " ".join(f"{p['x']},{p['y']}" for p in points)})
     return {"width": CHART_WIDTH, "height": top + height + 64, "left": PLOT_LEFT, "right": PLOT_RIGHT,
-            "top": top, "bottom": top + height, "legend": _legend(columns), "lines": lines,
-            "x_ticks": [{"at": x(v), "label": _number(v, WAN)} for v in range(0, x_top + 1, x_step)],
-            "y_ticks": [{"at": y(v), "label": _number(v, WAN)} for v in range(0, y_top + 1, y_step)],
-            "x_top": _number(x_top, WAN), "out_share": f"{Decimal(result['curves']['out_of_policy_share']) * 100:.0f}"}
+            "top": top, "bottom": top + height, "legend": legend([c.name for c in columns]), "lines": lines,
+            "x_ticks": [{"at": x(v), "label": number(v, WAN)} for v in range(0, x_top + 1, x_step)],
+            "y_ticks": [{"at": y(v), "label": number(v, WAN)} for v in range(0, y_top + 1, y_step)],
+            "x_top": number(x_top, WAN), "out_share": f"{Decimal(result['curves']['out_of_policy_share']) * 100:.0f}"}
 
 
 def premium_chart(result: dict, columns: list[Column], height: int = 240) -> dict:
     """Grouped bars: one group per standard person, one bar per version; premiums in 元."""
-    persons = result["premiums"]
-    width, top = PLOT_RIGHT - PLOT_LEFT, _plot_top(columns)
-    most = max((c["premium_fen"] for p in persons for c in p["cells"]), default=0) or 100
-    step = nice_step(most, 5, 100)
-    y_top = -(-most // step) * step
-    group = Decimal(width) / len(persons)
-    bar = min(Decimal(40), (group - 24) / len(columns)).quantize(Decimal("0.1"))
-    legend, groups = _legend(columns), []
-    for g, person in enumerate(persons):
-        first = PLOT_LEFT + group * g + (group - bar * len(columns)) / 2
-        bars = [{"x": (first + bar * i).quantize(Decimal("0.1")), "width": bar - 2, "colour": legend[i]["colour"],
-                 "y": top + height - _scale(cell["premium_fen"], y_top, height),
-                 "height": _scale(cell["premium_fen"], y_top, height), "fen": cell["premium_fen"],
-                 "label": _number(cell["premium_fen"], 100), "assumed": cell["assumed"], "key": columns[i].key,
-                 "name": columns[i].name, "centre": (first + bar * i + (bar - 2) / 2).quantize(Decimal("0.1"))}
-                for i, cell in enumerate(person["cells"])]
-        groups.append({"id": person["id"], "name": person["name"], "bars": bars,
-                       "centre": (PLOT_LEFT + group * g + group / 2).quantize(Decimal("0.1"))})
-    return {"width": CHART_WIDTH, "height": top + height + 50, "left": PLOT_LEFT, "right": PLOT_RIGHT, "top": top,
-            "bottom": top + height, "legend": legend, "groups": groups,
-            "y_ticks": [{"at": top + height - _scale(v, y_top, height), "label": _number(v, 100)}
-                        for v in range(0, y_top + 1, step)]}
+    groups = [{"id": p["id"], "name": p["name"], "cells": [{"fen": c["premium_fen"], "assumed": c["assumed"]}
+                                                         for c in p["cells"]]} for p in result["premiums"]]
+    return grouped_bars([(c.key, c.name) for c in columns], groups, YUAN, height)
 
 
 # ── exports: the same figures as the page, amounts in yuan from integer fen ──────────────────

@@ -13,7 +13,8 @@ LANGUAGES = {"zh": "中文", "en": "English"}
 STATUS = {"draft": "草稿", "in_review": "审核中", "published": "已发布", "retired": "已停用"}
 ACTION = {"version.import": "导入并发布", "version.create_draft": "建立草稿", "version.save": "保存",
           "version.submit": "提交审核", "version.publish": "审批发布", "version.send_back": "退回修改",
-          "version.retire": "停用", "user.login": "登录", "user.login_failed": "登录失败", "user.logout": "退出"}
+          "version.retire": "停用", "user.login": "登录", "user.login_failed": "登录失败", "user.logout": "退出",
+          "version.upload": "上传为草稿"}
 ROLE = {"product_manager": "产品经理", "reviewer": "审核员", "regulator": "监管人员", "admin": "系统管理员"}
 
 EN: dict[str, str] = {
@@ -292,7 +293,10 @@ EN: dict[str, str] = {
     '结果不变的 {n} 个案例': '{n} cases with the same result',
     '案例文件中没有 {key} 的案例。': 'The case file has no cases for {key}.',
     '排队等候计算…': 'Waiting to start…',
-    '正在隔离的工作进程中计算（草稿不显示进度）…': 'Calculating in a separate worker process (no progress for drafts)…',
+    '正在计算…': 'Calculating…',
+    '参考人群按责任的赔付': 'Reference population: paid by liability',
+    '标准病例的赔付': 'Standard cases: payouts',
+    '赔付（万元）': 'Paid (10,000 yuan)',
     '正在计算：{phase} {percent}%': 'Calculating: {phase} {percent}%',
     '上一版本': 'previous version',
     '无法取得计算进度（网络或服务器错误）。': 'Could not get the progress (network or server error).',
@@ -326,6 +330,34 @@ EN: dict[str, str] = {
     '产品': 'Product',
     '发布': 'Published',
     '适用': 'Applies',
+    # importing and exporting whole product files (files.py, import.html)
+    '上传为草稿': 'Uploaded as a draft',
+    '导入方案文件': 'Import product files',
+    '导出方案文件': 'Export product file',
+    '含草稿': 'with drafts',
+    '导入结果': 'Import result',
+    '共 {n} 个文件：{ok} 个已处理，{bad} 个有问题未导入。': '{n} files: {ok} processed, {bad} with problems not imported.',
+    '未导入：发现 {n} 个问题，没有保存任何内容。': 'Not imported: {n} problems found, nothing was saved.',
+    '新建草稿（须提交审核、审批后才发布）：': 'New drafts (published only after review and approval):',
+    '已存在且内容相同，未改动：': 'Already stored with the same content, unchanged: ',
+    '冲突（未导入）：': 'Conflicts (not imported):',
+    '文件中没有版本。': 'The file has no versions.',
+    '上传一个或多个方案文件（YAML，一个产品的全部年度版本），或粘贴文件内容。引擎先校验整个文件：有任何问题都不保存，并列出每个问题所在的行。': 'Upload one or more product files (YAML: every yearly version of one product), or paste a file\'s text. The engine validates the whole file first: if it has any problem nothing is saved, and every problem is listed with its line.',
+    '校验通过后，尚不存在的版本成为草稿，经提交审核、审批后才发布；新产品会同时建立。与已有版本内容相同的版本报告为未改动；编号相同而内容不同的版本报告为冲突，不导入（已发布的版本不可修改，请建立新版本）。': 'Once it validates, each version not stored yet becomes a draft, published only after review and approval; a new product is created with it. Versions identical to stored ones are reported unchanged; a version whose id is stored with other content is reported as a conflict and not imported (published versions never change: make a new version).',
+    '正在校验并导入 {n} 个文件，每个版本约需 0.1–0.2 秒…': 'Validating and importing {n} files, about 0.1–0.2 s a version…',
+    '方案文件（.yaml，可多选）': 'Product files (.yaml, several allowed)',
+    '或粘贴方案文本': 'Or paste a product file\'s text',
+    '粘贴文本的文件名（记录在来源中）': 'File name for the pasted text (recorded as its origin)',
+    '校验并导入为草稿': 'Validate and import as drafts',
+    '上传内容合计不超过 {size}。': 'At most {size} in all per upload.',
+    '上传的内容超过 {size} 上限，请分批上传。': 'The upload is larger than the {size} limit: upload the files in smaller batches.',
+    '请选择方案文件或粘贴方案文本。': 'Choose product files or paste a product file\'s text.',
+    '只接受 .yaml 或 .yml 方案文件。': 'Only .yaml or .yml product files are accepted.',
+    '文件不是 UTF-8 编码的文本。': 'The file is not UTF-8 text.',
+    '{product} 没有可导出的版本。': '{product} has no versions to export.',
+    '{product} 没有已发布或已停用的版本可导出（要导出草稿请选“含草稿”）。': '{product} has no published or retired versions to export (choose "with drafts" to export drafts).',
+    '{keys} 未通过校验，不能导出；请先修正，或只导出已发布的版本。': '{keys} does not validate and cannot be exported: fix it first, or export the published versions only.',
+    '这些版本不能合并为一个方案文件：': 'These versions cannot be combined into one product file: ',
 }
 
 

@@ -21,7 +21,7 @@
       note.textContent = fill(msg.msgProgress, {phase: state.phase === "new" ? msg.msgNew : msg.msgOld,
                                                 percent: state.percent});
     } else {
-      bar.removeAttribute("value"); // an indeterminate bar: the sandbox does not report progress
+      bar.removeAttribute("value"); // an indeterminate bar: nothing counted yet
       note.textContent = state.status === "queued" ? msg.msgQueued : msg.msgSandbox;
     }
   }

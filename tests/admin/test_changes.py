@@ -287,3 +287,29 @@ def test_drafts_are_evaluated_in_the_sandbox_never_here(app, pm, session, monkey
         assert ruleset not in rules._COMPILED
     finally:
         sandbox.shutdown()
+
+
+def test_the_impact_charts_draw_each_liability_and_profile_old_beside_new(pm, session):
+    url = changes_url(session, "zaohuibao", "2025")
+    html = wait_for_impact(pm, url + "/impact.json")["html"]
+    old, new = versions(session, "zaohuibao", "2024", "2025")
+    report = impact(old, new, population=POPULATION)
+
+    def bars(css: str, group: str) -> list[tuple[str, str, int]]:
+        start = html.index(f'<svg class="chart {css}"')
+        chart = html[start:html.index("</svg>", start)]
+        return [(v, g, int(f)) for v, g, f in
+                re.findall(rf'<rect class="bar" data-version="([^"]+)" data-{group}="([^"]+)" data-fen="(-?\d+)"', chart)]
+
+    drawn = bars("impact-liabilities", "liability")
+    before, after = report["population"]["old"]["by_liability"], report["population"]["new"]["by_liability"]
+    assert drawn and len(drawn) == 2 * len(before.keys() | after.keys())
+    for version, liability, fen in drawn:
+        assert fen == (before if version == "zaohuibao@2024" else after).get(liability, 0)
+    profiles = {(p["id"], "zaohuibao@2024"): p["old_paid_fen"] for p in report["profiles"]}
+    profiles |= {(p["id"], "zaohuibao@2025"): p["new_paid_fen"] for p in report["profiles"]}
+    assert {(g, v): f for v, g, f in bars("impact-profiles", "profile")} == profiles
+    # the 2025 deductible (15,000 → 8,000) pays the cancer inpatient more: its 2025 bar is the taller
+    cancer = {v: f for v, g, f in bars("impact-profiles", "profile") if g == "cancer-inpatient"}
+    assert cancer["zaohuibao@2025"] > cancer["zaohuibao@2024"]
+    assert '<text x="' in html and ">枣惠保 2024</text>" in html  # the legend names each version shortly
