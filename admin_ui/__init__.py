@@ -61,10 +61,10 @@ def _instance_secret(path: Path) -> str:
 
 
 def _register(app: Flask) -> None:
-    from . import api, audit_log, auth, catalogue, changes, compare, editor, simulator, workflow
+    from . import api, audit_log, auth, catalogue, changes, compare, editor, files, simulator, workflow
 
     auth.login_manager.init_app(app)
-    for module in (auth, catalogue, editor, workflow, simulator, compare, changes, audit_log, api):
+    for module in (auth, catalogue, editor, workflow, simulator, compare, changes, audit_log, files, api):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # Basic auth only there, never the session cookie: see api.py
     app.jinja_env.globals.update(_=_, can=lambda permission: can(current_user, permission),

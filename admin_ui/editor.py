@@ -8,7 +8,7 @@ from .auth import requires
 from .db import db, get_or_404
 from .i18n import _
 from .models import SchemeVersion
-from .schemes import check_draft, text_digest
+from .schemes import check_draft, normalise_newlines, text_digest
 from .services import Conflict, check_stored, get_version, save_draft, unified_diff
 
 bp = Blueprint("editor", __name__)
@@ -28,7 +28,7 @@ def edit(row_id: int):
     if request.method == "GET":
         return render_template("editor.html", row=row, text=row.yaml_text, row_version=row.row_version,
                                check=check_stored(row))
-    text = _normalise(request.form.get("yaml_text", ""))
+    text = normalise_newlines(request.form.get("yaml_text", ""))
     try:
         sent_version = int(request.form.get("row_version", ""))
     except ValueError:
@@ -63,15 +63,10 @@ def validate():
         row = db().get(SchemeVersion, payload["version"])
         if row is not None:
             product_id, version_id = row.product_id, row.version_id
-    result = check_draft(_normalise(text), product_id, version_id)
-    body = {"ok": result.ok, "issues": list(result.issues), "digest": text_digest(_normalise(text))}
+    result = check_draft(normalise_newlines(text), product_id, version_id)
+    body = {"ok": result.ok, "issues": list(result.issues), "digest": text_digest(normalise_newlines(text))}
     if result.ok:
         version = result.version
         body["summary"] = {"key": version.key, "name": version.name, "content_hash": version.content_hash,
                            "period": list(version.period)}
     return body
-
-
-def _normalise(text: str) -> str:
-    # Browsers send textarea lines with CRLF; stored texts (and their hashes) use LF.
-    return text.replace("\r\n", "\n").replace("\r", "\n")

@@ -272,7 +272,7 @@ EN: dict[str, str] = {
     '新值': 'After',
     '{n} 项': '{n} items',
     '黄金案例': 'Golden cases',
-    '该产品没有案例文件（products/产品.cases.yaml）。': 'This product has no case file (products/PRODUCT.cases.yaml).',
+    '该产品没有案例文件（products/{product}.cases.yaml）。': 'This product has no case file (products/{product}.cases.yaml).',
     '案例无法运行：': 'The cases could not run: ',
     '案例文件': 'Case file',
     '本版本尚未发布：案例在隔离的工作进程中运行。': 'This version is not published: its cases run in a separate worker process.',

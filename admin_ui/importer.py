@@ -3,6 +3,9 @@
 A file that is missing, half-written or invalid is reported (file, line, message) and skipped; the
 others still import. A published version whose file has changed since is never overwritten (the
 database would refuse anyway): it is reported as a conflict, to be made a new version instead.
+
+The same path (import_text) takes a file uploaded in the browser (admin_ui/files.py): its new versions
+become drafts instead, which reach publication only through review. Each file is one transaction.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from sqlalchemy.orm import Session
 from engine import SchemeError
 
 from . import audit
-from .models import Product, SchemeVersion, utcnow
+from .models import Product, SchemeVersion, User, utcnow
 from .schemes import analyse, split_versions
 
 
@@ -28,6 +31,7 @@ class FileReport:
     imported: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)  # human-readable, one per version
+    rows: dict[str, int] = field(default_factory=dict)  # version id → SchemeVersion.id, of those imported
     issues: list[dict] = field(default_factory=list)  # why the file could not be read at all
 
     @property
@@ -77,12 +81,42 @@ def import_products(session: Session, directory: str | Path) -> ImportReport:
 
 
 def import_file(session: Session, path: Path, shown: str) -> FileReport:
-    result = FileReport(shown)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:  # e.g. removed or being rewritten while we read
-        result.issues = [{"line": 0, "column": 0, "path": "", "code": "file.unreadable", "message": str(exc)}]
-        return result
+        return unreadable(shown, str(exc))
+    return import_text(session, text, shown)
+
+
+def unreadable(shown: str, message: str) -> FileReport:
+    return FileReport(shown, issues=[{"line": 0, "column": 0, "path": "", "code": "file.unreadable",
+                                      "message": message}])
+
+
+# How a new version is stored: (audit action, comment). Published from the products folder at start-up;
+# a draft from an upload, to be published through review like any other draft.
+STORED_AS = {"published": ("version.import", "从 {file} 导入并发布"),
+             "draft": ("version.upload", "从上传的文件 {file} 导入为草稿")}
+
+
+@dataclass(frozen=True)
+class _How:
+    status: str
+    user: User | None
+    origin: str
+    shown: str
+
+
+def import_text(session: Session, text: str, shown: str, status: str = "published", user: User | None = None,
+                origin: str | None = None) -> FileReport:
+    """One product file: validated whole, then its new versions stored as `status`, in one transaction.
+
+    Nothing is stored when the file has any issue. Versions already stored with the same content are
+    reported unchanged, those stored with other content are conflicts (never overwritten) and left out.
+    """
+    if status not in STORED_AS:
+        raise ValueError(f"cannot import as {status!r}")
+    result = FileReport(shown)
     analysis = analyse(text, shown)
     if not analysis.ok:
         result.issues = list(analysis.issues)
@@ -95,46 +129,52 @@ def import_file(session: Session, path: Path, shown: str) -> FileReport:
         result.issues = [{"line": i.line, "column": i.column, "path": "", "code": i.code, "message": i.message}
                          for i in exc.issues]
         return result
-    _upsert_product(session, product, shown)
-    for version in product.versions:
-        _import_version(session, result, version, texts[version.id], shown)
+    how = _How(status, user, origin or f"import:{shown}", shown)
+    try:
+        try:
+            _store(session, result, product, texts, how)
+        except IntegrityError:  # another process imported this file at the same moment: look again, once
+            session.rollback()
+            result.imported, result.unchanged, result.conflicts, result.rows = [], [], [], {}
+            _store(session, result, product, texts, how)
+        session.commit()
+    except BaseException:
+        session.rollback()  # nothing of the file stays behind, whatever the caller does next
+        raise
     return result
 
 
-def _upsert_product(session: Session, product, shown: str) -> None:
-    row = session.get(Product, product.id)
-    if row is None:
+def _store(session: Session, result: FileReport, product, texts: dict[str, str], how: _How) -> None:
+    if session.get(Product, product.id) is None:
         session.add(Product(id=product.id, name=product.name, city=product.city, region=product.region,
-                            source_file=shown))
-        session.commit()
-
-
-def _import_version(session: Session, result: FileReport, version, text: str, shown: str) -> None:
-    existing = session.scalar(select(SchemeVersion).where(SchemeVersion.product_id == version.product_id,
-                                                          SchemeVersion.version_id == version.id))
-    if existing is not None:
-        _compare(result, existing, version, text)
-        return
-    start, end = (date.fromisoformat(d) for d in version.period)
-    now = utcnow()
-    row = SchemeVersion(product_id=version.product_id, version_id=version.id, name=version.name,
-                        status="published", yaml_text=text, content_hash=version.content_hash,
-                        period_start=start, period_end=end, effective_from=start, effective_to=end,
-                        origin=f"import:{shown}", recorded_at=now, updated_at=now, published_at=now)
-    session.add(row)
-    try:
-        session.flush()
-        audit.record(session, None, "version.import", "scheme_version", row.key, None, row.snapshot(),
-                     comment=f"从 {shown} 导入并发布")
-        session.commit()
-        result.imported.append(version.id)
-    except IntegrityError:  # another process imported it at the same moment
-        session.rollback()
+                            source_file=how.shown))
+    for version in product.versions:
         existing = session.scalar(select(SchemeVersion).where(SchemeVersion.product_id == version.product_id,
                                                               SchemeVersion.version_id == version.id))
-        if existing is None:
-            raise
-        _compare(result, existing, version, text)
+        if existing is not None:
+            _compare(result, existing, version, texts[version.id])
+            continue
+        row = _new_row(version, texts[version.id], how)
+        session.add(row)
+        session.flush()
+        action, comment = STORED_AS[how.status]
+        audit.record(session, how.user, action, "scheme_version", row.key, None, row.snapshot(),
+                     comment=comment.format(file=how.shown))
+        result.imported.append(version.id)
+        result.rows[version.id] = row.id
+
+
+def _new_row(version, text: str, how: _How) -> SchemeVersion:
+    start, end = (date.fromisoformat(d) for d in version.period)
+    now = utcnow()
+    published = how.status == "published"
+    user_id = how.user.id if how.user else None
+    return SchemeVersion(product_id=version.product_id, version_id=version.id, name=version.name,
+                         status=how.status, yaml_text=text, content_hash=version.content_hash,
+                         period_start=start, period_end=end, effective_from=start if published else None,
+                         effective_to=end if published else None, origin=how.origin, recorded_at=now,
+                         updated_at=now, published_at=now if published else None, created_by=user_id,
+                         updated_by=user_id)
 
 
 def _compare(result: FileReport, existing: SchemeVersion, version, text: str) -> None:

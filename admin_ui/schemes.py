@@ -18,6 +18,11 @@ from engine import Document, Product, SchemeError, Version, parse_text, product_
 from engine.issues import Issue, format_path
 
 
+def normalise_newlines(text: str) -> str:
+    """Browsers send textarea lines (and Windows files come) with CRLF; stored texts, and their hashes, use LF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -120,7 +125,17 @@ def _is_filler(line: str) -> bool:
     return not stripped or stripped.startswith("#")
 
 
-def _cut_versions(doc: Document) -> list[str] | None:
+@dataclass(frozen=True)
+class _Layout:
+    """A product file's text around its versions: the lines up to and including `versions:`, each version
+    item's lines (with the comments just above it), and the lines after the last version (later keys)."""
+
+    head: str
+    items: tuple[str, ...]
+    tail: str
+
+
+def _layout(doc: Document) -> _Layout | None:
     lines = doc.text.splitlines(keepends=True)
     items = doc.data.get("versions") if isinstance(doc.data, dict) else None
     if not items or ("versions",) not in doc.key_marks:
@@ -138,8 +153,97 @@ def _cut_versions(doc: Document) -> list[str] | None:
     bounds = [back_over_filler(s, (starts[i - 1] + 1) if i else versions_line) for i, s in enumerate(starts)]
     end = back_over_filler(end, starts[-1] + 1)
     bounds.append(end)
-    head, tail = lines[:bounds[0]], lines[end:]
-    return ["".join(head + lines[bounds[i]:bounds[i + 1]] + tail) for i in range(len(items))]
+    items_text = tuple("".join(lines[bounds[i]:bounds[i + 1]]) for i in range(len(items)))
+    return _Layout("".join(lines[:bounds[0]]), items_text, "".join(lines[end:]))
+
+
+def _cut_versions(doc: Document) -> list[str] | None:
+    layout = _layout(doc)
+    return None if layout is None else [layout.head + item + layout.tail for item in layout.items]
+
+
+# ── several versions' documents as one product file ──────────────────────────────────────────
+
+def join_versions(texts: list[str], hashes: list[str] | None = None) -> str:
+    """The inverse of split_versions: single-version texts (oldest first) as one product file.
+
+    The product header (format, product, sources, drug lists) and whatever follows the versions come from the
+    last text, each version's item from its own text, comments and key order kept; written out as YAML
+    instead when the cut does not reproduce every hash (e.g. a text edited into flow style). Verified by
+    parsing the result: each version must keep its hash (`hashes`, by default each text's own). A product
+    file shares its header across its versions, so when a version's hash depends on a header that differs
+    from the last one (another product name, a source added since…), no file holds them all: SchemeError,
+    naming the version and what differs.
+    """
+    parts = [analyse(text) for text in texts]
+    for index, result in enumerate(parts):
+        if result.version is None:
+            raise SchemeError([Issue("admin.join_invalid", f"第 {index + 1} 个版本文本未通过校验或不是单一版本文档，"
+                                                           "无法合并", ())])
+    expected = list(hashes) if hashes is not None else [r.version.content_hash for r in parts]
+    header = parts[-1].doc
+    layouts = [_layout(r.doc) for r in parts]
+    cut = None if None in layouts else (layouts[-1].head + "".join(_whole_lines(l.items[0]) for l in layouts)
+                                        + layouts[-1].tail)
+    data = {**header.data, "versions": [r.doc.data["versions"][0] for r in parts]}
+    dumped = dump_document(data, "由管理后台合并导出的方案文件（原文件注释未保留）")
+    for candidate in (cut, dumped):
+        if candidate is not None and _hashes(candidate) == expected:
+            return candidate
+    raise SchemeError(_join_problems(parts, expected, cut or dumped))
+
+
+def _whole_lines(text: str) -> str:
+    return text if text.endswith("\n") else text + "\n"
+
+
+def _hashes(text: str) -> list[str] | None:
+    result = analyse(text)
+    return [v.content_hash for v in result.product.versions] if result.ok else None
+
+
+def _join_problems(parts: list[Analysis], expected: list[str], candidate: str) -> list[Issue]:
+    """Why the versions do not make one file: for each version that lost its hash, the header parts that differ
+    from the last version's; else the combined text's own issues."""
+    found = _hashes(candidate)
+    if found is not None and len(found) != len(expected):
+        found = None
+    last = parts[-1]
+    problems = []
+    for index, result in enumerate(parts):
+        if found is not None and found[index] == expected[index]:
+            continue
+        differ = _differing_paths(_header_of(result.doc), _header_of(last.doc))
+        if differ:
+            problems.append(Issue("admin.join_header",
+                                  f"版本 {result.version.key} 的 {'、'.join(differ)} 与最新版本 {last.version.key} 不同："
+                                  "一个方案文件的各版本共用产品信息、来源和药品目录，无法合并为一个文件", ("versions", index)))
+        elif found is not None:
+            problems.append(Issue("admin.join_hash", f"版本 {result.version.key} 合并后内容哈希与已保存的不一致",
+                                  ("versions", index)))
+    if problems:
+        return problems
+    combined = analyse(candidate)
+    return [Issue(i["code"], i["message"], (), "", i["line"], i["column"]) for i in combined.issues] or \
+        [Issue("admin.join", "这些版本无法合并为一个方案文件", ())]
+
+
+def _header_of(doc: Document) -> dict:
+    return {k: v for k, v in doc.data.items() if k != "versions"}
+
+
+def _differing_paths(a: dict, b: dict, prefix: str = "", depth: int = 2) -> list[str]:
+    """Where two mappings differ, as dotted paths down to `depth` levels ("product.name", "sources.xn-news")."""
+    paths = []
+    for key in [*a, *(k for k in b if k not in a)]:
+        x, y = a.get(key), b.get(key)
+        if x == y:
+            continue
+        if depth > 1 and isinstance(x, dict) and isinstance(y, dict):
+            paths += _differing_paths(x, y, f"{prefix}{key}.", depth - 1)
+        else:
+            paths.append(f"{prefix}{key}")
+    return paths
 
 
 class _Dumper(yaml.SafeDumper):
