@@ -5,7 +5,8 @@ server in a thread, logs in (as `admin`, the one role that may see every page), 
 of 咸惠保 so there is an editor to open, then requests each page N times, round-robin so that any drift
 of the machine spreads evenly over the pages:
 
-    product list, each version page, the editor, the simulator (a POSTed claim), the comparison,
+    product list, each version page, the editor, the simulator (a POSTed claim, on a published version and
+    on the draft, which runs in engine.sandbox's worker), the draft's changes page, the comparison,
     the audit log, the rules-in-force question — and the static favicon as a baseline.
 
 Someone is editing meanwhile: every round also sends the editor's live validation of new texts (--edits,
@@ -152,9 +153,10 @@ def pages(app, client: Client) -> list[Page]:
     published = [r for r in rows if r.status == "published"]
     draft = next(r for r in rows if r.status == "draft")
     sim = next(r for r in published if r.product_id == "xianhuibao")
-    claim = {"age": "65", "low_income": "none", "basic_insurance": "employee", "basic_insurance_status": "active",
-             "date": f"{sim.period_start.year}-06-01", "care": "inpatient", "hospital_level": "3",
-             "in_policy_self_pay": "54509", "out_of_policy_self_pay": "309100", "mode": "form"}
+    claim = lambda year: {"age": "65", "low_income": "none", "basic_insurance": "employee",  # noqa: E731
+                          "basic_insurance_status": "active", "date": f"{year}-06-01", "care": "inpatient",
+                          "hospital_level": "3", "in_policy_self_pay": "54509", "out_of_policy_self_pay": "309100",
+                          "mode": "form"}
     question = urlencode({"product": "xianhuibao", "claim_date": f"{sim.period_start.year}-06-01"})
     typed = lambda n: {"yaml": f"{draft.yaml_text}# 编辑中 {n}\n", "version": draft.id}  # noqa: E731 — a new text each time
     return [
@@ -162,7 +164,11 @@ def pages(app, client: Client) -> list[Page]:
         Page("product list", "GET", "/", "产品与版本"),
         *[Page(f"version {r.key}", "GET", f"/versions/{r.id}", r.key) for r in published],
         Page(f"editor {draft.key}", "GET", f"/versions/{draft.id}/edit", 'id="yaml"'),
-        Page(f"simulator POST {sim.key}", "POST", f"/versions/{sim.id}/simulate", "本方案赔付", claim),
+        Page(f"simulator POST {sim.key}", "POST", f"/versions/{sim.id}/simulate", "本方案赔付", claim(sim.period_start.year)),
+        # a draft is evaluated in engine.sandbox's worker process: the round trip and the worker's own work count
+        Page(f"simulator POST {draft.key} (sandbox)", "POST", f"/versions/{draft.id}/simulate", "本方案赔付",
+             claim(draft.period_start.year)),
+        Page(f"changes {draft.key} (sandbox cases)", "GET", f"/versions/{draft.id}/changes", "方案变更"),
         Page("comparison", "GET", "/compare", "方案比较"),
         Page("audit log", "GET", "/audit", "审计日志"),
         Page("rules in force", "GET", f"/rules?{question}", sim.key),

@@ -14,6 +14,7 @@ import multiprocessing
 import threading
 import uuid
 from concurrent.futures import ProcessPoolExecutor
+from functools import lru_cache
 from typing import Callable
 
 TASKS_PER_WORKER = 50  # bounds the rulesets a worker can accumulate
@@ -61,13 +62,20 @@ def _worker_start(queue) -> None:
     _QUEUE = queue
 
 
-def _evaluate(operation: str, text: str, version_id: str, payload, task_id: str | None) -> dict:
-    """Runs in the worker: payload entries given as {"text", "version"} are loaded into Versions first."""
+@lru_cache(maxsize=16)
+def _load(text: str):
+    """In the worker: a draft's text parsed and validated once (35–200 ms), not at every claim simulated on it.
+    A product is immutable; the cache dies with the worker."""
     from . import load_product_text
 
+    return load_product_text(text, "<草稿>")
+
+
+def _evaluate(operation: str, text: str, version_id: str, payload, task_id: str | None) -> dict:
+    """Runs in the worker: payload entries given as {"text", "version"} are loaded into Versions first."""
     def loaded(item):
         if isinstance(item, dict) and set(item) == {"text", "version"}:
-            return load_product_text(item["text"], "<草稿>").version(item["version"])
+            return _load(item["text"]).version(item["version"])
         return item
 
     if operation == "impact":
@@ -75,9 +83,9 @@ def _evaluate(operation: str, text: str, version_id: str, payload, task_id: str 
     elif operation == "compare":
         payload = {"others": [loaded(item) for item in payload["others"]]}
     if not task_id:
-        return run(operation, load_product_text(text, "<草稿>"), version_id, payload)
+        return run(operation, _load(text), version_id, payload)
     try:
-        return run(operation, load_product_text(text, "<草稿>"), version_id, payload,
+        return run(operation, _load(text), version_id, payload,
                    lambda *args: _QUEUE.put((task_id, args)))
     finally:
         _QUEUE.put((task_id, None))  # the last report: the caller may stop listening
