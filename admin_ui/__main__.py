@@ -1,11 +1,14 @@
 """`python -m admin_ui`: migrate, import the product files, print the address and demo logins, serve.
 
-Host and port from HMB_HOST (default 127.0.0.1) and HMB_PORT or PORT (default 5000).
+Host and port from HMB_HOST (default 127.0.0.1) and HMB_PORT or PORT (default 5000); served by Waitress with
+HMB_THREADS worker threads (default 8).
 """
 from __future__ import annotations
 
 import os
 import sys
+
+from waitress import serve
 
 from . import create_app
 from .startup import DEMO_USERS
@@ -26,8 +29,9 @@ def main() -> None:
             print(f"  {username:<10} 密码 {password:<15} {name}")
     print(f"地址: http://{host}:{port}/", flush=True)
     sys.stdout.flush()
-    # Werkzeug's server, threaded: enough for a team's admin. Production would run a WSGI server (waitress, gunicorn).
-    app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+    # Waitress: a production WSGI server in pure Python (no C build, runs where durable-rules runs), threaded —
+    # the admin's background jobs (comparison, impact) live in this one process, so one process it is.
+    serve(app, host=host, port=port, threads=int(os.environ.get("HMB_THREADS", 8)), ident="hmb-admin")
 
 
 if __name__ == "__main__":

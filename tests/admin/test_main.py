@@ -42,6 +42,7 @@ def test_python_m_admin_ui_serves_and_prints_logins(tmp_path, products_copy):
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as response:
                     assert response.status == 200 and "登录" in response.read().decode("utf-8")
                     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+                    assert response.headers["Server"] == "hmb-admin"  # Waitress, not the development server
                     break
             except OSError:
                 time.sleep(0.2)
