@@ -203,23 +203,29 @@ def explain(file, year, as_json) -> None:
 
 
 @main.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="机器可读输出")
-def cases(file, as_json) -> None:
-    """运行黄金案例（FILE 可以是方案文件或其 .cases.yaml）。"""
-    case_path = Path(file) if file.endswith(".cases.yaml") else case_file_for(file)
-    try:
-        product_path, items = load_cases(case_path)
-    except SchemeError as exc:
-        _fail(exc.issues, as_json)
-    product = _product(str(product_path), as_json)
-    results = [run_case(product, item) for item in items]
-    failed = [r for r in results if not r.passed]
+def cases(files, as_json) -> None:
+    """运行黄金案例（每个 FILE 可以是方案文件或其 .cases.yaml）。"""
+    results = []  # (case file, result)
+    for file in files:
+        case_path = Path(file) if file.endswith(".cases.yaml") else case_file_for(file)
+        try:
+            product_path, items = load_cases(case_path)
+        except SchemeError as exc:
+            _fail(exc.issues, as_json)
+        product = _product(str(product_path), as_json)
+        results += [(str(case_path), run_case(product, item)) for item in items]
+    failed = [r for _file, r in results if not r.passed]
     if as_json:
         _emit({"ok": not failed, "passed": len(results) - len(failed), "failed": len(failed),
-               "cases": [r.as_dict() for r in results]})
+               "cases": [{**r.as_dict(), "file": file} for file, r in results]})
     else:
-        for r in results:
+        shown = None
+        for file, r in results:
+            if len(files) > 1 and file != shown:
+                shown = file
+                click.echo(f"── {file}")
             click.echo(f"{'通过' if r.passed else '失败'}  {r.id}  {r.name}  [{r.basis}]")
             for failure in r.failures:
                 click.echo(f"      {failure}")

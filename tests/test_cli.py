@@ -119,6 +119,21 @@ def test_cases_report_and_exit_code(run, tmp_path):
     assert "1 passed, 1 failed" in result.output
 
 
+def test_cases_of_several_files_in_one_run(run, tmp_path):
+    good = tmp_path / "good.cases.yaml"
+    good.write_text(f"product: {XIANNING}\ncases:\n"
+                    "  - {id: ok, version: '2023', quote: {age: 30}, expect: {premium: 69}}\n", encoding="utf-8")
+    bad = tmp_path / "bad.cases.yaml"
+    bad.write_text(f"product: {XIANNING}\ncases:\n"
+                   "  - {id: wrong, version: '2023', quote: {age: 30}, expect: {premium: 70}}\n", encoding="utf-8")
+    result = run("cases", good, bad, "--json")
+    assert result.exit_code == 1  # one failure anywhere fails the run
+    body = json.loads(result.output)
+    assert (body["passed"], body["failed"]) == (1, 1)
+    assert [(c["id"], c["file"]) for c in body["cases"]] == [("ok", str(good)), ("wrong", str(bad))]
+    assert run("cases", good, good).exit_code == 0
+
+
 def test_committed_json_schema_matches_the_code(run):
     committed = json.loads((ROOT / "engine" / "scheme.schema.json").read_text(encoding="utf-8"))
     assert committed == SCHEME_SCHEMA
