@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import Flask, render_template, request
+from flask_babel import Babel
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -23,6 +24,9 @@ from .paths import instance_path
 from .services import as_utc, can
 
 csrf = CSRFProtect()
+# configure_jinja=False: templates call our `_` (registered below: str.format placeholders, like the Python
+# code) and nothing else; Flask-Babel's would add jinja2.ext.i18n, a second `_` and {% trans %} with %-style.
+babel = Babel(configure_jinja=False)
 CHINA = ZoneInfo("Asia/Shanghai")
 
 
@@ -36,6 +40,8 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'hmb-admin.db'}"
     database.init_app(app, app.config["DATABASE_URL"])
     csrf.init_app(app)
+    # translations/ beside this file (Flask-Babel's default directory); i18n.py says how strings get there.
+    babel.init_app(app, default_locale=app.config["DEFAULT_LANGUAGE"], locale_selector=current_language)
     _register(app)
     with app.app_context():
         from .startup import prepare
