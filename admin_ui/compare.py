@@ -8,10 +8,7 @@ Without JavaScript the form is a plain GET and the page computes while the brows
 """
 from __future__ import annotations
 
-import logging
-import secrets
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -31,11 +28,11 @@ from .charts import (CHART_WIDTH, PLOT_LEFT, PLOT_RIGHT, WAN, YUAN, grouped_bars
 from .db import db
 from .export import Flagged, Sheet, Share, Yuan, csv_response, xlsx_response
 from .i18n import _
+from .jobs import Job, jobs
 from .models import FROZEN_STATUSES, SchemeVersion
 from .services import check_stored
 
 bp = Blueprint("compare", __name__)
-log = logging.getLogger(__name__)
 
 
 # ── choosing versions ─────────────────────────────────────────────────────────────────────────
@@ -133,58 +130,10 @@ def _compare(columns: list[Column], progress=None) -> dict:
     return sandbox.evaluate_draft("compare", first.text, first.version.id, payload, progress)
 
 
-@dataclass
-class Job:
-    id: str
-    user_id: int
-    page: str  # where the browser goes when it is done: the page, which then finds the result cached
-    total: int
-    done: int = 0
-    finished: bool = False
-    error: str = ""
-    started: float = field(default_factory=time.monotonic)
-
-    def as_dict(self) -> dict:
-        return {"id": self.id, "done": self.done, "total": self.total, "finished": self.finished,
-                "error": self.error, "page": self.page}
-
-
-# In this process only: with several worker processes a poll may miss its job; the script then falls
-# back to the plain page, which computes the comparison itself.
-_JOBS: dict[str, Job] = {}
-_JOBS_LOCK = threading.Lock()
-JOB_SECONDS = 600
-JOBS_MAX = 100
-
-
 def start_job(columns: list[Column], page: str) -> Job | None:
-    job = Job(secrets.token_urlsafe(12), current_user.id, page,
-              comparison_steps(len(columns), len(graded_bill_sizes())))
-    with _JOBS_LOCK:
-        now = time.monotonic()
-        for old in [j for j in _JOBS.values() if now - j.started > JOB_SECONDS]:
-            del _JOBS[old.id]
-        if len(_JOBS) >= JOBS_MAX:
-            return None
-        _JOBS[job.id] = job
-    if cached(columns) is not None:
-        job.done, job.finished = job.total, True
-    else:
-        threading.Thread(target=_run, args=(job, columns), daemon=True, name=f"compare-{job.id}").start()
-    return job
-
-
-def _run(job: Job, columns: list[Column]) -> None:
-    def progress(done: int, total: int) -> None:
-        job.done, job.total = done, total
-
-    try:
-        comparison(columns, progress)
-    except Exception as exc:  # noqa: BLE001 — reported to the page, which then computes in the request instead
-        log.exception("comparison job %s failed", job.id)
-        job.error = str(exc) or type(exc).__name__
-    finally:
-        job.finished = True
+    """The comparison in the background (engine.compare reports each evaluation); None when too many run."""
+    total = comparison_steps(len(columns), len(graded_bill_sizes()))
+    return jobs().start(current_user.id, total, lambda job: comparison(columns, job.progress), page, "compare")
 
 
 # ── routes ────────────────────────────────────────────────────────────────────────────────────
@@ -223,8 +172,8 @@ def start():
 @bp.get("/compare/jobs/<job_id>")
 @requires("view")
 def job_status(job_id: str):
-    job = _JOBS.get(job_id)
-    if job is None or job.user_id != current_user.id:
+    job = jobs().get(job_id, current_user.id)
+    if job is None:
         abort(404)
     return jsonify(job.as_dict())
 

@@ -4,7 +4,8 @@ Import goes through the start-up importer's own path (importer.import_text) with
 validates the whole file first and nothing is stored when it has any issue; each new version becomes a
 draft (publishing goes through review), versions already stored with the same content are reported
 unchanged, a stored version with other content is a conflict and left alone. Each file is one transaction.
-Several files are imported one after another in the request; the report lists each file's result.
+Several files are imported one after another; with JavaScript, as a background job whose bar advances file
+by file (POST /products/import/jobs, polled), without it in the request. The report lists each file's result.
 
 Export joins the stored single-version texts back into one product file (schemes.join_versions), checked by
 parsing the result: every version must keep its stored content hash, or the answer is 409 saying why.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -24,7 +25,8 @@ from .auth import requires
 from .db import db, get_or_404
 from .i18n import _
 from .importer import FileReport, import_text, unreadable
-from .models import FROZEN_STATUSES, STATUSES, Product, SchemeVersion
+from .jobs import Job, jobs
+from .models import FROZEN_STATUSES, STATUSES, Product, SchemeVersion, User
 from .schemes import join_versions, normalise_newlines
 
 bp = Blueprint("files", __name__)
@@ -76,15 +78,66 @@ def _file_name(name: str) -> str:
     return PurePosixPath(name.replace("\\", "/").strip()).name[:200]
 
 
-def _import(name: str, data: bytes) -> FileReport:
+def _import(name: str, data: bytes, user: User | None = None) -> FileReport:
     if not name.lower().endswith(SUFFIXES):
         return unreadable(name, _("只接受 .yaml 或 .yml 方案文件。"))
     try:
         text = normalise_newlines(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
         return unreadable(name, _("文件不是 UTF-8 编码的文本。"))
-    return import_text(db(), text, name, status="draft", user=current_user._get_current_object(),
+    return import_text(db(), text, name, status="draft", user=user or current_user._get_current_object(),
                        origin=f"upload:{name}")
+
+
+# ── import in the background: the page's script shows a bar, file by file ──────────────────────
+
+@bp.post("/products/import/jobs")
+@requires("draft.create")
+def start():
+    """The same import as the form, as a job the page polls (CSRF-checked like every POST)."""
+    sent = _sent()
+    if not sent:
+        return jsonify({"error": _("请选择方案文件或粘贴方案文本。")}), 400
+    app, user_id = current_app._get_current_object(), current_user.id
+
+    def work(job: Job) -> list[FileReport]:
+        with app.app_context():  # a session of its own, closed when the context ends
+            user = db().get(User, user_id)
+            reports = []
+            for done, (name, data) in enumerate(sent, 1):
+                reports.append(_import(name, data, user))
+                job.progress(done)
+            return reports
+
+    job = jobs().start(user_id, len(sent), work, name="import")
+    if job is None:  # too many jobs: the script submits the form itself
+        return jsonify({"error": "busy"}), 503
+    job.page = url_for("files.report", job_id=job.id)
+    return jsonify({**job.as_dict(), "poll": url_for("files.job_status", job_id=job.id)}), 202
+
+
+@bp.get("/products/import/jobs/<job_id>")
+@requires("draft.create")
+def job_status(job_id: str):
+    return jsonify(_job(job_id).as_dict())
+
+
+@bp.get("/products/import/jobs/<job_id>/report")
+@requires("draft.create")
+def report(job_id: str):
+    job = _job(job_id)
+    if not job.finished:
+        abort(409)
+    if job.error:
+        return _page(error=job.error), 500
+    return _page(reports=job.result), 422 if any(r.issues for r in job.result) else 200
+
+
+def _job(job_id: str) -> Job:
+    job = jobs().get(job_id, current_user.id)
+    if job is None:
+        abort(404)
+    return job
 
 
 # ── export ────────────────────────────────────────────────────────────────────────────────────

@@ -33,7 +33,8 @@ def test_import_a_new_citys_file_as_drafts(live, chromium, tmp_path):
     page = open_page(chromium, base, "pm", **SCREEN)
     page.click("text=导入方案文件")
     page.set_input_files("input[name=files]", str(new_city))
-    page.click("#import-submit")
+    with page.expect_request(lambda r: "/products/import/jobs/" in r.url):  # the script polls the import job
+        page.click("#import-submit")
     page.wait_for_selector("#import-report")
     assert "新建草稿" in page.text_content("#import-report")
     page.click("#import-report >> text=xianning-new@2023")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import re
 import shutil
+import time
 from urllib.parse import unquote
 
 import pytest
@@ -313,3 +314,46 @@ def test_start_up_import_stays_published(tmp_path, make_app, products_copy):
         assert row.status == "published" and row.origin == "import:products/again.yaml" and row.published_at
         event = session.scalar(select(AuditEvent).where(AuditEvent.action == "version.import"))
         assert event.username == "system" and event.comment == "从 products/again.yaml 导入并发布"
+
+
+def _files(*files: tuple[str, str]) -> list:
+    return [(io.BytesIO(body.encode("utf-8")), name) for name, body in files]
+
+
+def test_a_background_import_advances_file_by_file_then_shows_the_report(app, session):
+    """What the page's script does: start the job, poll its progress, then open the report."""
+    pm = Browser(app, "pm")
+    started = pm.client.post("/products/import/jobs", content_type="multipart/form-data",
+                             headers={"X-CSRFToken": pm.token},
+                             data={"files": _files(("new.yaml", _new_product()), ("broken.yaml", "format: x\n"))})
+    assert started.status_code == 202
+    job = started.get_json()
+    assert job["total"] == 2 and job["poll"].startswith("/products/import/jobs/")
+    seen = []
+    for _ in range(200):
+        state = pm.get(job["poll"]).get_json()
+        seen.append(state["done"])
+        if state["finished"]:
+            break
+        time.sleep(0.02)
+    assert state == {**state, "finished": True, "done": 2, "total": 2, "error": ""} and seen == sorted(seen)
+    report = pm.get(state["page"])
+    assert report.status_code == 422  # one of the two files has problems
+    page = report.get_data(as_text=True)
+    assert "共 2 个文件：1 个已处理，1 个有问题未导入。" in page and "xianning-new@2023" in page
+    row = version_row(session, "xianning-new", "2023")
+    assert row.status == "draft" and row.created_by == session.scalar(select(User.id).where(User.username == "pm"))
+    assert Browser(app, "pm2").get(job["poll"]).status_code == 404  # a job is its owner's
+    assert Browser(app, "pm2").get(state["page"]).status_code == 404
+
+
+def test_a_background_import_needs_the_token_and_the_right(app, session):
+    pm = Browser(app, "pm")
+    body = {"files": _files(("new.yaml", _new_product()))}
+    assert pm.client.post("/products/import/jobs", data=body, content_type="multipart/form-data").status_code == 400
+    regulator = Browser(app, "regulator")
+    assert regulator.client.post("/products/import/jobs", data={"files": _files(("new.yaml", _new_product()))},
+                                 content_type="multipart/form-data",
+                                 headers={"X-CSRFToken": regulator.token}).status_code == 403
+    assert pm.client.post("/products/import/jobs", data={}, headers={"X-CSRFToken": pm.token}).status_code == 400
+    assert session.get(Product, "xianning-new") is None
