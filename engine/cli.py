@@ -100,23 +100,26 @@ def _summary(doc, is_cases: bool) -> str:
 @click.option("--birth-date", help="出生日期 YYYY-MM-DD（代替 --age）")
 @click.option("--pre-existing", is_flag=True, help="有既往症")
 @click.option("--low-income", type=click.Choice(list(vocab.LOW_INCOME)), help="低收入类别")
+@click.option("--entitled-care", is_flag=True, help="优抚对象（退役军人、军烈属等）")
+@click.option("--disabled", is_flag=True, help="残疾人")
 @click.option("--basic-insurance", type=click.Choice(list(vocab.BASIC_INSURANCE)),
               default=PERSON_DEFAULTS["basic_insurance"], show_default=True)
 @click.option("--basic-status", type=click.Choice(list(vocab.BASIC_STATUS)),
               default=PERSON_DEFAULTS["basic_insurance_status"], show_default=True)
-@click.option("--pay-with", type=click.Choice(["self", "personal_account", "employer"]), default="self",
-              show_default=True)
+@click.option("--pay-with", type=click.Choice(vocab.PAY_WITH), default="self", show_default=True,
+              help="资助之后剩余保费的缴费方：本人、个人账户、单位团体、爱心捐赠")
 @click.option("--relation", type=click.Choice(list(vocab.RELATIVES)), default="self", show_default=True,
               help="被保险人与个人账户持有人的关系")
 @click.option("--trace", "show_trace", is_flag=True, help="显示决策过程")
 @click.option("--json", "as_json", is_flag=True, help="机器可读输出")
-def quote_command(file, year, age, birth_date, pre_existing, low_income, basic_insurance, basic_status, pay_with,
-                  relation, show_trace, as_json) -> None:
+def quote_command(file, year, age, birth_date, pre_existing, low_income, entitled_care, disabled, basic_insurance,
+                  basic_status, pay_with, relation, show_trace, as_json) -> None:
     """报价：一个人适用的档位、保费和缴费方。"""
     if (age is None) == (birth_date is None):
         raise click.UsageError("请给出 --age 或 --birth-date 之一")
     version = _version(_product(file, as_json), year, as_json)
     person_data = {"pre_existing": pre_existing, "low_income": low_income or "none",
+                   "entitled_care": entitled_care, "disabled": disabled,
                    "basic_insurance": basic_insurance, "basic_insurance_status": basic_status,
                    "pay_with": pay_with, "relation": relation}
     person_data.update({"age": age} if age is not None else {"birth_date": birth_date})
@@ -132,8 +135,10 @@ def quote_command(file, year, age, birth_date, pre_existing, low_income, basic_i
             click.echo(f"{version.key}：{vocab.ELIGIBILITY_OUTCOMES[elig.outcome]}（{elig.reason}）")
         else:
             click.echo(f"{version.key}：档位“{result.band_name}”（{result.band}），保费 {format_yuan(result.premium_fen)} 元")
+            subsidies = {s.id: s.name for s in version.subsidies}
             for payer in result.payers:
-                click.echo(f"  {payer['label']}：{format_yuan(payer['fen'])} 元")
+                which = f"（{subsidies[payer['subsidy']]}）" if "subsidy" in payer else ""
+                click.echo(f"  {payer['label']}{which}：{format_yuan(payer['fen'])} 元")
             if elig.outcome != "eligible":
                 click.echo(f"  注意：{vocab.ELIGIBILITY_OUTCOMES[elig.outcome]}（{elig.reason}）")
         if show_trace:

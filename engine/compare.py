@@ -68,7 +68,7 @@ def _premium_range(version: Version) -> str:
 
 def _section(key: str):
     """The provenance of one section of a version (period, settlement…): its own, else the version's."""
-    return lambda v: [Provenance.of(v.raw.get(key) or {}, Provenance.of(v.raw, Provenance()))]
+    return lambda v: [v.section_prov(key)]
 
 
 def _deductible_provs(layer, liability: Liability) -> list[Provenance]:

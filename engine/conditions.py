@@ -4,6 +4,7 @@ A condition is a mapping whose keys are all ANDed:
     age: {min: 19, max: 50}        inclusive, in whole years
     pre_existing: false
     low_income: [dibao, tekun]     'none' means not in a low-income category
+    entitled_care: true            优抚对象 (yes/no, like disabled: 残疾人), independent of low_income
     hospital_level: [2, 3]
     care: [inpatient, emergency]
     ...any other key of vocab.DIMENSIONS, as a list of allowed values
@@ -46,8 +47,8 @@ def describe(when: dict) -> str:
     for key, wanted in when.items():
         if key == "age":
             parts.append(describe_age(wanted.get("min"), wanted.get("max")))
-        elif key == "pre_existing":
-            parts.append("有既往症" if wanted else "无既往症")
+        elif key in _FLAGS:
+            parts.append(_FLAGS[key][0 if wanted else 1])
         else:
             table = _LABELS.get(key, {})
             names = "、".join(vocab.label(table, v) for v in wanted)
@@ -67,6 +68,7 @@ def describe_age(lo: int | None, hi: int | None) -> str:
     return f"{lo}–{hi} 周岁"
 
 
+_FLAGS = {"pre_existing": ("有既往症", "无既往症"), **vocab.SPECIAL_GROUPS}  # yes/no keys: (true, false) text
 _LABELS = {
     "low_income": {vocab.NOT_LOW_INCOME: "非低收入人员", **vocab.LOW_INCOME},
     "hospital_level": vocab.HOSPITAL_LEVELS,

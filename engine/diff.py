@@ -110,13 +110,15 @@ def _insurers(old: Version, new: Version) -> list[Change]:
                   lambda i: _assumed(i.share.prov))
 
 
+_YES = {True: "是", False: "否"}
+
+
 def _eligibility(old: Version, new: Version) -> list[Change]:
-    yes = {True: "是", False: "否"}
     rules_old = {r.id: r for r in old.eligibility_rules}
     rules_new = {r.id: r for r in new.eligibility_rules}
-    return (_scalar("eligibility", "须参加基本医保", yes[old.basic_insurance_required], yes[new.basic_insurance_required])
-            + _scalar("eligibility", "基本医保欠费暂停待遇", yes[old.suspend_when_basic_in_arrears],
-                      yes[new.suspend_when_basic_in_arrears])
+    return (_scalar("eligibility", "须参加基本医保", _YES[old.basic_insurance_required], _YES[new.basic_insurance_required])
+            + _scalar("eligibility", "基本医保欠费暂停待遇", _YES[old.suspend_when_basic_in_arrears],
+                      _YES[new.suspend_when_basic_in_arrears])
             + _keyed(rules_old, rules_new, "eligibility", lambda r: f"参保条件“{r.name}”",
                      lambda r: f"{conditions.describe(r.when)} → {vocab.ELIGIBILITY_OUTCOMES[r.outcome]}"))
 
@@ -148,7 +150,9 @@ def _subsidies(old: Version, new: Version) -> list[Change]:
         how = _yuan(s.amount.fen) if s.amount else f"保费的 {percent(s.share.value)}"
         return f"{conditions.describe(s.when)}，{vocab.PAYERS[s.payer]}承担 {how}"
 
-    return _keyed({s.id: s for s in old.subsidies}, {s.id: s for s in new.subsidies}, "funding",
+    flags = (_scalar("funding", "单位团体参保", _YES[old.group_enrolment], _YES[new.group_enrolment])
+             + _scalar("funding", "爱心企业等捐赠参保", _YES[old.donated_enrolment], _YES[new.donated_enrolment]))
+    return flags + _keyed({s.id: s for s in old.subsidies}, {s.id: s for s in new.subsidies}, "funding",
                   lambda s: f"资助“{s.name}”", describe, lambda s: _assumed(s.prov))
 
 
@@ -229,9 +233,8 @@ def _chain(old: Version, new: Version) -> list[Change]:
 
 
 def _settlement(old: Version, new: Version) -> list[Change]:
-    yes = {True: "是", False: "否"}
     return (_scalar("settlement", "取整规则", old.rounding, new.rounding)
-            + _scalar("settlement", "一站式结算", yes[old.one_stop], yes[new.one_stop]))
+            + _scalar("settlement", "一站式结算", _YES[old.one_stop], _YES[new.one_stop]))
 
 
 def diff_text(changes: list[Change]) -> str:

@@ -125,7 +125,7 @@ def quote(person: Person, version: Version, trace: bool = True) -> Quote:
 
 
 def _remaining_payer(person: Person, version: Version, steps: Trace) -> str:
-    """Who pays what subsidies leave: the person, a relative's personal account, or the employer."""
+    """Who pays what subsidies leave: the person, a relative's personal account, the employer or a donor."""
     if person.pay_with == "personal_account":
         account = version.personal_account
         relatives = account.get("relatives", ["self"])
@@ -142,6 +142,9 @@ def _remaining_payer(person: Person, version: Version, steps: Trace) -> str:
         return "personal_account"
     if person.pay_with == "employer" and not version.group_enrolment:
         raise InputError([Issue("quote.group", "本方案不支持单位团体参保", ("pay_with",))])
+    if person.pay_with == "donor" and not version.donated_enrolment:
+        raise InputError([Issue("quote.donated", "本方案不支持爱心企业等捐赠参保（funding.donated_enrolment 未开启）",
+                                ("pay_with",))])
     return person.pay_with
 
 

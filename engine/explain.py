@@ -134,6 +134,9 @@ def describe_version(version: Version) -> dict:
         funding.append(f"可用职工医保个人账户为{who}缴费。")
     if version.group_enrolment:
         funding.append("支持单位团体参保。")
+    if version.donated_enrolment:
+        funding.append(f"支持爱心企业等捐赠参保：捐赠方为指定人员缴纳资助之后剩余的全部保费，不设固定金额。 "
+                       f"{_ref(version.section_prov('funding'))}".rstrip())
     for s in version.subsidies:
         how = _money(s.amount) if s.amount else f"保费的 {percent(s.share.value)}"
         funding.append(f"{s.name}：{conditions.describe(s.when)}，由{vocab.PAYERS[s.payer]}承担 {how} {_ref(s.prov)}")

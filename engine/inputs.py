@@ -28,11 +28,12 @@ PERSON_SCHEMA = {
         "birth_date": _DATE,
         "pre_existing": {"type": "boolean"},
         "low_income": {"enum": vocab.LOW_INCOME_VALUES},
+        **{code: {"type": "boolean"} for code in vocab.SPECIAL_GROUPS},
         "basic_insurance": {"enum": list(vocab.BASIC_INSURANCE)},
         "basic_insurance_status": {"enum": list(vocab.BASIC_STATUS)},
         "hukou": {"enum": list(vocab.HUKOU)},
         "occupation": {"enum": list(vocab.OCCUPATION)},
-        "pay_with": {"enum": ["self", "personal_account", "employer"]},
+        "pay_with": {"enum": vocab.PAY_WITH},
         "relation": {"enum": list(vocab.RELATIVES)},
     },
     "oneOf": [{"required": ["age"]}, {"required": ["birth_date"]}],
@@ -72,8 +73,9 @@ CLAIM_SCHEMA = {
 _PERSON_VALIDATOR = Draft202012Validator(PERSON_SCHEMA, format_checker=FormatChecker())
 _CLAIM_VALIDATOR = Draft202012Validator(CLAIM_SCHEMA, format_checker=FormatChecker())
 
-PERSON_DEFAULTS = {"pre_existing": False, "low_income": vocab.NOT_LOW_INCOME, "basic_insurance": "resident",
-                   "basic_insurance_status": "active", "hukou": "local", "occupation": "general"}
+PERSON_DEFAULTS = {"pre_existing": False, "low_income": vocab.NOT_LOW_INCOME, "entitled_care": False, "disabled": False,
+                   "basic_insurance": "resident", "basic_insurance_status": "active", "hukou": "local",
+                   "occupation": "general"}
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,8 @@ class Person:
     occupation: str
     pay_with: str = "self"
     relation: str = "self"
+    entitled_care: bool = False  # 优抚对象
+    disabled: bool = False  # 残疾人
 
     def age_on(self, reference: str) -> int:
         """Whole years of age on the reference date (age given directly is taken as that age).
@@ -108,6 +112,7 @@ class Person:
     def point(self, reference: str) -> dict:
         """The person as the rules see them: dimension → value."""
         return {"age": self.age_on(reference), "pre_existing": self.pre_existing, "low_income": self.low_income,
+                "entitled_care": self.entitled_care, "disabled": self.disabled,
                 "basic_insurance": self.basic_insurance, "basic_insurance_status": self.basic_insurance_status,
                 "hukou": self.hukou, "occupation": self.occupation}
 
@@ -161,6 +166,7 @@ def _person(data: dict) -> Person:
     return Person(id=str(merged.get("id", "")), age=None if age is None else int(age),
                   birth_date=merged.get("birth_date"),
                   pre_existing=merged["pre_existing"], low_income=merged["low_income"],
+                  entitled_care=merged["entitled_care"], disabled=merged["disabled"],
                   basic_insurance=merged["basic_insurance"], basic_insurance_status=merged["basic_insurance_status"],
                   hukou=merged["hukou"], occupation=merged["occupation"],
                   pay_with=merged.get("pay_with", "self"), relation=merged.get("relation", "self"))

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from . import vocab
 from .evaluate import adjudicate
 from .inputs import Claim
 from .issues import InputError, Issue
@@ -76,10 +77,12 @@ def request_hash(claim: Claim) -> str:
     """The claim's content as the engine reads it (amounts in fen, defaults filled in), not as it was
     written: 100, "100" and 100.00 yuan are the same claim; a note is not part of what is paid."""
     m = claim.member
+    # the special groups only when set: a claim written before they existed keeps the hash it was stored with
+    groups = {code: True for code in vocab.SPECIAL_GROUPS if getattr(m, code)}
     canonical = json.dumps({
         "claim_id": claim.claim_id, "date": claim.date, "care": claim.care, "hospital_level": claim.hospital_level,
         "member": [m.id, m.age, m.birth_date, m.pre_existing, m.low_income, m.basic_insurance,
-                   m.basic_insurance_status, m.hukou, m.occupation],
+                   m.basic_insurance_status, m.hukou, m.occupation, *([groups] if groups else [])],
         "raw_bill": claim.raw_bill, "in_policy_fen": claim.in_policy_fen, "out_of_policy_fen": claim.out_of_policy_fen,
         "drugs": [[d.code, d.indication, d.fen] for d in claim.drugs],
     }, sort_keys=True, ensure_ascii=False)

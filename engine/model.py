@@ -180,6 +180,7 @@ class Version:
     bands: tuple[Band, ...]
     personal_account: dict
     group_enrolment: bool
+    donated_enrolment: bool  # a donor may pay what subsidies leave of a given person's premium
     subsidies: tuple[Subsidy, ...]
     chain_after: tuple[str, ...]
     layers: tuple[Layer, ...]  # in payment order; exactly one has kind 'scheme'
@@ -206,6 +207,10 @@ class Version:
 
     def year(self) -> int:
         return int(self.period[0][:4])
+
+    def section_prov(self, key: str) -> Provenance:
+        """The provenance of one section of the version (period, funding…): its own, else the version's."""
+        return Provenance.of(self.raw.get(key) or {}, Provenance.of(self.raw, Provenance()))
 
 
 @dataclass(frozen=True)
@@ -373,6 +378,7 @@ def build_version(data: dict, item: dict) -> Version:
                     for b in premium["bands"]),
         personal_account=funding.get("personal_account", {"allowed": False}),
         group_enrolment=funding.get("group_enrolment", False),
+        donated_enrolment=funding.get("donated_enrolment", False),
         subsidies=tuple(_subsidy(s, funding_prov) for s in funding.get("subsidies", [])),
         chain_after=tuple(chain["after"]),
         layers=layers,

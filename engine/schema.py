@@ -45,6 +45,8 @@ CONDITION = obj(
                    provenance=False, minProperties=1),
         "pre_existing": {"type": "boolean"},
         "low_income": enum_list(vocab.LOW_INCOME_VALUES),
+        **{code: {"type": "boolean", "description": f"true：{yes}；false：{no}"}
+           for code, (yes, no) in vocab.SPECIAL_GROUPS.items()},
         "hospital_level": enum_list(vocab.HOSPITAL_LEVELS),
         "care": enum_list(vocab.CARE),
         "basic_insurance": enum_list(vocab.BASIC_INSURANCE),
@@ -169,6 +171,8 @@ VERSION = obj(
                     "basic_insurance": enum_list(["employee", "resident"]),
                 }, required=("allowed",)),
                 "group_enrolment": {"type": "boolean"},
+                "donated_enrolment": {"type": "boolean",
+                                      "description": "允许爱心企业等捐赠方为指定人员缴纳资助后剩余的全部保费（pay_with: donor），不设固定金额"},
                 "subsidies": {"type": "array", "items": SUBSIDY},
             }
         ),

@@ -166,6 +166,8 @@ def _enum_message(value, allowed: list) -> str:
     choices = "、".join(f"{v}（{labels[v]}）" if v in labels else str(v) for v in allowed)
     guess = difflib.get_close_matches(str(value), [str(v) for v in allowed], n=1, cutoff=0.75)
     hint = f"是否想写 {guess[0]}？" if guess else ""
+    if isinstance(value, str) and value in vocab.SPECIAL_GROUPS:  # a yes/no key of its own, not one value of a list
+        hint = f"{vocab.SPECIAL_GROUPS[value][0]}是单独的条件，写成 {value}: true；"
     return f"{_show(value)} 不是允许的取值；{hint}可选：{choices}"
 
 

@@ -14,6 +14,13 @@ LOW_INCOME = {
 NOT_LOW_INCOME = "none"
 LOW_INCOME_VALUES = [NOT_LOW_INCOME, *LOW_INCOME]
 
+# Special groups besides the low-income categories: yes/no each, so one person may be in both and in
+# a low-income category too.  code → (label when true, label when false).
+SPECIAL_GROUPS = {
+    "entitled_care": ("优抚对象", "非优抚对象"),  # veterans, martyrs' families and others entitled to state care
+    "disabled": ("残疾人", "非残疾人"),  # persons with disabilities
+}
+
 CARE = {
     "inpatient": "住院",
     "emergency": "急诊（视同住院）",
@@ -43,6 +50,8 @@ PAYERS = {
     "employer": "单位团体缴费",
     "assistance_fund": "医疗救助资金",
 }
+# Who pays what subsidies leave of a person's premium (`pay_with`); each is also a payer above.
+PAY_WITH = ["self", "personal_account", "employer", "donor"]
 
 RELATIVES = {"self": "本人", "spouse": "配偶", "parent": "父母", "child": "子女"}
 
@@ -62,6 +71,7 @@ CONDITION_KEYS = {
     "age": "年龄",
     "pre_existing": "既往症",
     "low_income": "低收入类别",
+    **{code: labels[0] for code, labels in SPECIAL_GROUPS.items()},
     "hospital_level": "医院等级",
     "care": "就医类型",
     "basic_insurance": "基本医保类别",
@@ -79,6 +89,7 @@ DIMENSIONS: dict[str, list] = {
     "age": list(range(0, MAX_AGE + 1)),
     "pre_existing": [False, True],
     "low_income": LOW_INCOME_VALUES,
+    **{code: [False, True] for code in SPECIAL_GROUPS},
     "hospital_level": list(HOSPITAL_LEVELS),
     "care": list(CARE),
     "basic_insurance": list(BASIC_INSURANCE),

@@ -162,3 +162,54 @@ def test_a_resident_has_no_personal_account_to_pay_for_themselves(run):
     ok = run("quote", XIANNING, "--year", "2023", "--age", "40", "--basic-insurance", "employee",
              "--pay-with", "personal_account", "--json")
     assert ok.exit_code == 0 and json.loads(ok.output)["payers"][0]["payer"] == "personal_account"
+
+
+GANZHOU = str(ROOT / "products" / "ganzhou.yaml")
+ZAOHUIBAO = str(ROOT / "products" / "zaohuibao.yaml")
+
+
+def _payers(output: str) -> dict:
+    data = json.loads(output)
+    paid: dict = {}
+    for payer in data["payers"]:
+        paid[payer["payer"]] = paid.get(payer["payer"], 0) + payer["fen"]
+    assert sum(paid.values()) == data["premium_fen"]
+    return paid
+
+
+@pytest.mark.parametrize("flags, payers", [
+    (["--disabled"], {"assistance_fund": 3000, "self": 3900}),
+    (["--entitled-care"], {"assistance_fund": 3000, "self": 3900}),
+    # the two subsidies (30 each, assumed) stack in declaration order: 69 − 30 − 30 = 9 left to pay
+    (["--low-income", "dibao", "--disabled"], {"assistance_fund": 6000, "self": 900}),
+    (["--entitled-care", "--disabled"], {"assistance_fund": 6000, "self": 900}),
+    (["--disabled", "--pay-with", "donor"], {"assistance_fund": 3000, "donor": 3900}),
+])
+def test_quote_with_the_special_groups_and_a_donor(run, flags, payers):
+    result = run("quote", GANZHOU, "--year", "2024", "--age", "40", *flags, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["premium_fen"] == 6900
+    assert _payers(result.output) == payers
+
+
+def test_quote_text_names_each_subsidy(run):
+    result = run("quote", GANZHOU, "--year", "2024", "--age", "40", "--entitled-care", "--disabled")
+    assert result.exit_code == 0, result.output
+    assert "医疗救助资金（优抚对象资助参保）：30.00 元" in result.output
+    assert "医疗救助资金（残疾人资助参保）：30.00 元" in result.output
+
+
+def test_quote_refuses_a_donor_where_the_scheme_has_no_donated_enrolment(run):
+    result = run("quote", ZAOHUIBAO, "--year", "2025", "--age", "40", "--pay-with", "donor", "--json")
+    assert result.exit_code == 1
+    [error] = json.loads(result.output)["errors"]
+    assert (error["code"], error["path"]) == ("quote.donated", "pay_with") and "捐赠" in error["message"]
+
+
+def test_explain_mentions_donated_enrolment_and_the_special_groups(run):
+    result = run("explain", GANZHOU, "--year", "2024")
+    assert result.exit_code == 0
+    assert "支持爱心企业等捐赠参保" in result.output and "鼓励爱心企业为城乡困难群众捐赠" in result.output
+    assert "优抚对象资助参保：优抚对象，由医疗救助资金承担 30.00 元" in result.output
+    assert "残疾人资助参保：残疾人，由医疗救助资金承担 30.00 元" in result.output
+    assert "捐赠参保" not in run("explain", ZAOHUIBAO, "--year", "2025").output

@@ -79,3 +79,15 @@ def test_renaming_a_liability_is_one_change(xianhuibao):
     new = load_product_text(text.replace("name: 医保目录内个人自付\n", "name: 目录内自付\n")).version("2023")
     changes = diff_versions(xianhuibao.version("2023"), new)
     assert [c.text for c in changes] == ["责任“医保目录内个人自付”的名称：医保目录内个人自付 → 目录内自付"]
+
+
+def test_the_special_groups_and_donated_enrolment_are_described_in_chinese():
+    text = (PRODUCTS / "ganzhou.yaml").read_text(encoding="utf-8")
+    old_product = load_product_text(text)
+    changed = (text.replace("      donated_enrolment: true\n", "")
+               .replace("when: {disabled: true}", "when: {disabled: true, entitled_care: false}"))
+    assert changed.count("entitled_care: false") == 1
+    changes = diff_versions(old_product.version("2024"), load_product_text(changed).version("2024"))
+    assert [c.text for c in changes] == [
+        "爱心企业等捐赠参保：是 → 否",
+        "资助“残疾人资助参保”：残疾人，医疗救助资金承担 30.00 元 → 残疾人，非优抚对象，医疗救助资金承担 30.00 元"]

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine import InputError, adjudicate, load_claims, parse_claim, parse_person, quote
+from engine import InputError, adjudicate, load_claims, load_product, parse_claim, parse_person, quote
 from scheme_texts import version
 
 GOOD = {"claim_id": "c1", "member": {"id": "m1", "age": 40}, "date": "2023-06-01", "care": "inpatient",
@@ -134,6 +134,72 @@ def test_a_person_needs_an_age_or_a_birth_date_not_both():
         parse_person({})
     with pytest.raises(InputError):
         parse_person({"age": 30, "birth_date": "1990-01-01"})
+
+
+# ── special groups and who pays ───────────────────────────────────────────────────────────────
+
+GROUP_FUNDING = """\
+funding:
+  source: doc 第十一条
+  donated_enrolment: true
+  subsidies:
+    - {id: low-income, name: 低保资助, payer: assistance_fund, when: {low_income: [dibao]}, amount: 20}
+    - {id: entitled, name: 优抚对象资助, payer: government, when: {entitled_care: true}, amount: 20}
+    - {id: disabled, name: 残疾人资助, payer: assistance_fund, when: {disabled: true}, amount: 20}"""
+
+
+def test_the_special_groups_default_to_false_and_reach_the_rules():
+    point = parse_person({"age": 30}).point("2024-01-01")
+    assert (point["entitled_care"], point["disabled"]) == (False, False)
+    person = parse_person({"age": 30, "entitled_care": True, "disabled": True, "low_income": "dibao"})
+    point = person.point("2024-01-01")
+    assert (point["entitled_care"], point["disabled"], point["low_income"]) == (True, True, "dibao")
+    claim = parse_claim(with_(member={"id": "m1", "age": 40, "disabled": True}))
+    assert claim.member.disabled is True and claim.member.entitled_care is False
+
+
+@pytest.mark.parametrize("field, value", [("disabled", "yes"), ("entitled_care", 1), ("disabled", None)])
+def test_a_special_group_is_true_or_false_nothing_else(field, value):
+    with pytest.raises(InputError) as err:
+        parse_person({"age": 30, field: value})
+    [issue] = err.value.issues
+    assert (issue.code, issue.path) == ("schema.type", (field,)) and "true 或 false" in issue.message
+
+
+def test_subsidies_stack_in_declaration_order_up_to_the_premium():
+    v = version(funding=GROUP_FUNDING)  # premium 50
+
+    def paid(**person):
+        return [(p.get("subsidy", p["payer"]), p["fen"]) for p in quote(parse_person({"age": 40, **person}), v).payers]
+
+    assert paid(disabled=True) == [("disabled", 20_00), ("self", 30_00)]
+    assert paid(low_income="dibao", disabled=True) == [("low-income", 20_00), ("disabled", 20_00), ("self", 10_00)]
+    # three subsidies of 20 on a premium of 50: the last one pays only the 10 that is left, the person nothing
+    assert paid(low_income="dibao", entitled_care=True, disabled=True) == [
+        ("low-income", 20_00), ("entitled", 20_00), ("disabled", 10_00)]
+
+
+def test_a_donor_pays_what_the_subsidies_leave():
+    v = version(funding=GROUP_FUNDING)
+    result = quote(parse_person({"age": 40, "disabled": True, "pay_with": "donor"}), v)
+    assert [(p["payer"], p["label"], p["fen"]) for p in result.payers] == [
+        ("assistance_fund", "医疗救助资金", 20_00), ("donor", "社会捐赠", 30_00)]
+
+
+@pytest.mark.parametrize("product", ["zaohuibao", "xianhuibao"])
+def test_a_donor_is_refused_where_the_scheme_has_no_donated_enrolment(products_dir, product):
+    for v in load_product(products_dir / f"{product}.yaml").versions:
+        assert not v.donated_enrolment
+        with pytest.raises(InputError) as err:
+            quote(parse_person({"age": 40, "pay_with": "donor"}), v)
+        [issue] = err.value.issues
+        assert (issue.code, issue.path) == ("quote.donated", ("pay_with",)) and "捐赠" in issue.message
+
+
+def test_donated_enrolment_is_off_unless_declared():
+    assert version().donated_enrolment is False
+    with pytest.raises(InputError):
+        quote(parse_person({"age": 40, "pay_with": "donor"}), version())
 
 
 # ── claim files ───────────────────────────────────────────────────────────────────────────────

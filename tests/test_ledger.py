@@ -81,6 +81,16 @@ def test_a_claim_id_reused_for_different_content_is_refused(url, xn2023):
     assert count(ledger, SettledClaimRow) == 1
 
 
+def test_the_special_groups_are_part_of_the_claim_only_when_set():
+    """A member's 优抚对象 / 残疾人 can change a payment, so they change the claim; unset, the hash of a claim
+    stored before they existed stays what it was (the member list then ends with the occupation)."""
+    plain = xn_claim("a", 30_000)
+    assert ledger_module.request_hash(plain) == ledger_module.request_hash(
+        parse_claim({**plain.data, "member": {"id": "m1", "age": 50, "entitled_care": False, "disabled": False}}))
+    assert ledger_module.request_hash(plain) != ledger_module.request_hash(
+        parse_claim({**plain.data, "member": {"id": "m1", "age": 50, "disabled": True}}))
+
+
 def test_nothing_is_saved_when_adjudication_raises(url, xn2023):
     ledger = Ledger(url)
     with pytest.raises(InputError) as err:

@@ -1,9 +1,10 @@
 """The compiled durable-rules decisions agree with the Python condition matcher, everywhere.
 
-For each version, every point of the band space (ages 0–150 × pre-existing × low-income) — and, for
-eligibility and routing, the other dimensions too — is posted to the compiled ruleset and compared with
-what `engine.conditions.matches` says, so each compiled rule is tried on every input that must match it
-and every input that must not.  Then property tests (Hypothesis) on random claims.
+For each version, every point of the band space (ages 0–150 × pre-existing × low-income × the special
+groups, 优抚对象 and 残疾人) — and, for eligibility and routing, the other dimensions too — is posted
+to the compiled ruleset and compared with what `engine.conditions.matches` says, so each compiled rule
+is tried on every input that must match it and every input that must not.  Then property tests
+(Hypothesis) on random claims.
 """
 import itertools
 from pathlib import Path
@@ -18,8 +19,11 @@ from engine.rules import EngineError, compiled
 from scheme_texts import SPECIAL_DRUGS, scheme, scheme_text
 
 ROOT = Path(__file__).resolve().parent.parent
-BAND_SPACE = [{"age": a, "pre_existing": p, "low_income": li}
-              for a in range(vocab.MAX_AGE + 1) for p in (False, True) for li in vocab.LOW_INCOME_VALUES]
+GROUPS = [dict(zip(vocab.SPECIAL_GROUPS, values))
+          for values in itertools.product(*(vocab.DIMENSIONS[g] for g in vocab.SPECIAL_GROUPS))]
+BAND_SPACE = [{"age": a, "pre_existing": p, "low_income": li, **groups}
+              for a in range(vocab.MAX_AGE + 1) for p in (False, True) for li in vocab.LOW_INCOME_VALUES
+              for groups in GROUPS]
 LOW = "[dibao, tekun, fanpin, dibao_edge, monitored]"
 
 MULTI_BANDS = f"""\
@@ -83,9 +87,57 @@ def multi_band_version():
                   liabilities=MULTI_LIABILITIES).versions[0]
 
 
+# The special groups (优抚对象 entitled_care, 残疾人 disabled) in every place a condition can stand.
+GROUP_BANDS = f"""\
+- {{id: low-income, name: 低收入人员, when: {{low_income: {LOW}}}, amount: 10}}
+- {{id: entitled, name: 优抚对象, when: {{low_income: [none], entitled_care: true}}, amount: 20}}
+- {{id: disabled, name: 残疾人（非优抚对象）, when: {{low_income: [none], entitled_care: false, disabled: true}}, amount: 30}}
+- {{id: others, name: 其他人员, when: {{low_income: [none], entitled_care: false, disabled: false}}, amount: 69}}"""
+
+GROUP_FUNDING = """\
+funding:
+  source: doc 第十一条
+  donated_enrolment: true
+  subsidies:
+    - {id: disabled-help, name: 残疾人资助, payer: assistance_fund, when: {disabled: true}, amount: 5}
+    - {id: entitled-senior, name: 60 岁以上优抚对象资助, payer: government,
+       when: {entitled_care: true, age: {min: 60}}, share: 0.5}
+    - {id: both, name: 优抚对象且残疾人, payer: donor, when: {entitled_care: true, disabled: true}, amount: 3}"""
+
+GROUP_CONDITIONS = """\
+conditions:
+  - {id: nonlocal, name: 非优抚对象的外地户籍人员, when: {hukou: [nonlocal], entitled_care: false},
+     outcome: not_eligible, source: doc 第三条（二）}
+  - {id: risky, name: 高风险职业（残疾人除外）, when: {occupation: [high_risk], disabled: false},
+     outcome: suspended, source: doc 第三条（三）}"""
+
+def _swap(text: str, *pairs: tuple[str, str]) -> str:
+    for old, new in pairs:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return text
+
+
+# the multi-band liabilities, with the special groups where it has the low-income categories
+GROUP_LIABILITIES = _swap(MULTI_LIABILITIES,
+                          ("when: {low_income: [none]}", "when: {entitled_care: false}"),
+                          ("name: 低收入人员目录外", "name: 优抚对象目录外"),
+                          ("when: {low_income: " + LOW + "}", "when: {entitled_care: true}"),
+                          ("- {when: {pre_existing: true}, rate: 0.4}",
+                           "- {when: {pre_existing: true, disabled: false}, rate: 0.4}\n"
+                           "      - {when: {pre_existing: true, disabled: true}, rate: 0.5}"))
+
+
+def group_version():
+    return scheme(bands=GROUP_BANDS, funding=GROUP_FUNDING, conditions=GROUP_CONDITIONS,
+                  liabilities=GROUP_LIABILITIES).versions[0]
+
+
 def all_versions():
     out = [(f"xianhuibao@{v.id}", v) for v in load_product(ROOT / "products" / "xianhuibao.yaml").versions]
     out.append(("multi-band", multi_band_version()))
+    out.append(("special-groups", group_version()))
+    out += [(f"ganzhou@{v.id}", v) for v in load_product(ROOT / "products" / "ganzhou.yaml").versions]
     out.append(("xixia-chain", load_product(ROOT / "tests" / "fixtures" / "xixia.yaml").versions[0]))
     return out
 
@@ -145,8 +197,9 @@ def test_bands_agree_on_every_point_of_the_band_space(name, version):
 
 def test_the_multi_band_scheme_at_its_band_edges():
     version = multi_band_version()
+    points = [p for p in BAND_SPACE if p["entitled_care"] is p["disabled"] is False]
     band = {(p["age"], p["pre_existing"], p["low_income"]): d.value[1] for p, d in
-            zip(BAND_SPACE, compiled(version).decide([{"t": "band", **p} for p in BAND_SPACE]))}
+            zip(points, compiled(version).decide([{"t": "band", **p} for p in points]))}
     assert band[(18, True, "none")] == "minor" and band[(19, True, "none")] == "pre"
     assert band[(19, False, "none")] == "adult" and band[(50, False, "none")] == "adult"
     assert band[(51, False, "none")] == "senior" and band[(150, False, "none")] == "senior"
@@ -154,7 +207,8 @@ def test_the_multi_band_scheme_at_its_band_edges():
 
 
 def eligibility_points():
-    dims = ["pre_existing", "low_income", "basic_insurance", "basic_insurance_status", "hukou", "occupation"]
+    dims = ["pre_existing", "low_income", *vocab.SPECIAL_GROUPS, "basic_insurance", "basic_insurance_status", "hukou",
+            "occupation"]
     for age in (0, 18, 19, 50, 51, 150):
         for values in itertools.product(*(vocab.DIMENSIONS[d] for d in dims)):
             yield {"age": age, **dict(zip(dims, values))}
@@ -178,11 +232,11 @@ def test_subsidies_agree_on_every_point_of_the_band_space(name, version):
 
 def route_events(version):
     layers = [layer.id for layer in version.layers] + ["no-such-layer"]
-    for layer, covers, care, level, in_catalogue, age, pre, low in itertools.product(
+    for layer, covers, care, level, in_catalogue, age, pre, low, groups in itertools.product(
             layers, vocab.COVERS, vocab.CARE, [None, 1, 2, 3], [True, False], [0, 40, 150], [False, True],
-            ["none", "dibao", "monitored"]):
+            ["none", "dibao", "monitored"], GROUPS):
         event = {"t": "part", "layer": layer, "covers": covers, "care": care, "in_catalogue": in_catalogue,
-                 "age": age, "pre_existing": pre, "low_income": low}
+                 "age": age, "pre_existing": pre, "low_income": low, **groups}
         if level is not None:  # a claim without a hospital level must match no row that asks for one
             event["hospital_level"] = level
         yield event
@@ -269,7 +323,8 @@ def test_ids_the_engine_uses_for_its_own_rules_are_refused_not_overwritten():
 XIANNING = dict(VERSIONS)["xianhuibao@2023"]
 MULTI = dict(VERSIONS)["multi-band"]
 XIXIA = dict(VERSIONS)["xixia-chain"]
-SETTLED = {"xianhuibao": (XIANNING, "2023-06-01"), "multi-band": (MULTI, "2024-05-01")}
+SETTLED = {"xianhuibao": (XIANNING, "2023-06-01"), "multi-band": (MULTI, "2024-05-01"),
+           "special-groups": (dict(VERSIONS)["special-groups"], "2024-05-01")}
 DRUGS = [("pembrolizumab", "melanoma"), ("pembrolizumab", "breast"), ("nusinersen", "sma"), ("drug-a", "cancer-a"),
          ("unknown", "x")]
 PROPERTY_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -287,6 +342,7 @@ def settled_claims(draw):
     return {"in": draw(money), "out": draw(money), "drugs": draw(drug_items),
             "care": draw(st.sampled_from(list(vocab.CARE))), "level": draw(st.sampled_from([1, 2, 3])),
             "pre_existing": draw(st.booleans()), "low_income": draw(st.sampled_from(vocab.LOW_INCOME_VALUES)),
+            "groups": draw(st.sampled_from(GROUPS)),
             "status": draw(st.sampled_from(["active", "active", "active", "arrears"]))}
 
 
@@ -294,7 +350,7 @@ def build(spec, date, claim_id="p1"):
     return parse_claim({
         "claim_id": claim_id, "date": date, "care": spec["care"], "hospital_level": spec["level"],
         "member": {"id": "m", "age": 60, "pre_existing": spec["pre_existing"], "low_income": spec["low_income"],
-                   "basic_insurance_status": spec["status"]},
+                   **spec["groups"], "basic_insurance_status": spec["status"]},
         "in_policy_self_pay": yuan(spec["in"]), "out_of_policy_self_pay": yuan(spec["out"]),
         "drugs": [{"code": c, "indication": i, "amount": yuan(a)} for (c, i), a in spec["drugs"]]})
 
