@@ -18,9 +18,10 @@ from .services import check_stored, evaluate_stored
 
 bp = Blueprint("simulator", __name__)
 
-FIELDS = ("age", "pre_existing", "low_income", "basic_insurance", "basic_insurance_status", "date", "care",
-          "hospital_level", "in_policy_self_pay", "out_of_policy_self_pay", "drug_code", "drug_indication",
-          "drug_amount")
+FIELDS = ("age", "pre_existing", "low_income", *vocab.SPECIAL_GROUPS, "basic_insurance", "basic_insurance_status",
+          "pay_with", "date", "care", "hospital_level", "in_policy_self_pay", "out_of_policy_self_pay", "drug_code",
+          "drug_indication", "drug_amount")
+PAY_WITH = ("self", "employer", "donor")  # who pays the premium in the form's quote (the JSON claim has no payer)
 
 
 @bp.route("/versions/<int:row_id>/simulate", methods=["GET", "POST"])
@@ -37,7 +38,7 @@ def simulate(row_id: int):
     claim_json = request.form.get("claim_json", "") if mode == "json" else \
         json.dumps(_claim_data(form), ensure_ascii=False, indent=2)
     context = dict(row=row, check=check, vocab=vocab, form=form, claim_json=claim_json, mode=mode,
-                   drugs=_drug_choices(version))
+                   drugs=_drug_choices(version), pay_with=PAY_WITH)
     try:
         data = _json_claim(claim_json) if mode == "json" else _claim_data(form)
         settlement = evaluate_stored(row, "adjudicate", data)
@@ -46,18 +47,20 @@ def simulate(row_id: int):
             return render_template("simulate.html", **context)
         context["input_issues"] = [{"line": i.line, "path": i.where, "message": i.message} for i in exc.issues]
         return render_template("simulate.html", **context), 422
+    premium, premium_issue = None, ""
+    payer = form.get("pay_with") if mode != "json" and form.get("pay_with") in PAY_WITH else "self"
     try:
-        premium = evaluate_stored(row, "quote", data["member"])
-    except InputError:
-        premium = None
+        premium = evaluate_stored(row, "quote", {**data["member"], "pay_with": payer})
+    except InputError as exc:  # e.g. donated enrolment on a scheme without it: the claim's result still stands
+        premium_issue = exc.issues[0].message
     return render_template("simulate.html", **context, result=settlement, premium=premium,
-                           liability_names=_liability_names(version))
+                           premium_issue=premium_issue, liability_names=_liability_names(version))
 
 
 def _defaults(version) -> dict:
     start, end = (date.fromisoformat(d) for d in version.period)
     day = min(start + timedelta(days=151), end)
-    return {"age": "65", "pre_existing": "", "low_income": "none", "basic_insurance": "employee",
+    return {"age": "65", "pre_existing": "", "low_income": "none", "pay_with": "self", "basic_insurance": "employee",
             "basic_insurance_status": "active", "date": day.isoformat(), "care": "inpatient", "hospital_level": "3",
             "in_policy_self_pay": "54509", "out_of_policy_self_pay": "309100", "drug_code": "",
             "drug_indication": "", "drug_amount": ""}
@@ -68,6 +71,7 @@ def _claim_data(form: dict) -> dict:
     age = form.get("age", "").strip()
     member = {"id": "simulated-member", "age": int(age) if age.isdigit() else age,
               "pre_existing": bool(form.get("pre_existing")), "low_income": form.get("low_income") or "none",
+              **{group: bool(form.get(group)) for group in vocab.SPECIAL_GROUPS},
               "basic_insurance": form.get("basic_insurance") or "resident",
               "basic_insurance_status": form.get("basic_insurance_status") or "active"}
     data = {"claim_id": "simulated", "member": member, "date": form.get("date", "").strip(),

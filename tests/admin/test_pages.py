@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import re
+import shutil
 from decimal import Decimal
 
 from engine import adjudicate, load_product, parse_claim
 from engine.money import format_yuan
 
-from .conftest import XIANHUIBAO, Browser, version_row
+from .conftest import REPO, XIANHUIBAO, Browser, version_row
+
+GANZHOU = REPO / "products" / "ganzhou.yaml"
 
 CLAIM = {"claim_id": "x", "member": {"id": "m", "age": 65, "basic_insurance": "employee"}, "date": "2023-06-01",
          "care": "inpatient", "hospital_level": 3, "in_policy_self_pay": 54509, "out_of_policy_self_pay": 309100}
@@ -112,3 +115,27 @@ def test_english_on_request(app):
     pm.get("/lang/zh")
     assert "产品与版本" in pm.get("/").get_data(as_text=True)
 
+
+
+def test_simulator_quotes_special_groups_and_who_pays(make_app, products_copy):
+    """赣州惠民保 2024: a disabled member's 30-yuan subsidy, the rest donated (as its golden cases have it)."""
+    from engine import parse_person, quote
+
+    shutil.copy(GANZHOU, products_copy / "ganzhou.yaml")
+    app = make_app()
+    session = app.extensions["hmb_sessions"]()
+    row = version_row(session, "ganzhou", "2024")
+    form = {"mode": "form", "age": "40", "disabled": "1", "pay_with": "donor", "basic_insurance": "resident",
+            "basic_insurance_status": "active", "low_income": "none", "date": "2024-06-01", "care": "inpatient",
+            "in_policy_self_pay": "1000", "out_of_policy_self_pay": "0"}
+    page = Browser(app, "pm").post(f"/versions/{row.id}/simulate", form).get_data(as_text=True)
+    expected = quote(parse_person({"age": 40, "disabled": True, "pay_with": "donor"}),
+                     load_product(GANZHOU).version("2024"))
+    payers = "；".join(f"{p['label']} {format_yuan(p['fen'])}" for p in expected.payers)
+    assert [p["payer"] for p in expected.payers] == ["assistance_fund", "donor"]
+    assert payers in re.sub(r"\s+", " ", page)
+    # a scheme without donated enrolment refuses the donor, and says so beside the claim's result
+    xhb = version_row(session, "xianhuibao", "2023")
+    page = Browser(app, "pm").post(f"/versions/{xhb.id}/simulate", {**form, "date": "2023-06-01"})
+    assert page.status_code == 200 and 'class="big">' in page.get_data(as_text=True)  # the claim is still paid
+    assert '<span class="warn-text small">本方案不支持爱心企业等捐赠参保' in page.get_data(as_text=True)
