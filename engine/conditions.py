@@ -6,7 +6,8 @@ A condition is a mapping whose keys are all ANDed:
     low_income: [dibao, tekun]     'none' means not in a low-income category
     entitled_care: true            优抚对象 (yes/no, like disabled: 残疾人), independent of low_income
     hospital_level: [2, 3]
-    care: [inpatient, emergency]
+    care: [inpatient, emergency]   a parent code covers its children (vocab.CARE_CHILDREN): chronic_outpatient
+                                   matches claims of chronic_outpatient, _1 and _2; chronic_outpatient_1 only _1
     ...any other key of vocab.DIMENSIONS, as a list of allowed values
 
 Here it is read in Python for the coverage proofs (gap and overlap); `compile` turns the same
@@ -33,6 +34,9 @@ def matches(when: dict, point: dict) -> bool:
                 return False
         elif isinstance(wanted, bool):
             if value is not wanted:
+                return False
+        elif key == "care":  # a parent code covers its children; rules.compile_when expands the same way
+            if value not in vocab.care_covered(wanted):
                 return False
         elif value not in wanted:
             return False

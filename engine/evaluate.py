@@ -269,7 +269,8 @@ def _layers_for(claim: Claim, version: Version) -> tuple[Layer, ...]:
 def _depends_on_level(claim: Claim, version: Version) -> bool:
     return any("hospital_level" in when
                for layer in _layers_for(claim, version) for liability in layer.liabilities
-               if claim.care in liability.care for when in (liability.when, *(row.when for row in liability.rows)))
+               if claim.care in vocab.care_covered(liability.care)
+               for when in (liability.when, *(row.when for row in liability.rows)))
 
 
 def _drug_parts(claim: Claim, version: Version) -> list[Part]:
@@ -310,7 +311,8 @@ def _pay_layer(layer: Layer, routed_parts: list[tuple], claim: Claim, version: V
         if decision.value[0] != "route":
             if not part.refusal:
                 steps.add("route", decision.rule, _scope(layer, part.covers), lambda p=part: f"{p.label} "
-                          f"{format_yuan(p.fen)} 元：{layer.name}没有责任覆盖（{vocab.CARE[claim.care]}）",
+                          f"{format_yuan(p.fen)} 元：{layer.name}没有责任覆盖（{vocab.CARE[claim.care]}）"
+                          + _care_unspecified(claim, layer, p.covers),
                           layer=layer.id, amount_fen=part.fen, result_fen=0)
             continue
         routed.setdefault(decision.value[2], []).append((part, decision))
@@ -325,6 +327,12 @@ def _pay_layer(layer: Layer, routed_parts: list[tuple], claim: Claim, version: V
             key = liability.id if layer.kind == "scheme" else f"{layer.id}.{liability.id}"
             by_liability[key] = by_liability.get(key, 0) + fen
     return paid
+
+
+def _care_unspecified(claim: Claim, layer: Layer, covers: str) -> str:
+    """'：一类还是二类未说明…' after '没有责任覆盖（门诊慢特病）', when the care's class left unstated is why."""
+    why = vocab.care_unspecified(claim.care, [c for l in layer.liabilities if l.covers == covers for c in l.care])
+    return f"：{why}" if why else ""
 
 
 def _scope(layer: Layer, covers: str) -> Provenance:

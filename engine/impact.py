@@ -32,7 +32,8 @@ POPULATION_ASSUMPTION = ("合成参考人群：年龄 0–90 岁近似均匀偏�
 # (weight ‰, lowest, highest): about 0.3 % of members above 15,000 yuan, a thin tail to 500,000
 BILL_BUCKETS = [(800, 500, 5_000), (140, 5_000, 15_000), (45, 15_000, 50_000), (13, 50_000, 150_000),
                 (2, 150_000, 500_000)]
-CARE_MIX = [("inpatient", 80), ("emergency", 6), ("day_surgery", 6), ("chronic_outpatient", 8)]
+# chronic outpatient care of class 1 (treated as inpatient): what a scheme covering inpatient care pays for
+CARE_MIX = [("inpatient", 80), ("emergency", 6), ("day_surgery", 6), ("chronic_outpatient_1", 8)]
 
 
 @dataclass(frozen=True)

@@ -84,10 +84,10 @@ def compile_when(when: dict) -> list[dict]:
                 out.append({"$lte": {"age": wanted["max"]}})
         elif isinstance(wanted, bool):
             out.append({key: wanted})
-        elif len(wanted) == 1:
-            out.append({key: wanted[0]})
         else:
-            out.append({"$or": [{key: value} for value in wanted]})
+            if key == "care":  # a parent code covers its children, as in conditions.matches
+                wanted = vocab.care_covered(wanted)
+            out.append({key: wanted[0]} if len(wanted) == 1 else {"$or": [{key: value} for value in wanted]})
     return out
 
 
@@ -252,10 +252,8 @@ def _check_types(event: dict) -> None:
 
 
 def _route_condition(layer_id: str, liability, row) -> dict:
-    care = liability.care
-    care_condition = {"care": care[0]} if len(care) == 1 else {"$or": [{"care": c} for c in care]}
-    parts = [{"t": "part"}, {"layer": layer_id}, {"covers": liability.covers}, care_condition,
-             *compile_when(liability.when), *compile_when(row.when)]
+    parts = [{"t": "part"}, {"layer": layer_id}, {"covers": liability.covers},
+             *compile_when({"care": list(liability.care)}), *compile_when(liability.when), *compile_when(row.when)]
     if liability.covers == "special_drugs":
         parts.append({"in_catalogue": True})
     return _all(*parts)

@@ -319,7 +319,7 @@ def _ratio_issues(doc: Document, liability: dict, path: tuple, deductible_fen: i
             issues += _segment_issues(doc, row["segments"], path + ("rows", i, "segments"), deductible_fen)
     items = [(f"第{i + 1}行", row["when"]) for i, row in enumerate(rows)]
     dims = conditions.dimensions_used([row["when"] for row in rows])
-    space = {"care": liability["care"]}
+    space = {"care": vocab.care_covered(liability["care"])}  # a parent code's children are claims it covers too
     index = {label: i for i, (label, _) in enumerate(items)}
     return issues + _coverage_issues(doc, items, dims, path + ("rows",), "ratio", "比例行", index, space,
                                      gap_text="以下情形的费用没有适用的比例行，无法赔付")

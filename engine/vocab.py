@@ -25,11 +25,43 @@ CARE = {
     "inpatient": "住院",
     "emergency": "急诊（视同住院）",
     "day_surgery": "日间手术（视同住院）",
-    "chronic_outpatient": "门诊慢特病",
+    "chronic_outpatient": "门诊慢特病",  # class not stated: the parent of the two below
+    "chronic_outpatient_1": "一类门诊慢特病（视同住院）",
+    "chronic_outpatient_2": "二类门诊慢特病",
     "major_outpatient": "重特大疾病门诊",
     "outpatient": "普通门诊",
     "pharmacy": "定点药店购药",
 }
+
+# A care code that stands for several narrower ones.  In a scheme (a liability's `care`, a `when: care`) the
+# parent means "any of them": `chronic_outpatient` covers claims of chronic_outpatient, chronic_outpatient_1 and
+# chronic_outpatient_2.  A child means only itself: a liability listing `chronic_outpatient_1` does not cover a
+# claim of plain `chronic_outpatient`, whose class is unknown (the claim must say it).  `care_covered` is the one
+# definition: conditions.matches and rules.compile_when (which also compiles a liability's care list) apply it, as
+# do the coverage checks; the model keeps the list as written, so explain, diff and compare show what the author
+# wrote.  Parent → children, each with its class's short name (for messages).
+CARE_CHILDREN = {"chronic_outpatient": {"chronic_outpatient_1": "一类", "chronic_outpatient_2": "二类"}}
+
+
+def care_covered(codes) -> list[str]:
+    """The claim care codes a scheme's care list covers: what it lists, plus the children of any parent listed."""
+    covered = list(codes)
+    for code in codes:
+        covered += [c for c in CARE_CHILDREN.get(code, {}) if c not in covered]
+    return covered
+
+
+def care_unspecified(claim_care: str, scheme_care) -> str:
+    """Why a claim of a parent code misses a care list covering some of its children but not the parent itself:
+    '一类还是二类未说明，只赔付一类门诊慢特病（视同住院）；…'.  Empty when that is not why."""
+    children = CARE_CHILDREN.get(claim_care, {})
+    covered = care_covered(scheme_care)
+    paid = [c for c in children if c in covered]
+    if not paid or claim_care in covered:
+        return ""
+    return (f"{'还是'.join(children.values())}未说明，只赔付{'、'.join(CARE[c] for c in paid)}；"
+            f"理赔时请写明 {'或 '.join(f'{c}（{name}）' for c, name in children.items())}")
+
 
 HOSPITAL_LEVELS = {1: "一级医疗机构", 2: "二级医疗机构", 3: "三级医疗机构"}
 

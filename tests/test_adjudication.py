@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from engine import adjudicate, parse_claim
-from scheme_texts import scheme, version
+from scheme_texts import LIABILITIES, scheme, version
 
 CLAUSED_STEPS = ("route", "deductible", "ratio", "segment", "cap", "catalogue")
 
@@ -218,6 +218,43 @@ def test_chronic_outpatient_pays_in_policy_but_not_out_of_policy(xn2023):
     # in_policy goes to the chronic-outpatient liability: (5,000 − 2,000) × 50 % = 1,500; out_of_policy: nothing
     assert settled.by_liability == {"chronic_outpatient": fen(1_500)}
     assert settled.patient_remainder_fen == fen(4_500)
+
+
+# ── chronic outpatient by class ───────────────────────────────────────────────────────────────
+# In a scheme the generic chronic_outpatient covers claims of either class and of none stated; a class covers only
+# itself.  Test scheme: in_policy covers class 1 only, out_of_policy the generic code; shared deductible 10,000.
+
+CLASS_LIABILITIES = (LIABILITIES.replace("care: [inpatient]", "care: [inpatient, chronic_outpatient_1]", 1)
+                     .replace("care: [inpatient]", "care: [inpatient, chronic_outpatient]", 1))
+
+
+@pytest.fixture(scope="module")
+def by_class():
+    return version(liabilities=CLASS_LIABILITIES)
+
+
+def test_class_1_chronic_outpatient_is_paid_by_both_the_class_and_its_parent(by_class):
+    settled = adjudicate(claim(care="chronic_outpatient_1", in_policy=20_000, out=14_000), by_class)
+    # in_policy (class 1 listed): (20,000 − 10,000) × 80 % = 8,000; out_of_policy (parent listed): 14,000 × 50 % = 7,000
+    assert settled.by_liability == {"in_policy": fen(8_000), "out_of_policy": fen(7_000)}
+
+
+@pytest.mark.parametrize("care", ["chronic_outpatient_2", "chronic_outpatient"])
+def test_class_2_or_unstated_class_is_paid_only_under_the_parent(by_class, care):
+    settled = adjudicate(claim(care=care, in_policy=20_000, out=14_000), by_class)
+    # in_policy covers class 1 only: nothing; out_of_policy: (14,000 − 10,000) × 50 % = 2,000
+    assert settled.by_liability == {"out_of_policy": fen(2_000)}
+    assert settled.patient_remainder_fen == fen(34_000) - fen(2_000)
+
+
+def test_an_unstated_class_is_refused_by_a_class_1_liability_saying_so(by_class):
+    refused = [s["text"] for s in step_list(adjudicate(claim(care="chronic_outpatient", in_policy=20_000), by_class),
+                                            "route") if s["rule"] == "part.otherwise"]
+    assert len(refused) == 1
+    assert "没有责任覆盖（门诊慢特病）" in refused[0] and "一类还是二类未说明" in refused[0]
+    assert "chronic_outpatient_1" in refused[0]  # what to write instead
+    class_2 = step_list(adjudicate(claim(care="chronic_outpatient_2", in_policy=20_000), by_class), "route")
+    assert "没有责任覆盖（二类门诊慢特病）" in class_2[0]["text"] and "未说明" not in class_2[0]["text"]
 
 
 # ── rounding ──────────────────────────────────────────────────────────────────────────────────

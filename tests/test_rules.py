@@ -133,10 +133,39 @@ def group_version():
                   liabilities=GROUP_LIABILITIES).versions[0]
 
 
+# Chronic outpatient care by class: the generic code (a parent) in a ratio row's `when`, a class in a care list.
+CARE_CLASS_LIABILITIES = """\
+- id: in_policy
+  name: 目录内
+  covers: in_policy_self_pay
+  care: [inpatient, chronic_outpatient]
+  deductible: 1000
+  ratio:
+    rows:
+      - {when: {care: [inpatient]}, rate: 0.8}
+      - {when: {care: [chronic_outpatient]}, rate: 0.5}
+  cap: 100000
+  source: doc 第七条
+- id: out_of_policy
+  name: 目录外
+  covers: out_of_policy_self_pay
+  care: [inpatient, chronic_outpatient_1]
+  deductible: 1000
+  ratio: 0.5
+  cap: 100000
+  source: doc 第八条
+""" + SPECIAL_DRUGS
+
+
+def care_class_version():
+    return scheme(liabilities=CARE_CLASS_LIABILITIES).versions[0]
+
+
 def all_versions():
     out = [(f"xianhuibao@{v.id}", v) for v in load_product(ROOT / "products" / "xianhuibao.yaml").versions]
     out.append(("multi-band", multi_band_version()))
     out.append(("special-groups", group_version()))
+    out.append(("care-classes", care_class_version()))
     out += [(f"ganzhou@{v.id}", v) for v in load_product(ROOT / "products" / "ganzhou.yaml").versions]
     out.append(("xixia-chain", load_product(ROOT / "tests" / "fixtures" / "xixia.yaml").versions[0]))
     return out
@@ -168,12 +197,18 @@ def expected_eligibility(version, point):
     return ("otherwise", "eligibility")
 
 
+def care_listed(care_list, care):
+    """Written out, not vocab.care_covered: a listed parent code (chronic_outpatient) also covers its classes,
+    a listed class only itself — so a plain chronic_outpatient claim misses a class-1-only liability."""
+    return care in care_list or any(care in vocab.CARE_CHILDREN.get(parent, {}) for parent in care_list)
+
+
 def expected_route(version, event):
     for layer in version.layers:
         if layer.id != event["layer"]:
             continue
         for liability in layer.liabilities:
-            if liability.covers != event["covers"] or event["care"] not in liability.care:
+            if liability.covers != event["covers"] or not care_listed(liability.care, event["care"]):
                 continue
             if liability.covers == "special_drugs" and event["in_catalogue"] is not True:
                 continue
@@ -183,6 +218,15 @@ def expected_route(version, event):
                 if matches(row.when, event):
                     return ("route", layer.id, liability.id, k)
     return ("otherwise", "part")
+
+
+def test_a_parent_care_code_covers_its_classes_and_a_class_only_itself():
+    codes = ["chronic_outpatient", "chronic_outpatient_1", "chronic_outpatient_2"]
+    assert set(codes) <= set(vocab.DIMENSIONS["care"])  # every point below is also enumerated by the agreement tests
+    covered = {listed: [c for c in codes if matches({"care": [listed]}, {"care": c})] for listed in codes}
+    assert covered == {"chronic_outpatient": codes,  # class unknown, class 1, class 2
+                       "chronic_outpatient_1": ["chronic_outpatient_1"],  # not a claim whose class is unknown
+                       "chronic_outpatient_2": ["chronic_outpatient_2"]}
 
 
 # ── agreement on every point ──────────────────────────────────────────────────────────────────
