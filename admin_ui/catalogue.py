@@ -13,11 +13,11 @@ from engine.explain import ASSUMED_MARK, describe_version
 
 from .auth import requires
 from .changes import Pair, grouped_changes, previous_of
-from .db import db
+from .db import db, get_or_404
 from .i18n import _
 from .models import Product, SchemeVersion
 from .services import (LOCAL_TZ, Conflict, WorkflowError, check_stored, create_next_draft, explain_rules,
-                       get_version, unified_diff)
+                       unified_diff)
 
 bp = Blueprint("catalogue", __name__)
 
@@ -35,7 +35,7 @@ def index():
 @bp.get("/versions/<int:row_id>")
 @requires("view")
 def version(row_id: int):
-    row = _row(row_id)
+    row = get_or_404(SchemeVersion, row_id)
     check = check_stored(row)
     explained = describe_version(check.version) if check.ok else None
     previous, _how = previous_of(row)  # the version the changes page compares with, so the two pages agree
@@ -106,7 +106,7 @@ def _cut(text: str, marks: list[dict]) -> list[tuple[str, dict | None]]:
 @bp.get("/versions/<int:row_id>/yaml")
 @requires("view")
 def version_yaml(row_id: int):
-    row = _row(row_id)
+    row = get_or_404(SchemeVersion, row_id)
     return Response(row.yaml_text, mimetype="text/plain; charset=utf-8",
                     headers={"Content-Disposition": f'inline; filename="{row.product_id}-{row.version_id}.yaml"'})
 
@@ -155,8 +155,3 @@ def _bad_dates() -> bool:
     return any(request.args.get(n) and _arg_date(n) is None for n in ("claim_date", "known_on"))
 
 
-def _row(row_id: int) -> SchemeVersion:
-    try:
-        return get_version(db(), row_id)
-    except WorkflowError:
-        abort(404)

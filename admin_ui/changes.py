@@ -26,7 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Callable
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from sqlalchemy import select
 
 from engine import SchemeError, Version, vocab
@@ -40,11 +40,11 @@ from engine.money import MoneyError, format_yuan, yuan_to_fen
 
 from .auth import requires
 from .charts import WAN, grouped_bars, unit_for
-from .db import db
+from .db import db, get_or_404
 from .i18n import _
 from .models import FROZEN_STATUSES, Product, SchemeVersion
 from .schemes import Analysis
-from .services import WorkflowError, check_stored, evaluate_stored, get_version
+from .services import check_stored, evaluate_stored
 
 bp = Blueprint("changes", __name__)
 log = logging.getLogger(__name__)
@@ -105,10 +105,7 @@ def _copied_from(row: SchemeVersion) -> SchemeVersion | None:
 
 def _pair(row_id: int) -> Pair | None:
     """The row and what it follows, or None when its text does not validate (nothing to compare yet)."""
-    try:
-        row = get_version(db(), row_id)
-    except WorkflowError:
-        abort(404)
+    row = get_or_404(SchemeVersion, row_id)
     check = check_stored(row)
     if not check.ok:
         return None
@@ -512,9 +509,8 @@ def impact_charts(report: dict, old: Version, new: Version) -> list[dict]:
 def page(row_id: int):
     pair = _pair(row_id)
     if pair is None:  # a draft that does not validate: show why, compare nothing
-        row = get_version(db(), row_id)
-        return render_template("changes.html", row=row, pair=None,
-                               check=check_stored(row))
+        row = get_or_404(SchemeVersion, row_id)
+        return render_template("changes.html", row=row, pair=None, check=check_stored(row))
     context = {"row": pair.row, "pair": pair, "check": pair.check, "assumed_mark": ASSUMED_MARK}
     if pair.previous is None:
         return render_template("changes.html", **context, groups=[], change_count=0, cases=golden_cases(pair))
