@@ -287,8 +287,7 @@ def _yuan_text(value) -> str:
 
 def _liability_names(version: Version) -> dict[str, str]:
     """As settlements key them: the scheme's own liabilities by id, other layers' as "layer.liability"."""
-    return {(l.id if layer.kind == "scheme" else f"{layer.id}.{l.id}"): l.name
-            for layer in version.layers for l in layer.liabilities}
+    return {layer.key_of(l): l.name for layer in version.layers for l in layer.liabilities}
 
 
 def _band_name(band_id: str, version: Version) -> str:

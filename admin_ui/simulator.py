@@ -97,14 +97,9 @@ def _json_claim(text: str) -> dict:
 
 
 def _liability_names(version) -> dict[str, str]:
-    names = {}
-    for layer in version.layers:
-        for liability in layer.liabilities:
-            if layer.kind == "scheme":
-                names[liability.id] = liability.name
-            else:
-                names[f"{layer.id}.{liability.id}"] = f"{layer.name}·{liability.name}"
-    return names
+    """Settlement keys → names; another layer's liability is named with its layer ("大病保险·…")."""
+    return {layer.key_of(l): l.name if layer.kind == "scheme" else f"{layer.name}·{l.name}"
+            for layer in version.layers for l in layer.liabilities}
 
 
 def _drug_choices(version) -> list[dict]:

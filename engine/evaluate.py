@@ -324,7 +324,7 @@ def _pay_layer(layer: Layer, routed_parts: list[tuple], claim: Claim, version: V
                       amount_fen=part.fen)
             fen = _pay_part(layer, liability, row, part, version, acc, steps)
             paid[part.covers] += fen
-            key = liability.id if layer.kind == "scheme" else f"{layer.id}.{liability.id}"
+            key = layer.key_of(liability)
             by_liability[key] = by_liability.get(key, 0) + fen
     return paid
 

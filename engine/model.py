@@ -109,6 +109,11 @@ class Layer:
     deductibles: dict  # id → Pool
     caps: dict  # id → Pool
 
+    def key_of(self, liability: Liability) -> str:
+        """How settlements (`by_liability`) name a liability: the scheme's own by id, another layer's as
+        "layer.liability" (the same liability id may stand in several layers of a chain)."""
+        return liability.id if self.kind == "scheme" else f"{self.id}.{liability.id}"
+
 
 @dataclass(frozen=True)
 class Band:
