@@ -30,11 +30,10 @@ from flask import Blueprint, current_app, render_template, request
 from sqlalchemy import select
 
 from engine import SchemeError, Version, vocab
-from engine import sandbox
 from engine.cases import case_file_for, load_cases
 from engine.diff import AREAS, Change, diff_versions
 from engine.explain import ASSUMED_MARK
-from engine.impact import impact, shift_claim
+from engine.impact import shift_claim
 from engine.issues import InputError
 from engine.money import MoneyError, format_yuan, yuan_to_fen
 
@@ -111,11 +110,6 @@ def _pair(row_id: int) -> Pair | None:
         return None
     previous, how = previous_of(row)
     return Pair(row, check, previous, how)
-
-
-def in_process(*rows: SchemeVersion) -> bool:
-    """Only frozen texts may compile rulesets in the web process (see the module docstring)."""
-    return all(r.frozen for r in rows if r is not None)
 
 
 # ── 1. semantic diff ──────────────────────────────────────────────────────────────────────────
@@ -324,7 +318,7 @@ class ImpactJob:
     id: str
     total: int  # members of the reference population (each is priced and claimed twice: old, then new)
     status: str = "queued"  # queued → running → done | failed
-    phase: str = ""  # "old" | "new" while running in process
+    phase: str = ""  # "old" | "new" while running
     done: int = 0
     result: dict | None = None
     error: str = ""
@@ -407,19 +401,8 @@ def jobs() -> ImpactJobs:
 
 def start_impact(pair: Pair) -> ImpactJob:
     size = population()
-    if in_process(pair.row, pair.previous):
-        old, new = pair.old, pair.version
-
-        def work(job: ImpactJob) -> dict:
-            return impact(old, new, population=size, progress=job.progress)
-    else:
-        text, version_id = pair.row.yaml_text, pair.row.version_id
-        payload = {"previous": {"text": pair.previous.yaml_text, "version": pair.previous.version_id},
-                   "population": size}
-
-        def work(job: ImpactJob) -> dict:
-            return sandbox.evaluate_draft("impact", text, version_id, payload, progress=job.progress)
-    return jobs().start(impact_key(pair), size, work)
+    row, payload = pair.row, {"previous": pair.previous, "population": size}
+    return jobs().start(impact_key(pair), size, lambda job: evaluate_stored(row, "impact", payload, job.progress))
 
 
 # ── 3. impact: what the page shows ────────────────────────────────────────────────────────────

@@ -17,8 +17,8 @@ from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from engine import Version, sandbox
-from engine.compare import compare, comparison_steps, graded_bill_sizes
+from engine import Version
+from engine.compare import comparison_steps, graded_bill_sizes
 from engine.explain import ASSUMED_MARK
 from engine.money import fen_to_yuan, format_yuan
 
@@ -29,8 +29,8 @@ from .db import db
 from .export import Flagged, Sheet, Share, Yuan, csv_response, xlsx_response
 from .i18n import _
 from .jobs import Job, jobs
-from .models import FROZEN_STATUSES, SchemeVersion
-from .services import check_stored
+from .models import SchemeVersion
+from .services import check_stored, evaluate_stored
 
 bp = Blueprint("compare", __name__)
 
@@ -39,17 +39,13 @@ bp = Blueprint("compare", __name__)
 
 @dataclass(frozen=True)
 class Column:
-    """One compared version: its row (for links and status), the engine's Version and the stored text."""
+    """One compared version: its row's id, name and status (for links), the engine's Version and the row."""
     id: int
     name: str
     city: str
     status: str
     version: Version = field(repr=False)
-    text: str = field(repr=False)
-
-    @property
-    def frozen(self) -> bool:
-        return self.status in FROZEN_STATUSES
+    row: SchemeVersion = field(repr=False)
 
     @property
     def key(self) -> str:
@@ -85,7 +81,7 @@ def columns_of(rows: list[SchemeVersion]) -> tuple[list[Column], list[SchemeVers
             broken.append(row)
         else:
             columns.append(Column(row.id, f"{row.product.name} {row.version_id}", row.product.city, row.status,
-                                  version, row.yaml_text))
+                                  version, row))
     return columns, broken
 
 
@@ -121,13 +117,9 @@ def comparison(columns: list[Column], progress=None) -> dict:
 
 
 def _compare(columns: list[Column], progress=None) -> dict:
-    """Published versions here; with a draft among them, all in engine.sandbox's worker (durable-rules never
-    frees the ruleset a draft's text compiles to)."""
-    if all(c.frozen for c in columns):
-        return compare([c.version for c in columns], progress=progress)
+    """engine.compare through services.evaluate_stored: in the sandbox's worker when a draft is among them."""
     first, *others = columns
-    payload = {"others": [{"text": c.text, "version": c.version.id} for c in others]}
-    return sandbox.evaluate_draft("compare", first.text, first.version.id, payload, progress)
+    return evaluate_stored(first.row, "compare", {"others": [c.row for c in others]}, progress)
 
 
 def start_job(columns: list[Column], page: str) -> Job | None:

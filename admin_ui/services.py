@@ -114,11 +114,30 @@ def _check_stored(text: str, product_id: str, version_id: str) -> Analysis:
 
 
 def evaluate_stored(row: SchemeVersion, operation: str, payload, progress=None) -> dict:
-    """engine.sandbox.run on a stored, valid version: a frozen text in this process, any other in the sandbox's
-    worker. Why: durable-rules never frees a compiled ruleset, and every saved draft text compiles a new one."""
-    if row.frozen:
-        return sandbox.run(operation, check_stored(row).product, row.version_id, payload, progress)
-    return sandbox.evaluate_draft(operation, row.yaml_text, row.version_id, payload, progress)
+    """engine.sandbox.run on a stored, valid version; the other stored versions an operation needs (impact's
+    "previous", compare's "others") are given in the payload as rows.
+
+    All of them frozen: in this process. Any other (draft, in review): all in the sandbox's worker. Why:
+    durable-rules never frees a compiled ruleset, and every saved draft text compiles a new one.
+    """
+    if all(r.frozen for r in (row, *_rows_in(payload))):
+        return sandbox.run(operation, check_stored(row).product, row.version_id,
+                           _rows_as(payload, lambda r: check_stored(r).version), progress)
+    return sandbox.evaluate_draft(operation, row.yaml_text, row.version_id,
+                                  _rows_as(payload, lambda r: {"text": r.yaml_text, "version": r.version_id}), progress)
+
+
+def _rows_in(payload) -> list[SchemeVersion]:
+    values = payload.values() if isinstance(payload, dict) else ()
+    return [r for v in values for r in (v if isinstance(v, list) else [v]) if isinstance(r, SchemeVersion)]
+
+
+def _rows_as(payload, convert):
+    """The payload with each row in it (a value, or an item of a list value) converted."""
+    if not isinstance(payload, dict):
+        return payload
+    one = lambda v: convert(v) if isinstance(v, SchemeVersion) else v  # noqa: E731
+    return {k: [one(x) for x in v] if isinstance(v, list) else one(v) for k, v in payload.items()}
 
 
 # ── drafts ────────────────────────────────────────────────────────────────────────────────────

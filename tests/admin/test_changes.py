@@ -17,6 +17,7 @@ from admin_ui import changes
 from admin_ui.schemes import check_draft
 from engine import parse_person, quote, rules, sandbox
 from engine.cases import load_cases, run_case
+from engine import impact as engine_impact
 from engine.impact import impact, reference_population
 from engine.money import format_yuan
 
@@ -162,15 +163,15 @@ def test_the_impact_json_reports_progress_then_the_engines_result(pm, session, m
     """The job runs engine.impact.impact; the test holds it after its first progress report to see it."""
     reported, release = threading.Event(), threading.Event()
 
-    def held(old, new, population, progress):
+    def held(old, new, population, seed, claims, progress):
         def report(label, done, total):
             progress(label, done, total)
             if not reported.is_set():
                 reported.set()
                 release.wait(10)
-        return impact(old, new, population=population, progress=report)
+        return impact(old, new, population, seed, claims, progress=report)
 
-    monkeypatch.setattr(changes, "impact", held)
+    monkeypatch.setattr(engine_impact, "impact", held)  # what engine.sandbox.run calls, here for a published pair
     url = changes_url(session, "zaohuibao", "2025") + "/impact.json"
     first = pm.get(url).get_json()
     assert first["status"] in ("queued", "running")
@@ -198,7 +199,7 @@ def test_a_repeated_visit_reuses_the_result(pm, session, monkeypatch):
     before = pm.get(url).get_data(as_text=True)
     assert 'id="impact-start"' in before and "保费收入（元）" not in before  # not computed yet: the page offers it
     done = wait_for_impact(pm, url + "/impact.json")
-    monkeypatch.setattr(changes, "impact", lambda *a, **k: pytest.fail("computed twice"))
+    monkeypatch.setattr(engine_impact, "impact", lambda *a, **k: pytest.fail("computed twice"))
     assert pm.get(url + "/impact.json").get_json()["job"] == done["job"]
     page = text_of(pm.get(url))
     assert "保费收入（元）" in page and "计算影响" not in page  # shown at once, no script needed
