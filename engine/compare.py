@@ -50,7 +50,7 @@ def _ratio_text(_layer, liability: Liability) -> str:
 
 def _deductible_text(layer, liability: Liability) -> str:
     pool = layer.deductibles[liability.deductible]
-    shared = "（共用）" if not pool.id.endswith(".deductible") else ""
+    shared = "" if pool.inline else "（共用）"
     return f"{format_yuan(pool.amount.fen)} 元{shared}" if pool.amount.fen else "无"
 
 

@@ -163,17 +163,13 @@ def _pools(old: Version, new: Version) -> list[Change]:
         old_pools, new_pools = getattr(old.scheme_layer, attribute), getattr(new.scheme_layer, attribute)
         word = AREAS[area]
         changes += _keyed(old_pools, new_pools, area, lambda p, w=word: p.name if p.name.endswith(w) else f"{w}“{p.name}”",
-                          lambda p: _yuan(p.amount.fen), lambda p: _assumed(p.amount.prov), _declared_pool)
+                          lambda p: _yuan(p.amount.fen), lambda p: _assumed(p.amount.prov),
+                          renamable=lambda p: not p.inline)  # an inline pool is renamed with its liability
     return changes
 
 
-def _declared_pool(pool) -> bool:
-    """A pool written inline on a liability is named after it (model._liability): its rename is the liability's."""
-    return not pool.id.endswith((".deductible", ".cap"))
-
-
 def _pool_name(pool) -> str:
-    return pool.name if _declared_pool(pool) else "本责任单独设置"  # its amount is compared under 起付线/封顶线
+    return "本责任单独设置" if pool.inline else pool.name  # an inline pool's amount is compared under 起付线/封顶线
 
 
 def _liability_text(layer: Layer, liability: Liability) -> dict:

@@ -39,7 +39,7 @@ def liability_sentence(layer: Layer, liability: Liability) -> str:
     what = vocab.COVERS[liability.covers]
     pool = layer.deductibles[liability.deductible]
     if pool.amount.fen:
-        shared = "（与其他责任共用）" if not pool.id.endswith(".deductible") else ""
+        shared = "" if pool.inline else "（与其他责任共用）"
         deductible = f"年度累计超过起付线 {_money(pool.amount)}{shared}的部分"
     else:
         deductible = "不设起付线"

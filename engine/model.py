@@ -73,6 +73,7 @@ class Pool:
     id: str
     name: str
     amount: Amount
+    inline: bool = False  # written on a liability (deductible/cap: {value: …}): named after it, its own pool
 
 
 @dataclass(frozen=True)
@@ -295,7 +296,7 @@ def _liability(item: dict, inherited: Provenance, deductibles: dict, caps: dict)
     deductible = item["deductible"]
     if not isinstance(deductible, str):
         pool_id = f"{item['id']}.deductible"
-        deductibles[pool_id] = Pool(pool_id, f"{item['name']}起付线", amount(deductible, prov))
+        deductibles[pool_id] = Pool(pool_id, f"{item['name']}起付线", amount(deductible, prov), inline=True)
         deductible = pool_id
     cap = item["cap"]
     if cap == "none":
@@ -306,7 +307,7 @@ def _liability(item: dict, inherited: Provenance, deductibles: dict, caps: dict)
         cap_ids = tuple(cap)
     else:
         pool_id = f"{item['id']}.cap"
-        caps[pool_id] = Pool(pool_id, f"{item['name']}封顶线", amount(cap, prov))
+        caps[pool_id] = Pool(pool_id, f"{item['name']}封顶线", amount(cap, prov), inline=True)
         cap_ids = (pool_id,)
     return Liability(item["id"], item["name"], item["covers"], tuple(item["care"]), item.get("when", {}),
                      deductible, cap_ids, _ratio_rows(item["ratio"], prov), item.get("drug_list"), prov)
