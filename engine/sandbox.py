@@ -82,13 +82,12 @@ def _evaluate(operation: str, text: str, version_id: str, payload, task_id: str 
         payload = {**payload, "previous": loaded(payload["previous"])}
     elif operation == "compare":
         payload = {"others": [loaded(item) for item in payload["others"]]}
-    if not task_id:
-        return run(operation, _load(text), version_id, payload)
+    report = (lambda *args: _QUEUE.put((task_id, args))) if task_id else None
     try:
-        return run(operation, _load(text), version_id, payload,
-                   lambda *args: _QUEUE.put((task_id, args)))
+        return run(operation, _load(text), version_id, payload, report)
     finally:
-        _QUEUE.put((task_id, None))  # the last report: the caller may stop listening
+        if task_id:
+            _QUEUE.put((task_id, None))  # the last report: the caller may stop listening
 
 
 # ── the pool, and progress coming back from it ────────────────────────────────────────────────
