@@ -431,8 +431,8 @@ def impact_view(report: dict, old: Version, new: Version) -> dict:
         (_("获赔人数"), f"{before['claimants']:,}", f"{after['claimants']:,}", _signed_count(after["claimants"] - before["claimants"])),
     ]
     return {"summary": summary, "bands": _band_rows(before, after), "liabilities": _liability_rows(before, after, old, new),
-            "profiles": [{**p, "old": format_yuan(p["old_paid_fen"]), "new": format_yuan(p["new_paid_fen"]),
-                          "change": _signed(p["change_fen"])} for p in report["profiles"]],
+            "profiles": [(p["name"], format_yuan(p["old_paid_fen"]), format_yuan(p["new_paid_fen"]),
+                          _signed(p["change_fen"])) for p in report["profiles"]],
             "population": report["population"], "charts": impact_charts(report, old, new)}
 
 
@@ -460,8 +460,8 @@ def _liability_paid(before: dict, after: dict, old: Version, new: Version) -> li
     return [(i, names.get(i, i), before["by_liability"].get(i, 0), after["by_liability"].get(i, 0)) for i in ids]
 
 
-def _liability_rows(before: dict, after: dict, old: Version, new: Version) -> list[dict]:
-    return [{"name": name, "old": format_yuan(was), "new": format_yuan(now), "change": _signed(now - was)}
+def _liability_rows(before: dict, after: dict, old: Version, new: Version) -> list[tuple[str, str, str, str]]:
+    return [(name, format_yuan(was), format_yuan(now), _signed(now - was))
             for _id, name, was, now in _liability_paid(before, after, old, new)]
 
 
