@@ -71,11 +71,11 @@ class Jobs:
     def _run(job: Job, work: Callable[[Job], Any]) -> None:
         try:
             job.result = work(job)
+            job.done = job.total  # whatever the work reported last
         except Exception as exc:  # noqa: BLE001 — reported to the page, which then does the work itself
             log.exception("background job %s failed", job.id)
             job.error = str(exc) or type(exc).__name__
         finally:
-            job.done = max(job.done, job.total) if not job.error else job.done
             job.finished = True
 
 
