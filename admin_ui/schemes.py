@@ -24,7 +24,9 @@ def normalise_newlines(text: str) -> str:
 
 
 def text_digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # JSON can carry a lone surrogate ("\ud800"), which is no UTF-8: the digest must not fail on it, and the
+    # engine refuses such a text with its line and column.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def issue_dict(issue: Issue) -> dict:

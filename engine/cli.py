@@ -11,6 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import click
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from . import load_product, vocab
 from .cases import case_file_for, case_issues, load_cases, run_case
@@ -152,7 +154,8 @@ def quote_command(file, year, age, birth_date, pre_existing, low_income, entitle
 @click.argument("claim_file", metavar="CLAIM.json", type=click.Path(exists=True, dir_okay=False))
 @click.option("--year", required=True, help="版本号或年份")
 @click.option("--trace", "show_trace", is_flag=True, help="显示每一分钱的来历")
-@click.option("--db", help="账本数据库 URL（如 sqlite:///ledger.db）：累计额持久保存，同一理赔号只赔一次")
+@click.option("--db", callback=lambda ctx, param, url: _ledger_url(url),
+              help="账本数据库 URL（如 sqlite:///ledger.db）：累计额持久保存，同一理赔号只赔一次")
 @click.option("--json", "as_json", is_flag=True, help="机器可读输出")
 def claim(file, claim_file, year, show_trace, db, as_json) -> None:
     """理赔：按方案计算一份（或一组按顺序发生的）理赔。"""
@@ -162,6 +165,9 @@ def claim(file, claim_file, year, show_trace, db, as_json) -> None:
         results = _settle_all(claims, version, db)
     except (InputError, SchemeError) as exc:
         _fail(exc.issues, as_json)
+    except SQLAlchemyError as exc:  # the ledger's database cannot be reached or written
+        _fail([Issue("ledger.unavailable", f"账本数据库不可用：{exc.__class__.__name__}: {exc.args[0] if exc.args else ''}",
+                     (), db)], as_json)
     if as_json:
         _emit(results[0] if len(results) == 1 else results)
         return
@@ -173,6 +179,20 @@ def claim(file, claim_file, year, show_trace, db, as_json) -> None:
             click.echo(f"  {liability}: {format_yuan(fen)} 元")
         if show_trace:
             click.echo(trace_text(result["trace"]))
+
+
+def _ledger_url(url: str | None) -> str | None:
+    """A usable database URL, or a usage error (exit 2) that says why, before any claim is read."""
+    if url is None:
+        return None
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise click.BadParameter(f"“{url}”不是数据库 URL（例如 sqlite:///ledger.db 或 postgresql+psycopg://…）")
+    folder = Path(parsed.database).parent if parsed.get_backend_name() == "sqlite" and parsed.database else None
+    if folder and not folder.is_dir():
+        raise click.BadParameter(f"目录“{folder}”不存在：SQLite 账本文件无法创建")
+    return url
 
 
 def _settle_all(claims, version: Version, db: str | None) -> list[dict]:

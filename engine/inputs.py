@@ -11,12 +11,10 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from . import vocab
 from .issues import InputError, Issue, SchemeError
-from .load import Document, parse_text
-from .money import MoneyError, yuan_to_fen
+from .load import Document, load_file
+from .money import MAX_YUAN, MoneyError, yuan_to_fen
 
 _MONEY = {"type": ["number", "string"], "pattern": r"^\d+(\.\d{1,2})?$", "minimum": 0}
-# No bill comes near this; it keeps fen inside 64-bit database integers and exact Decimal arithmetic.
-MAX_YUAN = 1_000_000_000
 _DATE = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 
 PERSON_SCHEMA = {
@@ -232,15 +230,12 @@ def _fen(doc: Document, value, path: tuple, issues: list[Issue]) -> int:
 def load_claims(path: str) -> list[Claim]:
     """A claim file: one claim object or a list of them (JSON or YAML), with line numbers in errors."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise InputError([Issue("file.unreadable", f"无法读取文件：{exc}", (), path)]) from exc
-    try:
-        doc = parse_text(text, path)
+        doc = load_file(path)
     except SchemeError as exc:  # not well-formed JSON/YAML: a bad input, located like any other
         raise InputError(exc.issues) from exc
     items = doc.data if isinstance(doc.data, list) else [doc.data]
+    if not items:
+        raise InputError([doc.issue("claim.none", "文件里没有理赔：应是一个理赔对象，或理赔对象的列表")])
     claims, issues = [], []
     for i, item in enumerate(items):
         prefix = (i,) if isinstance(doc.data, list) else ()

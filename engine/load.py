@@ -4,17 +4,44 @@ PyYAML's composer gives positioned nodes; we build the data ourselves so that
 - every value and every mapping key keeps its (line, column) for error messages,
 - decimals become `Decimal` (never float) and dates stay ISO strings,
 - duplicate keys are an error instead of a silent overwrite.
+
+Every text is untrusted (the admin's live validation takes it from any logged-in user), so loading is
+bounded before anything is built: size, characters, nesting depth, node count *after* alias expansion
+(an "alias bomb" of a few hundred bytes expands to billions of nodes), recursive aliases and tags
+outside plain YAML are refused with the line and column, in milliseconds (`Limits`, docs/robustness.md).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path as FsPath
 
 import yaml
 
 from .issues import Issue, SchemeError
+
+# libyaml parses about ten times faster; its marks equal the pure-Python parser's (tested), whose error
+# messages we keep: a text libyaml refuses is parsed again by the pure-Python loader for the message.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one YAML or JSON text may hold. A product file is tens of KB and about 1,500 nodes."""
+
+    max_bytes: int = 2 * 1024 * 1024
+    max_depth: int = 40  # nested mappings and lists
+    max_nodes: int = 200_000  # scalars, mappings and lists, every alias counted as what it stands for
+    max_number_digits: int = 30  # integer digits or decimal exponent: no amount or ratio needs more
+
+
+LIMITS = Limits()
+
+# Plain YAML's own types; `!!python/…`, `!!binary`, `!!set`, custom `!tags` are refused.
+_ACCEPTED_TAGS = {None, "!"} | {f"tag:yaml.org,2002:{name}" for name in
+                                ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge")}
+_CONTROL_NAMES = {0: "NUL", 7: "BEL", 8: "退格", 11: "垂直制表符", 12: "换页符", 27: "ESC", 127: "DEL"}
 
 
 @dataclass
@@ -70,10 +97,15 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
-        return self._scalar(node)
+        return self._scalar(node, path)
 
     def _mapping(self, node, path: tuple) -> dict:
-        self.loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
+        try:
+            self.loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
+        except yaml.constructor.ConstructorError as exc:
+            self.problems.append(self._at(exc.problem_mark or node.start_mark, path, "yaml.merge",
+                                          "合并键“<<”只能引用映射（键值对）或映射的列表"))
+            return {}
         result: dict = {}
         for key_node, value_node in node.value:
             key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
@@ -88,24 +120,49 @@ class _Builder:
             result[key] = self.build(value_node, path + (key,))
         return result
 
-    def _scalar(self, node):
-        if node.tag == "tag:yaml.org,2002:float":
-            return Decimal(node.value.replace("_", ""))
+    def _scalar(self, node, path: tuple = ()):
         if node.tag == "tag:yaml.org,2002:timestamp":
             return node.value  # ISO text; the schema checks its format
+        if node.tag in ("tag:yaml.org,2002:float", "tag:yaml.org,2002:int"):
+            return self._number(node, path)
+        try:
+            return self.loader.construct_object(node)
+        except yaml.constructor.ConstructorError as exc:  # the event scan refuses unknown tags before this
+            self.problems.append(self._at(node, path, "yaml.tag", f"无法读取这个值：{exc.problem}"))
+            return node.value
+
+    def _number(self, node, path: tuple):
+        """A YAML number, exactly (Decimal, never float), within `Limits.max_number_digits`."""
+        text = node.value.replace("_", "")
+        if node.tag.endswith("float"):
+            try:
+                number = Decimal(text)
+            except InvalidOperation:
+                number = Decimal("NaN")  # .inf, .nan
+            if not number.is_finite():
+                return self._refuse_number(node, path, f"“{node.value}”不是有限的数（不支持 .inf、.nan）")
+            if abs(number.adjusted()) > LIMITS.max_number_digits:
+                return self._refuse_number(node, path, f"数“{node.value}”超出可处理的范围")
+            return number
+        digits = len(text.lstrip("+-0")) or 1
+        if digits > LIMITS.max_number_digits:
+            return self._refuse_number(node, path, f"整数有 {digits} 位，超出可处理的范围（最多 {LIMITS.max_number_digits} 位）")
         return self.loader.construct_object(node)
 
-    def _at(self, node, path: tuple, code: str, message: str) -> Issue:
-        line, column = self._mark(node)
+    def _refuse_number(self, node, path: tuple, message: str) -> str:
+        self.problems.append(self._at(node, path, "yaml.number", message))
+        return node.value
+
+    def _at(self, node_or_mark, path: tuple, code: str, message: str) -> Issue:
+        mark = getattr(node_or_mark, "start_mark", node_or_mark)
+        line, column = mark.line + 1, mark.column + 1
         return Issue(code=code, message=message, path=path, file=self.file, line=line, column=column)
 
 
-def parse_text(text: str, file: str = "<text>") -> Document:
-    """Parse YAML text; raise SchemeError (with line and column) if it is not well-formed YAML."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        raise SchemeError([_syntax_issue(text, file, exc)]) from exc
+def parse_text(text: str, file: str = "<text>", limits: Limits = LIMITS) -> Document:
+    """Parse YAML (or JSON) text within `limits`; raise SchemeError, with line and column, if it cannot be used."""
+    _check_text(text, file, limits)
+    root = _compose(text, file)
     if root is None:
         raise SchemeError([Issue("yaml.empty", "文件是空的", (), file, 1, 1)])
     builder = _Builder(file)
@@ -113,6 +170,90 @@ def parse_text(text: str, file: str = "<text>") -> Document:
     if builder.problems:
         raise SchemeError(builder.problems)
     return Document(file=file, data=data, text=text, value_marks=builder.value_marks, key_marks=builder.key_marks)
+
+
+def _check_text(text: str, file: str, limits: Limits) -> None:
+    """Refuse, before composing anything, what could exhaust memory, time or the stack."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > limits.max_bytes:
+        raise SchemeError([Issue("file.too_large", f"文件有 {size:,} 字节，超过上限 {limits.max_bytes:,} 字节", (),
+                                 file, 1, 1)])
+    bad = yaml.reader.Reader.NON_PRINTABLE.search(text)
+    if bad:
+        raise SchemeError([_unacceptable_character(text, file, bad.start())])
+    for loader in (_FAST_LOADER, yaml.SafeLoader):  # libyaml stops at some texts the other parser reads further
+        try:
+            return _scan_events(text, file, limits, loader)
+        except yaml.YAMLError:
+            pass  # a syntax error: `_compose` reports it with the pure-Python parser's words
+
+
+def _unacceptable_character(text: str, file: str, index: int) -> Issue:
+    code = ord(text[index])
+    name = _CONTROL_NAMES.get(code, "控制字符" if code < 32 or 127 <= code < 160 else "不可打印字符")
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return Issue("yaml.character", f"这里有一个不可接受的字符 U+{code:04X}（{name}）：请删除它", (), file, line, column)
+
+
+def _scan_events(text: str, file: str, limits: Limits, loader) -> None:
+    """One pass over the parser's events (no recursion, nothing built): depth, expanded size, aliases, tags.
+
+    Each open mapping or list counts the nodes under it; an anchor remembers the size of what it names,
+    so an alias adds that size without being expanded, and an alias to a node still open is recursive.
+    """
+    sizes: dict[str, int] = {}  # anchor → nodes it stands for
+    stack: list[list] = []  # per open collection: [anchor, nodes so far]
+    total = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)) and event.tag not in _ACCEPTED_TAGS:
+            raise _refusal(file, event, "yaml.tag", f"不支持的标签“{event.tag}”：方案文件只用普通的 YAML 数据")
+        if isinstance(event, yaml.AliasEvent):
+            if any(frame[0] == event.anchor for frame in stack):
+                raise _refusal(file, event, "yaml.recursive_alias", f"别名“*{event.anchor}”引用了包含它自己的锚点")
+            added = sizes.get(event.anchor, 1)  # an undefined alias is the composer's error to report
+        elif isinstance(event, yaml.ScalarEvent):
+            added = 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.CollectionStartEvent):
+            stack.append([event.anchor, 1])
+            if len(stack) > limits.max_depth:
+                raise _refusal(file, event, "yaml.too_deep", f"嵌套超过 {limits.max_depth} 层")
+            added = 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, nodes = stack.pop()
+            if anchor:
+                sizes[anchor] = nodes
+            if stack:
+                stack[-1][1] += nodes
+            continue
+        else:
+            continue
+        total += added
+        if stack and not isinstance(event, yaml.CollectionStartEvent):
+            stack[-1][1] += added
+        if total > limits.max_nodes:
+            raise _refusal(file, event, "yaml.too_many_nodes",
+                           f"展开别名后超过 {limits.max_nodes:,} 个节点（可能是“别名炸弹”）：请不要层层引用锚点")
+
+
+def _refusal(file: str, event, code: str, message: str) -> SchemeError:
+    mark = event.start_mark
+    return SchemeError([Issue(code, message, (), file, mark.line + 1, mark.column + 1)])
+
+
+def _compose(text: str, file: str):
+    try:
+        return yaml.compose(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        pass
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        raise SchemeError([_syntax_issue(text, file, exc)]) from exc
+    except yaml.YAMLError as exc:  # e.g. a reader error the character check did not foresee
+        raise SchemeError([Issue("yaml.syntax", f"YAML 格式错误：{exc}", (), file, 1, 1)]) from exc
 
 
 # ── YAML syntax errors, in words a product manager can act on ────────────────────────────────────
@@ -151,9 +292,11 @@ def _path_at_line(text: str, line: int) -> tuple:
     lines = text.splitlines()
     if not 1 < line <= len(lines):
         return ()
+    prefix = "\n".join(lines[: line - 1])
     try:
-        root = yaml.compose("\n".join(lines[: line - 1]), Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+        _check_text(prefix, "", LIMITS)  # the lines above are as untrusted as the rest
+        root = yaml.compose(prefix, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, SchemeError):
         return ()
     if root is None:
         return ()
@@ -197,11 +340,18 @@ def _value_at(data, path: tuple):
     return data
 
 
-def load_file(path: str | FsPath) -> Document:
-    """Read and parse a scheme file."""
-    path = FsPath(path)
+def load_file(path: str | FsPath, limits: Limits = LIMITS) -> Document:
+    """Read and parse a scheme, claim or other YAML/JSON file."""
+    return parse_text(read_text(path, limits), str(path), limits)
+
+
+def read_text(path: str | FsPath, limits: Limits = LIMITS) -> str:
+    """A file's UTF-8 text; a file larger than the limit is refused before it is read whole."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with FsPath(path).open("rb") as handle:
+            raw = handle.read(limits.max_bytes + 1)
+        if len(raw) > limits.max_bytes:
+            raise SchemeError([Issue("file.too_large", f"文件超过上限 {limits.max_bytes:,} 字节", (), str(path), 1, 1)])
+        return raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SchemeError([Issue("file.unreadable", f"无法读取文件：{exc}", (), str(path), 0, 0)]) from exc
-    return parse_text(text, str(path))

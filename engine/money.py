@@ -15,6 +15,9 @@ ROUNDING_RULES = {
     "down": ROUND_DOWN,            # truncate toward zero: never pay a fraction of a fen
 }
 DEFAULT_ROUNDING = "half_up"
+# No amount in a scheme or on a bill comes near this; it keeps fen inside 64-bit database integers and
+# within exact Decimal arithmetic (28 significant digits).
+MAX_YUAN = 1_000_000_000
 
 
 class MoneyError(ValueError):

@@ -7,6 +7,7 @@ Objects that hold numbers may carry provenance: `source: "DOC clause"` or `assum
 from __future__ import annotations
 
 from . import vocab
+from .money import MAX_YUAN
 
 PROVENANCE = {
     "source": {"type": "string", "minLength": 3, "description": "来源文件编号 + 条款，如 “S001 三(四)”"},
@@ -36,7 +37,7 @@ def sourced(value_schema: dict) -> dict:
     return {"oneOf": [value_schema, obj({"value": value_schema}, required=("value",))]}
 
 
-MONEY = sourced({"type": "number", "minimum": 0})
+MONEY = sourced({"type": "number", "minimum": 0, "maximum": MAX_YUAN})
 RATE = sourced({"type": "number", "minimum": 0, "maximum": 1})
 
 CONDITION = obj(
