@@ -122,11 +122,6 @@ def run_case(product: Product, case: dict) -> CaseResult:
     return result
 
 
-def run_file(path: str | Path, product: Product) -> list[CaseResult]:
-    _, cases = load_cases(path)
-    return [run_case(product, case) for case in cases]
-
-
 def _fen(value) -> int:
     return yuan_to_fen(value)
 
