@@ -117,6 +117,14 @@ def test_cases_report_and_exit_code(run, tmp_path):
     result = run("cases", cases)
     assert result.exit_code == 1
     assert "1 passed, 1 failed" in result.output
+    # the failure worded from the engine's check, with the rule and clause behind the premium
+    assert "失败  wrong  wrong  [derived]\n      保费：应为 70.00 元，实际 69.00 元\n        依据 band.everyone：假设：" \
+        in result.output
+    [case] = [c for c in json.loads(run("cases", cases, "--json").output)["cases"] if not c["passed"]]
+    [failure] = case["failures"]
+    assert failure.pop("clause").startswith("假设：来源未公布保费")
+    assert failure == {"expectation": "premium", "passed": False, "expected_fen": 7000, "actual_fen": 6900,
+                       "rule": "band.everyone"}
 
 
 def test_cases_of_several_files_in_one_run(run, tmp_path):
