@@ -142,3 +142,26 @@ def test_simulator_quotes_special_groups_and_who_pays(make_app, products_copy):
     page = Browser(app, "pm").post(f"/versions/{xhb.id}/simulate", {**form, "date": "2023-06-01"})
     assert page.status_code == 200 and 'class="big">' in page.get_data(as_text=True)  # the claim is still paid
     assert '<span class="warn-text small">本方案不支持爱心企业等捐赠参保' in page.get_data(as_text=True)
+
+
+def test_the_version_page_marks_each_assumed_figure_where_it_is_read(app, session):
+    """products/xianhuibao.yaml: the in-policy deductible 18,000 and its ratio 80 % are assumptions, each marked
+    in the liability's sentence with the reason the file gives."""
+    row = version_row(session, "xianhuibao", "2023")
+    page = Browser(app, "regulator").get(f"/versions/{row.id}").get_data(as_text=True)
+    assert '起付线 <mark class="assumed" title="假设：来源未公布；与 80% 比例一起使示例目录内多报约 3 万元">' \
+           '18,000.00 元</mark>的部分，按 <mark class="assumed" title="假设：来源未公布；市场无既往症人群 70–90% ' \
+           '区间内取 80%">80%</mark> 赔付' in page
+
+
+def test_a_figure_the_source_states_is_not_marked():
+    """枣惠保 2025: the shared deductible of 8,000 is the source's (zz-news), the ratios 80 % / 40 % are assumed."""
+    from admin_ui.catalogue import marked_liability
+    from engine.explain import describe_version
+
+    version = load_product(REPO / "products" / "zaohuibao.yaml").version("2025")
+    item = next(i for i in describe_version(version)["liabilities"] if i["id"] == "in_policy")
+    marked = marked_liability(item, version)
+    assert "起付线 8,000.00 元" in item["text"]
+    assert [piece for piece, a in marked["pieces"] if a] == ["80%", "40%", "1,500,000.00 元"]
+    assert "".join(piece for piece, _a in marked["pieces"]) == item["text"]
