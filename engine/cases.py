@@ -171,11 +171,7 @@ def _source(step: dict | None) -> dict:
 
 
 def _settlement_checks(got: dict, expect: dict, claim: int | None) -> list[Check]:
-    checks = []
-    if "eligibility" in expect:
-        outcome = got["eligibility"]
-        checks.append(Check("eligibility", outcome["outcome"] == expect["eligibility"], claim=claim,
-                            expected=expect["eligibility"], actual=outcome["outcome"], **_source(outcome)))
+    checks = _eligibility_checks(got, expect, claim)
     for key in ("paid", "patient_remainder"):  # totals: no one step, no one clause behind them
         if key in expect:
             checks.append(_money(key, "", claim, expect[key], got[f"{key}_fen"], None))
@@ -186,7 +182,8 @@ def _settlement_checks(got: dict, expect: dict, claim: int | None) -> list[Check
     for layer, want in expect.get("layers", {}).items():
         checks.append(_money("layers", layer, claim, want, layers.get(layer, 0), None))
     for field_name, spec in expect.get("near", {}).items():
-        want_fen, got_fen, tolerance = yuan_to_fen(spec["value"]), _lookup(got, field_name), Decimal(str(spec["tolerance"]))
+        want_fen, got_fen = yuan_to_fen(spec["value"]), _lookup(got, field_name)
+        tolerance = Decimal(str(spec["tolerance"]))
         checks.append(Check("near", abs(got_fen - want_fen) <= want_fen * tolerance, field_name, claim, want_fen,
                             got_fen, tolerance=tolerance, **_source(_field_step(got, field_name))))
     if "overall_ratio" in expect:
@@ -199,6 +196,14 @@ def _settlement_checks(got: dict, expect: dict, claim: int | None) -> list[Check
         found = any(all(_trace_field_matches(step.get(k), v) for k, v in wanted.items()) for step in got["trace"])
         checks.append(Check("trace", found, claim=claim, expected=wanted))
     return checks
+
+
+def _eligibility_checks(got: dict, expect: dict, claim: int | None) -> list[Check]:
+    if "eligibility" not in expect:
+        return []
+    outcome = got["eligibility"]  # a quote's or a settlement's: both name the rule and clause that decided
+    return [Check("eligibility", outcome["outcome"] == expect["eligibility"], claim=claim,
+                  expected=expect["eligibility"], actual=outcome["outcome"], **_source(outcome))]
 
 
 def _step(got: dict, **fields) -> dict | None:
@@ -239,12 +244,8 @@ def _lookup(got: dict, dotted: str):
 
 
 def _quote_checks(got: dict, expect: dict) -> list[Check]:
-    checks = []
+    checks = _eligibility_checks(got, expect, None)
     band = _step(got, step="band")
-    if "eligibility" in expect:
-        outcome = got["eligibility"]
-        checks.append(Check("eligibility", outcome["outcome"] == expect["eligibility"], expected=expect["eligibility"],
-                            actual=outcome["outcome"], **_source(outcome)))
     if "band" in expect:
         checks.append(Check("band", got["band"] == expect["band"], expected=expect["band"], actual=got["band"],
                             **_source(band)))
