@@ -124,6 +124,18 @@ def grouped_changes(old: Version, new: Version) -> list[tuple[str, list[Change]]
 # ── 2. golden cases ───────────────────────────────────────────────────────────────────────────
 
 @dataclass(frozen=True)
+class Line:
+    """One check of a re-run case: the old expectation, the new result, and for money the change in fen
+    (None: not money, or the case could not run and `after` says why)."""
+
+    label: str
+    before: str
+    after: str
+    same: bool
+    change_fen: int | None = None
+
+
+@dataclass(frozen=True)
 class CaseRow:
     """One case as the page shows it: engine.cases' checks worded here, in the reader's language."""
 
@@ -132,7 +144,7 @@ class CaseRow:
     basis: str
     passed: bool
     failures: tuple[tuple[str, str], ...] = ()  # this version's own case: (what failed, the rule and clause behind it)
-    lines: tuple[dict, ...] = ()  # the previous version's case re-run: each check, old expectation beside new result
+    lines: tuple[Line, ...] = ()  # the previous version's case re-run: each check, old expectation beside new result
 
 
 @dataclass
@@ -226,13 +238,12 @@ def own_row(result: CaseResult, version: Version) -> CaseRow:
 def rerun_row(result: CaseResult, old: Version, new: Version) -> CaseRow:
     """Each check of an old case: the old expectation (in the old version's names), the new result (in the
     new one's) and, for money, the difference in fen; a case that could not run says why, as text."""
-    lines = [{"label": check_label(check, old), "before": check_value(check, old, expected=True),
-              "after": check_value(check, new, expected=False), "same": check.passed,
-              "change_fen": None if not check.money else 0 if check.passed else check.actual_fen - check.expected_fen}
+    lines = [Line(check_label(check, old), check_value(check, old, expected=True),
+                  check_value(check, new, expected=False), check.passed,
+                  None if not check.money else 0 if check.passed else check.actual_fen - check.expected_fen)
              for check in result.checks]
     if result.error:
-        lines.append({"label": "", "before": "", "after": _("无法运行：{error}", error=result.error), "same": False,
-                      "change_fen": None})
+        lines.append(Line("", "", _("无法运行：{error}", error=result.error), False))
     return CaseRow(result.id, result.name, result.basis, result.passed, lines=tuple(lines))
 
 

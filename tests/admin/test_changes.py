@@ -328,8 +328,7 @@ def test_the_page_words_the_engines_checks_in_the_versions_names(app, xianhuibao
                                      "near": {"paid_fen": {"value": 2000, "tolerance": 0.1}},
                                      "trace": [{"step": "ratio", "result_fen": 1}]}]}
     result = run_case(xianhuibao, case)
-    lines = [(l["label"], l["before"], l["after"], l["same"], l["change_fen"])
-             for l in changes.rerun_row(result, version, version).lines]
+    lines = [(l.label, l.before, l.after, l.same, l.change_fen) for l in changes.rerun_row(result, version, version).lines]
     assert lines == [
         ("第 1 笔：赔付", "0.00 元", "0.00 元", True, 0),
         ("第 2 笔：赔付", "1,700.00 元", "1,600.00 元", False, -100_00),
@@ -345,10 +344,10 @@ def test_the_page_words_the_engines_checks_in_the_versions_names(app, xianhuibao
         ("档位：应为 x，实际 统一保费", "band.everyone：假设：来源未公布保费；取湖北省内惠民保常见的统一价 69 元"),)
     broken = run_case(xianhuibao, {"id": "v", "version": "1999", "quote": {"age": 30}, "expect": {"premium": 69}})
     [line] = changes.rerun_row(broken, version, version).lines
-    assert line["label"] == "" and line["after"].startswith("无法运行：") and "1999" in line["after"]
+    assert line.label == "" and line.after.startswith("无法运行：") and "1999" in line.after
 
     with app.test_request_context():
         flask_session["lang"] = "en"
         refresh()
         english = changes.rerun_row(result, version, version).lines
-        assert (english[1]["label"], english[3]["before"]) == ("Claim 2: paid", "about 2,000.00 yuan (±10%)")
+        assert (english[1].label, english[3].before) == ("Claim 2: paid", "about 2,000.00 yuan (±10%)")
