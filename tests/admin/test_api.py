@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import base64
 
-from engine import adjudicate, load_product, parse_claim
-
 from .conftest import PASSWORDS, XIANHUIBAO, Browser, version_row
 
 CLAIM = '{"claim_id": "a1", "member": {"id": "m", "age": 65, "basic_insurance": "employee"}, "date": "2023-06-01", ' \
@@ -43,11 +41,10 @@ def test_adjudicate_in_fen_with_exact_decimals(app, session):
     response = app.test_client().post(f"/api/v1/versions/{row.id}/adjudicate", data=CLAIM,
                                       content_type="application/json", headers=basic("regulator"))
     body = response.get_json()
-    expected = adjudicate(parse_claim({"claim_id": "a1", "member": {"id": "m", "age": 65, "basic_insurance": "employee"},
-                                       "date": "2023-06-01", "care": "inpatient", "hospital_level": 3,
-                                       "in_policy_self_pay": 54509, "out_of_policy_self_pay": 309100}),
-                          load_product(XIANHUIBAO).version("2023"))
-    assert response.status_code == 200 and body["paid_fen"] == expected.paid_fen == 228_777_20
+    # 54509.00 read as a Decimal, never a float: (54,509 − 18,000) × 80 % = 29,207.20 and
+    # (309,100 − 24,000) × 70 % = 199,570.00 under 咸惠保 2023 (products/xianhuibao.yaml)
+    assert response.status_code == 200 and body["paid_fen"] == 228_777_20
+    assert body["by_liability"] == {"in_policy": 29_207_20, "out_of_policy": 199_570_00}
     bad = app.test_client().post(f"/api/v1/versions/{row.id}/adjudicate", data='{"claim_id": "x"}',
                                  content_type="application/json", headers=basic("regulator"))
     assert bad.status_code == 422 and bad.get_json()["issues"]
