@@ -2,7 +2,6 @@
 one), its text, next year's draft."""
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -10,6 +9,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from engine.explain import ASSUMED_MARK, describe_version
+from engine.model import Layer, Liability, Version
+from engine.money import format_yuan, percent
 
 from .auth import requires
 from .changes import Pair, grouped_changes, previous_of
@@ -41,8 +42,7 @@ def version(row_id: int):
     previous, _how = previous_of(row)  # the version the changes page compares with, so the two pages agree
     summary = change_summary(Pair(row, check, previous), SUMMARY_LINES) if previous else None
     text_diff = unified_diff(previous.yaml_text, row.yaml_text, (previous.key, row.key)) if previous else ""
-    liabilities = [marked_liability(item, explained["assumptions"]) for item in explained["liabilities"]] \
-        if explained else []
+    liabilities = [marked_liability(item, check.version) for item in explained["liabilities"]] if explained else []
     return render_template("version.html", row=row, check=check, explained=explained, assumed_mark=ASSUMED_MARK,
                            previous=previous, summary=summary, text_diff=text_diff, liabilities=liabilities)
 
@@ -63,44 +63,58 @@ def change_summary(pair: Pair, lines: int) -> dict | None:
     return {"groups": shown, "count": count, "hidden": count - sum(len(items) for _label, items in shown)}
 
 
-# "咸惠保·医保目录内个人自付 比例 80%" → subject "医保目录内个人自付 比例", figure "80%"
-_ASSUMED_FIGURE = re.compile(r"[^·]*·(?P<subject>.*?)\s*(?P<figure>[\d,]+(?:\.\d+)?\s*(?:元|%))")
-
-
-def marked_liability(item: dict, assumptions: list[dict]) -> dict:
+def marked_liability(item: dict, version: Version) -> dict:
     """A liability sentence cut into pieces, its assumed figures marked, with the assumptions that concern it.
 
     The engine lists assumptions at the end; a regulator reading "按 80% 赔付" next to a source reference
-    should see there and then that the 80% is not from the source. An assumption concerns the liability when
-    it is about it by name (ratio, own deductible or cap) or about a shared deductible or cap named in it.
+    should see there and then that the 80% is not from the source. Which figures are assumed comes from the
+    typed model (the liability's deductible, ratios and caps), never from reading the engine's sentences.
     """
-    text = item["text"]
-    name = re.sub(r"^［[^］]*］|（限.*）$", "", text.split("：", 1)[0])  # "［大病保险］name（限…）" → "name"
-    mine = []
-    for a in assumptions:
-        m = _ASSUMED_FIGURE.fullmatch(a["what"])
-        if m and (m["subject"].startswith(name) or m["subject"] in text
-                  or ("起付线" in m["subject"] and f"起付线 {m['figure']}" in text)):
-            mine.append({**a, "figure": m["figure"]})
-    return {**item, "pieces": _cut(text, mine), "assumptions": mine}
+    layer = next(layer for layer in version.layers if layer.id == item["layer"])
+    liability = next(l for l in layer.liabilities if l.id == item["id"])
+    mine = assumed_figures(layer, liability)
+    return {**item, "pieces": _cut(item["text"], mine), "assumptions": mine}
+
+
+def assumed_figures(layer: Layer, liability: Liability) -> list[dict]:
+    """[{"what", "figure", "reason"}…]: each assumed value of the liability, its figure as engine.explain
+    writes it in the liability's sentence (a zero deductible reads "不设起付线")."""
+    found = []
+    deductible = layer.deductibles[liability.deductible]
+    for pool in [deductible, *(layer.caps[c] for c in liability.caps)]:
+        if pool.amount.prov.is_assumption:
+            amount = f"{format_yuan(pool.amount.fen)} 元"
+            figure = "不设起付线" if pool is deductible and not pool.amount.fen else amount
+            found.append({"what": f"{pool.name} {amount}", "figure": figure, "reason": pool.amount.prov.assumed})
+    for row in liability.rows:
+        rates = [("比例", row.rate)] if row.rate is not None else [("分段比例", s.rate) for s in row.segments]
+        found += [{"what": f"{liability.name} {kind} {percent(rate.value)}", "figure": percent(rate.value),
+                   "reason": rate.prov.assumed} for kind, rate in rates if rate.prov.is_assumption]
+    return found
 
 
 def _cut(text: str, marks: list[dict]) -> list[tuple[str, dict | None]]:
     """[(piece, assumption or None)…]: each assumed figure's first whole occurrence in the text, marked once."""
     spans = {}
     for a in marks:
-        # "0.00 元" is not the end of "500,000.00 元"; a zero deductible reads "不设起付线" in the sentence.
-        shown = "不设起付线" if a["figure"] == "0.00 元" and "起付线" in a["what"] else a["figure"]
-        found = re.search(rf"(?<![\d,.]){re.escape(shown)}", text)
-        if found:
-            spans.setdefault(found.start(), (shown, a))
+        start = _first_whole(text, a["figure"])
+        if start >= 0:
+            spans.setdefault(start, a)
     pieces, at = [], 0
-    for start, (shown, a) in sorted(spans.items()):
+    for start, a in sorted(spans.items()):
         if start >= at:
-            pieces += [(text[at:start], None), (shown, a)]
-            at = start + len(shown)
+            pieces += [(text[at:start], None), (a["figure"], a)]
+            at = start + len(a["figure"])
     pieces.append((text[at:], None))
     return [p for p in pieces if p[0]]
+
+
+def _first_whole(text: str, figure: str) -> int:
+    """Where `figure` first stands whole in `text` ("0.00 元" is not the end of "500,000.00 元"), else -1."""
+    at = text.find(figure)
+    while at > 0 and text[at - 1] in "0123456789,.":
+        at = text.find(figure, at + 1)
+    return at
 
 
 @bp.get("/versions/<int:row_id>/yaml")

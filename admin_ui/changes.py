@@ -15,7 +15,6 @@ change: their rulesets are finite, and they are evaluated here.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import uuid
 from collections import OrderedDict
@@ -30,17 +29,17 @@ from flask import Blueprint, current_app, render_template, request
 from sqlalchemy import select
 
 from engine import SchemeError, Version, vocab
-from engine.cases import case_file_for, load_cases
+from engine.cases import CaseResult, Check, case_file_for, load_cases
 from engine.diff import AREAS, Change, diff_versions
 from engine.explain import ASSUMED_MARK
 from engine.impact import shift_claim
 from engine.issues import InputError
-from engine.money import MoneyError, format_yuan, yuan_to_fen
+from engine.money import format_yuan, percent
 
 from .auth import requires
 from .charts import WAN, grouped_bars, unit_for
 from .db import db, get_or_404
-from .i18n import _
+from .i18n import N_, _
 from .models import FROZEN_STATUSES, Product, SchemeVersion
 from .schemes import Analysis
 from .services import check_stored, evaluate_stored
@@ -124,25 +123,49 @@ def grouped_changes(old: Version, new: Version) -> list[tuple[str, list[Change]]
 
 # ── 2. golden cases ───────────────────────────────────────────────────────────────────────────
 
+@dataclass(frozen=True)
+class Line:
+    """One check of a re-run case: the old expectation, the new result, and for money the change in fen
+    (None: not money, or the case could not run and `after` says why)."""
+
+    label: str
+    before: str
+    after: str
+    same: bool
+    change_fen: int | None = None
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """One case as the page shows it: engine.cases' checks worded here, in the reader's language."""
+
+    id: str
+    name: str
+    basis: str
+    passed: bool
+    failures: tuple[tuple[str, str], ...] = ()  # this version's own case: (what failed, the rule and clause behind it)
+    lines: tuple[Line, ...] = ()  # the previous version's case re-run: each check, old expectation beside new result
+
+
 @dataclass
 class GoldenCases:
     file: str = ""  # e.g. "products/zaohuibao.cases.yaml"; "" when the product has none
-    own: list[dict] = field(default_factory=list)  # CaseResult dicts of the cases written for this version
-    rerun: list[dict] = field(default_factory=list)  # the previous version's cases on this one, side by side
+    own: list[CaseRow] = field(default_factory=list)  # the cases written for this version
+    rerun: list[CaseRow] = field(default_factory=list)  # the previous version's cases on this one, side by side
     years: int = 0  # how far the re-run claims were moved
     error: str = ""
 
     @property
     def own_passed(self) -> int:
-        return sum(r["passed"] for r in self.own)
+        return sum(r.passed for r in self.own)
 
     @property
-    def rerun_changed(self) -> list[dict]:
-        return [r for r in self.rerun if not r["passed"]]
+    def rerun_changed(self) -> list[CaseRow]:
+        return [r for r in self.rerun if not r.passed]
 
     @property
-    def rerun_same(self) -> list[dict]:
-        return [r for r in self.rerun if r["passed"]]
+    def rerun_same(self) -> list[CaseRow]:
+        return [r for r in self.rerun if r.passed]
 
 
 def case_file(product: Product) -> Path | None:
@@ -163,7 +186,8 @@ def golden_cases(pair: Pair) -> GoldenCases:
     result = GoldenCases(file=f"{path.parent.name}/{path.name}")
     try:
         _, cases = load_cases(path)
-        result.own = run_cases(pair.row, [c for c in cases if str(c["version"]) == pair.row.version_id])
+        mine = run_cases(pair.row, [c for c in cases if str(c["version"]) == pair.row.version_id])
+        result.own = [own_row(r, pair.version) for r in mine]
         if pair.previous is not None:
             result.years = int(pair.version.period[0][:4]) - int(pair.old.period[0][:4])
             result.rerun = rerun_previous(pair, [c for c in cases if str(c["version"]) == pair.previous.version_id])
@@ -175,7 +199,7 @@ def golden_cases(pair: Pair) -> GoldenCases:
     return result
 
 
-def run_cases(row: SchemeVersion, cases: list[dict]) -> list[dict]:
+def run_cases(row: SchemeVersion, cases: list[dict]) -> list[CaseResult]:
     """engine.cases.run_case on each case, against this row's text (in the sandbox unless frozen)."""
     if not cases:
         return []
@@ -196,87 +220,78 @@ def _moved_claim(claim: dict, old: Version, new: Version) -> dict:
     return shift_claim(claim, old, new) if "date" in claim else claim
 
 
-def rerun_previous(pair: Pair, cases: list[dict]) -> list[dict]:
+def rerun_previous(pair: Pair, cases: list[dict]) -> list[CaseRow]:
     results = run_cases(pair.row, [moved_case(case, pair.old, pair.version) for case in cases])
-    return [{**result, "lines": side_by_side(case, result, pair.old, pair.version)}
-            for case, result in zip(cases, results, strict=True)]
+    return [rerun_row(result, pair.old, pair.version) for result in results]
 
 
-# engine.cases writes each failed expectation as "LABEL：应为 WANT，实际 GOT" (LABEL may start "第 n 笔：").
-FAILURE = re.compile(r"^(?P<label>.+?)：应为 (?P<want>.+?)，实际 (?P<got>.+)$")
+def own_row(result: CaseResult, version: Version) -> CaseRow:
+    failures = [(_("{label}：应为 {expected}，实际 {actual}", label=check_label(check, version),
+                   expected=check_value(check, version, expected=True),
+                   actual=check_value(check, version, expected=False)), _basis(check))
+                for check in result.failures]
+    if result.error:
+        failures.append((_("无法运行：{error}", error=result.error), ""))
+    return CaseRow(result.id, result.name, result.basis, result.passed, failures=tuple(failures))
 
 
-def side_by_side(case: dict, result: dict, old: Version, new: Version) -> list[dict]:
-    """Each expectation of the old case: its old value, the new result (the same unless a failure says
-    otherwise) and, for money, the difference in fen. Failures that match no expectation come last as text."""
-    failures = {}
-    extra = []
-    for text in result["failures"]:
-        match = FAILURE.match(text)
-        if match:
-            failures[match["label"]] = (match["want"], match["got"])
-        else:
-            extra.append({"label": "", "before": "", "after": text, "same": False, "change_fen": None})
-    lines = []
-    for label, before, exact in expectations(case, old):
-        if label in failures:
-            want, got = failures.pop(label)
-            lines.append({"label": label, "before": before, "after": _shown(label, got, new), "same": False,
-                          "change_fen": _money_change(want, got)})
-        elif exact or result["passed"]:  # no failure under this label: the new result is the old one
-            lines.append({"label": label, "before": before, "after": before, "same": True, "change_fen": 0})
-        else:  # a check whose failure engine.cases words differently (near, trace…): see the text below
-            lines.append({"label": label, "before": before, "after": "…", "same": False, "change_fen": None})
-    lines += [{"label": label, "before": _shown(label, want, old), "after": _shown(label, got, new), "same": False,
-               "change_fen": _money_change(want, got)} for label, (want, got) in failures.items()]
-    return [{**line, "label": _label_shown(line["label"], old)} for line in lines] + extra
+def rerun_row(result: CaseResult, old: Version, new: Version) -> CaseRow:
+    """Each check of an old case: the old expectation (in the old version's names), the new result (in the
+    new one's) and, for money, the difference in fen; a case that could not run says why, as text."""
+    lines = [Line(check_label(check, old), check_value(check, old, expected=True),
+                  check_value(check, new, expected=False), check.passed,
+                  None if not check.money else 0 if check.passed else check.actual_fen - check.expected_fen)
+             for check in result.checks]
+    if result.error:
+        lines.append(Line("", "", _("无法运行：{error}", error=result.error), False))
+    return CaseRow(result.id, result.name, result.basis, result.passed, lines=tuple(lines))
 
 
-PREFIX = re.compile(r"^(第 \d+ 笔：)?(.*)$")
+# What each expectation of a case file is called (engine.cases.Check.expectation).
+CHECK_LABELS = {"eligibility": N_("资格"), "band": N_("档位"), "premium": N_("保费"), "payers": N_("缴费方"),
+                "paid": N_("赔付"), "patient_remainder": N_("个人负担"), "by_liability": N_("责任"),
+                "layers": N_("赔付层"), "overall_ratio": N_("总报销比例"), "trace": N_("计算过程")}
+NEAR_FIELDS = {"paid_fen": "paid", "patient_remainder_fen": "patient_remainder"}  # settlement field → expectation
 
 
-def _label_shown(label: str, version: Version) -> str:
-    """'缴费方 self' → '缴费方 个人自付', '责任 in_policy' → '责任 医保目录内个人自付': names instead of ids."""
-    prefix, rest = PREFIX.match(label).groups()
-    kind, _, ident = rest.partition(" ")
-    names = {"缴费方": vocab.PAYERS, "赔付层": {layer.id: layer.name for layer in version.layers},
-             "责任": _liability_names(version)}.get(kind, {})
-    return f"{prefix or ''}{kind} {names[ident]}" if ident in names else label
+def check_label(check: Check, version: Version) -> str:
+    """'第 2 笔：责任 医保目录内个人自付': what a check compared, named as the version names it."""
+    expectation, item = check.expectation, check.item
+    if expectation == "near":  # a settlement field, named as the exact expectation on it would be
+        kind, _dot, rest = item.partition(".")
+        expectation, item = (kind, rest) if kind == "by_liability" else (NEAR_FIELDS.get(item, item), "")
+    names = {"by_liability": _liability_names(version), "layers": {layer.id: layer.name for layer in version.layers},
+             "payers": vocab.PAYERS}.get(expectation, {})
+    label = " ".join(filter(None, (_(CHECK_LABELS.get(expectation, expectation)), names.get(item, item))))
+    if check.expectation == "near":
+        label = _("{label}（约数）", label=label)
+    return _("第 {n} 笔：{label}", n=check.claim, label=label) if check.claim else label
 
 
-def expectations(case: dict, version: Version) -> list[tuple[str, str, bool]]:
-    """A case's expectations as (label, value, exact): exact when the label is the one engine.cases
-    writes in a failure of that expectation, so "no such failure" means "unchanged"."""
-    expects = case["expect"] if isinstance(case["expect"], list) else [case["expect"]]
-    out = []
-    for i, expect in enumerate(expects):
-        prefix = f"第 {i + 1} 笔：" if len(expects) > 1 else ""
-        for key, value in expect.items():
-            out += [(prefix + label, text, exact) for label, text, exact in _expectation(key, value, version)]
-    return out
+def check_value(check: Check, version: Version, expected: bool) -> str:
+    """One side of a check, the expectation or the result, as the page shows it."""
+    fen, value = (check.expected_fen, check.expected) if expected else (check.actual_fen, check.actual)
+    if check.money:
+        amount = f"{format_yuan(fen)} {_('元')}"
+        if check.expectation == "near" and expected:
+            return _("约 {amount}（±{tolerance}）", amount=amount, tolerance=percent(check.tolerance))
+        return amount
+    if check.expectation == "band":
+        return _band_name(value, version)
+    if check.expectation == "eligibility":
+        return vocab.ELIGIBILITY_OUTCOMES.get(value, value)
+    if check.expectation == "overall_ratio":
+        ratio = f"{(value * 100).quantize(Decimal('0.01'))}%"
+        return _("{ratio}（±{tolerance}）", ratio=ratio, tolerance=percent(check.tolerance)) if expected else ratio
+    if check.expectation == "trace":
+        if expected:
+            return "，".join(f"{k}: {v}" for k, v in value.items())
+        return _("有这一步") if check.passed else _("没有这一步")
+    return str(value)
 
 
-MONEY_LABELS = {"paid": "赔付", "patient_remainder": "个人负担", "premium": "保费"}
-EACH_LABELS = {"by_liability": "责任", "layers": "赔付层", "payers": "缴费方"}
-
-
-def _expectation(key: str, value, version: Version) -> list[tuple[str, str, bool]]:
-    if key in MONEY_LABELS:
-        return [(MONEY_LABELS[key], _yuan_text(value), True)]
-    if key in EACH_LABELS:
-        return [(f"{EACH_LABELS[key]} {name}", _yuan_text(amount), True) for name, amount in value.items()]
-    if key == "band":
-        return [("档位", _band_name(value, version), True)]
-    if key == "eligibility":
-        return [("资格", vocab.ELIGIBILITY_OUTCOMES.get(value, value), True)]
-    return [(key, str(value), False)]  # near, overall_ratio, trace: shown as written; failures say more
-
-
-def _yuan_text(value) -> str:
-    try:
-        return f"{format_yuan(yuan_to_fen(value))} 元"
-    except MoneyError:
-        return str(value)
+def _basis(check: Check) -> str:
+    return "：".join(filter(None, (check.rule, check.clause)))
 
 
 def _liability_names(version: Version) -> dict[str, str]:
@@ -286,29 +301,6 @@ def _liability_names(version: Version) -> dict[str, str]:
 
 def _band_name(band_id: str, version: Version) -> str:
     return next((band.name for band in version.bands if band.id == band_id), band_id)
-
-
-def _shown(label: str, value: str, version: Version) -> str:
-    if label.endswith("档位"):
-        return _band_name(value, version)
-    if label.endswith("资格"):
-        return vocab.ELIGIBILITY_OUTCOMES.get(value, value)
-    return value
-
-
-def _fen_of(text: str) -> int | None:
-    """'30,000.00 元' (as engine.cases formats it) → 3000000; anything else → None."""
-    if not text.endswith(" 元"):
-        return None
-    try:
-        return yuan_to_fen(text.removesuffix(" 元").replace(",", ""))
-    except MoneyError:
-        return None
-
-
-def _money_change(want: str, got: str) -> int | None:
-    before, after = _fen_of(want), _fen_of(got)
-    return None if before is None or after is None else after - before
 
 
 # ── 3. impact: background jobs ────────────────────────────────────────────────────────────────

@@ -147,23 +147,6 @@ def _retiring_records_when(_mapper, _connection, row: SchemeVersion) -> None:
         row.retired_at = utcnow()
 
 
-class Policy(Base):
-    """A sold policy, pinned to the version it was sold under; renewal is a new policy on the next version."""
-
-    __tablename__ = "policies"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    policy_no: Mapped[str] = mapped_column(String(64), unique=True)
-    scheme_version_id: Mapped[int] = mapped_column(ForeignKey("scheme_versions.id", ondelete="RESTRICT"), index=True)
-    member_id: Mapped[str] = mapped_column(String(128), index=True)
-    premium_fen: Mapped[int] = mapped_column(Integer)
-    start_date: Mapped[date] = mapped_column(Date)
-    end_date: Mapped[date] = mapped_column(Date)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-    scheme_version: Mapped[SchemeVersion] = relationship()
-
-
 class AuditEvent(Base):
     """Append-only (a trigger refuses UPDATE and DELETE): who did what to which object, before and after."""
 

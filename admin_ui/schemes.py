@@ -88,14 +88,6 @@ def check_draft(text: str, product_id: str | None = None, version_id: str | None
     return Analysis(tuple(issue_dict(i) for i in extra), None, doc)
 
 
-def version_of(text: str) -> Version:
-    """The engine Version of a stored (valid, single-version) text."""
-    result = analyse(text)
-    if result.version is None:
-        raise SchemeError([Issue("admin.invalid", "该版本文本未通过校验", ())])
-    return result.version
-
-
 # ── one version's own document ───────────────────────────────────────────────────────────────
 
 def split_versions(doc: Document, product: Product) -> dict[str, str]:

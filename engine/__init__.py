@@ -14,10 +14,6 @@ from .model import Product, Version, build_product
 from .validate import validate_document
 
 
-def check_document(doc: Document) -> list[Issue]:
-    return validate_document(doc)
-
-
 def product_from_document(doc: Document) -> Product:
     """A validated product from a parsed document; SchemeError lists every problem."""
     issues = validate_document(doc)
@@ -36,7 +32,7 @@ def load_product_text(text: str, file: str = "<text>") -> Product:
 
 __all__ = [
     "Claim", "Document", "Eligibility", "InputError", "Issue", "Person", "Product", "Quote", "SchemeError",
-    "Settlement", "Version", "adjudicate", "check_document", "eligibility", "load_claims", "load_file",
+    "Settlement", "Version", "adjudicate", "eligibility", "load_claims", "load_file",
     "load_product", "load_product_text", "parse_claim", "parse_person", "parse_text", "product_from_document",
     "quote", "validate_document",
 ]

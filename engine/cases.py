@@ -16,7 +16,7 @@ Amounts are in yuan, as in the product files.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,20 +25,59 @@ from .inputs import parse_claim, parse_person
 from .issues import InputError, Issue, SchemeError
 from .load import Document, load_file
 from .model import Product
-from .money import format_yuan, yuan_to_fen
+from .money import yuan_to_fen
 
 
-@dataclass
+@dataclass(frozen=True)
+class Check:
+    """One expectation of a case beside what the engine gave, as data: each reader words it (the CLI in
+    Chinese, the admin through its translations). A failure is a check that did not pass."""
+
+    expectation: str  # its key under `expect`: paid, by_liability, layers, near, overall_ratio, trace, band…
+    passed: bool
+    item: str = ""  # what it names there: a liability, layer or payer id; a settlement field (near)
+    claim: int | None = None  # the claim's number (from 1) in a case of several claims
+    expected_fen: int | None = None  # money is compared in fen
+    actual_fen: int | None = None
+    expected: object = None  # anything else as written in the case: an outcome, a band id, a ratio, a trace step
+    actual: object = None
+    tolerance: Decimal | None = None  # near: relative to the expected amount; overall_ratio: absolute
+    rule: str = ""  # the trace step behind the actual value, where there is one
+    clause: str = ""
+
+    @property
+    def money(self) -> bool:
+        return self.expected_fen is not None
+
+    def as_dict(self) -> dict:
+        out = {"expectation": self.expectation, "passed": self.passed}
+        for key in ("item", "claim", "expected_fen", "actual_fen", "expected", "actual", "tolerance", "rule", "clause"):
+            value = getattr(self, key)
+            if value not in ("", None):
+                out[key] = str(value) if isinstance(value, Decimal) else value
+        return out
+
+
+@dataclass(frozen=True)
 class CaseResult:
     id: str
     name: str
     basis: str
-    passed: bool
-    failures: list[str] = field(default_factory=list)
+    checks: tuple[Check, ...] = ()
+    error: str = ""  # why the case could not run (bad input, unknown version); then it fails
+
+    @property
+    def failures(self) -> list[Check]:
+        return [check for check in self.checks if not check.passed]
+
+    @property
+    def passed(self) -> bool:
+        return not self.error and not self.failures
 
     def as_dict(self) -> dict:
         return {"id": self.id, "name": self.name, "basis": self.basis, "passed": self.passed,
-                "failures": self.failures}
+                **({"error": self.error} if self.error else {}),
+                "failures": [check.as_dict() for check in self.failures]}
 
 
 def case_file_for(product_path: str | Path) -> Path:
@@ -100,12 +139,12 @@ def load_cases(path: str | Path) -> tuple[Path, list[dict]]:
 
 
 def run_case(product: Product, case: dict) -> CaseResult:
-    result = CaseResult(case["id"], case.get("name", case["id"]), case.get("basis", "derived"), True)
+    checks: list[Check] = []
     try:
         version = product.version(case["version"])
         if "quote" in case:
             outcome = quote(parse_person(case["quote"]), version)
-            _check_quote(outcome.as_dict(), case["expect"], result.failures)
+            checks += _quote_checks(outcome.as_dict(), case["expect"])
         else:
             claims = case["claims"] if "claims" in case else [case["claim"]]
             expects = case["expect"] if isinstance(case["expect"], list) else [case["expect"]]
@@ -114,52 +153,78 @@ def run_case(product: Product, case: dict) -> CaseResult:
                 claim = parse_claim(claim_data)
                 settled = adjudicate(claim, version, accumulators.get(claim.member.id))
                 accumulators[claim.member.id] = settled.accumulators
-                prefix = f"第 {i + 1} 笔：" if len(claims) > 1 else ""
-                _check_settlement(settled.as_dict(), expect, result.failures, prefix)
+                number = i + 1 if len(claims) > 1 else None
+                checks += _settlement_checks(settled.as_dict(), expect, number)
+        error = ""
     except (InputError, SchemeError, KeyError) as exc:
-        result.failures.append(f"无法运行：{exc}")
-    result.passed = not result.failures
-    return result
+        error = str(exc)
+    return CaseResult(case["id"], case.get("name", case["id"]), case.get("basis", "derived"), tuple(checks), error)
 
 
-def run_file(path: str | Path, product: Product) -> list[CaseResult]:
-    _, cases = load_cases(path)
-    return [run_case(product, case) for case in cases]
+def _money(expectation: str, item: str, claim: int | None, want, got_fen: int, step: dict | None) -> Check:
+    want_fen = yuan_to_fen(want)
+    return Check(expectation, got_fen == want_fen, item, claim, want_fen, got_fen, **_source(step))
 
 
-def _fen(value) -> int:
-    return yuan_to_fen(value)
+def _source(step: dict | None) -> dict:
+    return {"rule": step["rule"], "clause": step["clause"]} if step else {}
 
 
-def _compare_money(label: str, got: int, want, failures: list[str], prefix: str = "") -> None:
-    if got != _fen(want):
-        failures.append(f"{prefix}{label}：应为 {format_yuan(_fen(want))} 元，实际 {format_yuan(got)} 元")
-
-
-def _check_settlement(got: dict, expect: dict, failures: list[str], prefix: str) -> None:
-    if "eligibility" in expect and got["eligibility"]["outcome"] != expect["eligibility"]:
-        failures.append(f"{prefix}资格：应为 {expect['eligibility']}，实际 {got['eligibility']['outcome']}")
-    if "paid" in expect:
-        _compare_money("赔付", got["paid_fen"], expect["paid"], failures, prefix)
-    if "patient_remainder" in expect:
-        _compare_money("个人负担", got["patient_remainder_fen"], expect["patient_remainder"], failures, prefix)
+def _settlement_checks(got: dict, expect: dict, claim: int | None) -> list[Check]:
+    checks = _eligibility_checks(got, expect, claim)
+    for key in ("paid", "patient_remainder"):  # totals: no one step, no one clause behind them
+        if key in expect:
+            checks.append(_money(key, "", claim, expect[key], got[f"{key}_fen"], None))
     for liability, want in expect.get("by_liability", {}).items():
-        _compare_money(f"责任 {liability}", got["by_liability"].get(liability, 0), want, failures, prefix)
+        checks.append(_money("by_liability", liability, claim, want, got["by_liability"].get(liability, 0),
+                             _liability_step(got, liability)))
     layers = {layer["layer"]: layer["paid_fen"] for layer in got["layers"]}
     for layer, want in expect.get("layers", {}).items():
-        _compare_money(f"赔付层 {layer}", layers.get(layer, 0), want, failures, prefix)
+        checks.append(_money("layers", layer, claim, want, layers.get(layer, 0), None))
     for field_name, spec in expect.get("near", {}).items():
-        value = Decimal(_lookup(got, field_name)) / 100
-        if abs(value - Decimal(str(spec["value"]))) > Decimal(str(spec["value"])) * Decimal(str(spec["tolerance"])):
-            failures.append(f"{prefix}{field_name}：应约为 {spec['value']} 元（±{spec['tolerance']}），实际 {value}")
+        want_fen, got_fen = yuan_to_fen(spec["value"]), _lookup(got, field_name)
+        tolerance = Decimal(str(spec["tolerance"]))
+        checks.append(Check("near", abs(got_fen - want_fen) <= want_fen * tolerance, field_name, claim, want_fen,
+                            got_fen, tolerance=tolerance, **_source(_field_step(got, field_name))))
     if "overall_ratio" in expect:
         spec = expect["overall_ratio"]
-        ratio = (Decimal(_fen(spec["prior_paid"]) + got["paid_fen"]) / _fen(spec["bill"]))
-        if abs(ratio - Decimal(str(spec["value"]))) > Decimal(str(spec["tolerance"])):
-            failures.append(f"{prefix}总报销比例：应为 {spec['value']}（±{spec['tolerance']}），实际 {ratio:.6f}")
+        want, tolerance = Decimal(str(spec["value"])), Decimal(str(spec["tolerance"]))
+        ratio = Decimal(yuan_to_fen(spec["prior_paid"]) + got["paid_fen"]) / yuan_to_fen(spec["bill"])
+        checks.append(Check("overall_ratio", abs(ratio - want) <= tolerance, claim=claim, expected=want, actual=ratio,
+                            tolerance=tolerance))
     for wanted in expect.get("trace", []):
-        if not any(all(_trace_field_matches(step.get(k), v) for k, v in wanted.items()) for step in got["trace"]):
-            failures.append(f"{prefix}追踪中缺少：{wanted}")
+        found = any(all(_trace_field_matches(step.get(k), v) for k, v in wanted.items()) for step in got["trace"])
+        checks.append(Check("trace", found, claim=claim, expected=wanted))
+    return checks
+
+
+def _eligibility_checks(got: dict, expect: dict, claim: int | None) -> list[Check]:
+    if "eligibility" not in expect:
+        return []
+    outcome = got["eligibility"]  # a quote's or a settlement's: both name the rule and clause that decided
+    return [Check("eligibility", outcome["outcome"] == expect["eligibility"], claim=claim,
+                  expected=expect["eligibility"], actual=outcome["outcome"], **_source(outcome))]
+
+
+def _step(got: dict, **fields) -> dict | None:
+    """The last trace step with these fields."""
+    return next((s for s in reversed(got["trace"]) if all(s.get(k) == v for k, v in fields.items())), None)
+
+
+def _liability_step(got: dict, key: str) -> dict | None:
+    """The last step of a liability as `by_liability` names it: the scheme's own by id, another layer's as
+    "layer.liability"."""
+    if "." in key:
+        layer, liability = key.split(".", 1)
+    else:
+        layer = next((l["layer"] for l in got["layers"] if l["kind"] == "scheme"), None)
+        liability = key
+    return _step(got, liability=liability, **({"layer": layer} if layer else {}))
+
+
+def _field_step(got: dict, field_name: str) -> dict | None:
+    liability = field_name.removeprefix("by_liability.")
+    return _liability_step(got, liability) if liability != field_name else None
 
 
 def _trace_field_matches(got, wanted) -> bool:
@@ -178,15 +243,17 @@ def _lookup(got: dict, dotted: str):
     return value
 
 
-def _check_quote(got: dict, expect: dict, failures: list[str]) -> None:
-    if "eligibility" in expect and got["eligibility"]["outcome"] != expect["eligibility"]:
-        failures.append(f"资格：应为 {expect['eligibility']}，实际 {got['eligibility']['outcome']}")
-    if "band" in expect and got["band"] != expect["band"]:
-        failures.append(f"档位：应为 {expect['band']}，实际 {got['band']}")
+def _quote_checks(got: dict, expect: dict) -> list[Check]:
+    checks = _eligibility_checks(got, expect, None)
+    band = _step(got, step="band")
+    if "band" in expect:
+        checks.append(Check("band", got["band"] == expect["band"], expected=expect["band"], actual=got["band"],
+                            **_source(band)))
     if "premium" in expect:
-        _compare_money("保费", got["premium_fen"], expect["premium"], failures)
-    paid_by = {}
+        checks.append(_money("premium", "", None, expect["premium"], got["premium_fen"], band))
+    paid_by: dict[str, int] = {}
     for payer in got["payers"]:
         paid_by[payer["payer"]] = paid_by.get(payer["payer"], 0) + payer["fen"]
     for payer, want in expect.get("payers", {}).items():
-        _compare_money(f"缴费方 {payer}", paid_by.get(payer, 0), want, failures)
+        checks.append(_money("payers", payer, None, want, paid_by.get(payer, 0), None))
+    return checks

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from . import load_product, vocab
-from .cases import case_file_for, case_issues, load_cases, run_case
+from .cases import Check, case_file_for, case_issues, load_cases, run_case
 from .evaluate import adjudicate, quote
 from .explain import describe_version, trace_text, version_text
 from .inputs import PERSON_DEFAULTS, load_claims, parse_person
@@ -253,10 +253,35 @@ def cases(files, as_json) -> None:
                 click.echo(f"── {file}")
             click.echo(f"{'通过' if r.passed else '失败'}  {r.id}  {r.name}  [{r.basis}]")
             for failure in r.failures:
-                click.echo(f"      {failure}")
+                click.echo(f"      {failure_text(failure)}")
+                if failure.rule or failure.clause:
+                    click.echo(f"        依据 {failure.rule}{'：' + failure.clause if failure.clause else ''}")
+            if r.error:
+                click.echo(f"      无法运行：{r.error}")
         click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if failed:
         sys.exit(1)
+
+
+CHECK_LABELS = {"eligibility": "资格", "band": "档位", "premium": "保费", "payers": "缴费方", "paid": "赔付",
+                "patient_remainder": "个人负担", "by_liability": "责任", "layers": "赔付层",
+                "overall_ratio": "总报销比例"}
+
+
+def failure_text(check: Check) -> str:
+    """A failed golden-case check in one line: "第 2 笔：责任 in_policy：应为 1,600.00 元，实际 0.00 元"."""
+    prefix = f"第 {check.claim} 笔：" if check.claim else ""
+    if check.expectation == "trace":
+        return f"{prefix}追踪中缺少：{'，'.join(f'{k}: {v}' for k, v in check.expected.items())}"
+    if check.expectation == "near":
+        return (f"{prefix}{check.item}：应约为 {format_yuan(check.expected_fen)} 元（±{percent(check.tolerance)}），"
+                f"实际 {format_yuan(check.actual_fen)} 元")
+    label = " ".join(filter(None, (CHECK_LABELS[check.expectation], check.item)))
+    if check.money:
+        return f"{prefix}{label}：应为 {format_yuan(check.expected_fen)} 元，实际 {format_yuan(check.actual_fen)} 元"
+    if check.expectation == "overall_ratio":
+        return f"{prefix}{label}：应为 {check.expected}（±{check.tolerance}），实际 {check.actual:.6f}"
+    return f"{prefix}{label}：应为 {check.expected}，实际 {check.actual}"
 
 
 @main.command()

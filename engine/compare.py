@@ -54,12 +54,6 @@ def _deductible_text(layer, liability: Liability) -> str:
     return f"{format_yuan(pool.amount.fen)} 元{shared}" if pool.amount.fen else "无"
 
 
-def _cap_text(layer, liability: Liability) -> str:
-    if not liability.caps:
-        return "不封顶"
-    return "、".join(f"{format_yuan(layer.caps[c].amount.fen)} 元" for c in liability.caps)
-
-
 def _premium_range(version: Version) -> str:
     amounts = sorted(b.amount.fen for b in version.bands)
     low, high = amounts[0], amounts[-1]

@@ -1,7 +1,7 @@
 """Problems found in a scheme file or a claim, located so a product manager can find and fix them."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable
 
 Path = tuple  # of str keys and int indices
@@ -48,25 +48,6 @@ class Issue:
             "line": self.line,
             "column": self.column,
         }
-
-
-@dataclass
-class IssueList:
-    """Collects every problem instead of stopping at the first."""
-
-    items: list[Issue] = field(default_factory=list)
-
-    def add(self, issue: Issue) -> None:
-        self.items.append(issue)
-
-    def __bool__(self) -> bool:
-        return bool(self.items)
-
-    def __iter__(self):
-        return iter(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
 
 
 class IssuesError(Exception):

@@ -29,7 +29,8 @@ _LISTENERS: dict[str, tuple[Callable, threading.Event]] = {}  # task id → (cal
 # ── what is evaluated: the same code here and in the worker ──────────────────────────────────
 
 def run(operation: str, product, version_id: str, payload, progress: Callable | None = None) -> dict:
-    """quote / adjudicate / cases / impact / compare on one version of a loaded product, as plain data.
+    """quote / adjudicate / cases / impact / compare on one version of a loaded product, as plain data
+    (cases: {"results": [engine.cases.CaseResult…]}, frozen dataclasses that pickle as they are).
 
     Payloads: quote → person dict; adjudicate → claim dict; cases → list of case dicts; impact →
     {"previous": Version, "population", "seed", "claims"}; compare → {"others": [Version…]} (compared
@@ -44,7 +45,7 @@ def run(operation: str, product, version_id: str, payload, progress: Callable | 
     if operation == "adjudicate":
         return adjudicate(parse_claim(payload), version).as_dict()
     if operation == "cases":
-        return {"results": [run_case(product, case).as_dict() for case in payload]}
+        return {"results": [run_case(product, case) for case in payload]}
     if operation == "impact":
         from .impact import impact
 

@@ -20,10 +20,13 @@ def run():
 
 
 def test_every_command_has_help(run):
-    for command in ("validate", "quote", "claim", "explain", "cases", "schema"):
+    commands = sorted(main.commands)  # the group's own list: a command added later is covered too
+    assert {"validate", "quote", "claim", "explain", "cases", "diff", "impact", "compare", "schema"} <= set(commands)
+    for command in commands:
         result = run(command, "--help")
         assert result.exit_code == 0, command
-        assert "Usage:" in result.output
+        assert f"Usage: main {command} " in result.output, command
+        assert main.commands[command].help, f"{command} has no description"
 
 
 def test_quote_json_has_premium_and_band(run):
@@ -39,10 +42,26 @@ def test_quote_needs_an_age_or_birth_date(run):
     assert run("quote", XIANNING, "--year", "2023").exit_code == 2
 
 
-def test_quote_refuses_personal_account_for_a_non_relative_option(run):
+def test_quote_refuses_personal_account_for_a_non_relative_option(run, tmp_path):
+    """A scheme whose personal account pays only for the holder and a spouse: a parent is refused, exit 1."""
+    text = Path(XIANNING).read_text(encoding="utf-8")
+    assert text.count("relatives: [self, parent, spouse, child]") == 1
+    scheme = tmp_path / "xianhuibao.yaml"
+    scheme.write_text(text.replace("relatives: [self, parent, spouse, child]", "relatives: [self, spouse]"), encoding="utf-8")
+    ask = ("quote", scheme, "--year", "2023", "--age", "70", "--basic-insurance", "employee",
+           "--pay-with", "personal_account", "--json")
+    refused = run(*ask, "--relation", "parent")
+    assert refused.exit_code == 1
+    [error] = json.loads(refused.output)["errors"]
+    assert (error["code"], error["path"]) == ("quote.relation", "relation") and "本人、配偶" in error["message"]
+    spouse = run(*ask, "--relation", "spouse")
+    assert spouse.exit_code == 0 and json.loads(spouse.output)["payers"][0]["payer"] == "personal_account"
+
+
+def test_quote_with_group_enrolment_is_paid_by_the_employer(run):
     result = run("quote", XIANNING, "--year", "2023", "--age", "40", "--pay-with", "employer", "--json")
     assert result.exit_code == 0  # group enrolment is declared for 咸惠保
-    assert json.loads(result.output)["payers"][0]["payer"] == "employer"
+    assert json.loads(result.output)["payers"] == [{"payer": "employer", "label": "单位团体缴费", "fen": 6900}]
 
 
 def test_not_eligible_without_basic_insurance_exits_1(run):
@@ -117,6 +136,14 @@ def test_cases_report_and_exit_code(run, tmp_path):
     result = run("cases", cases)
     assert result.exit_code == 1
     assert "1 passed, 1 failed" in result.output
+    # the failure worded from the engine's check, with the rule and clause behind the premium
+    assert "失败  wrong  wrong  [derived]\n      保费：应为 70.00 元，实际 69.00 元\n        依据 band.everyone：假设：" \
+        in result.output
+    [case] = [c for c in json.loads(run("cases", cases, "--json").output)["cases"] if not c["passed"]]
+    [failure] = case["failures"]
+    assert failure.pop("clause").startswith("假设：来源未公布保费")
+    assert failure == {"expectation": "premium", "passed": False, "expected_fen": 7000, "actual_fen": 6900,
+                       "rule": "band.everyone"}
 
 
 def test_cases_of_several_files_in_one_run(run, tmp_path):

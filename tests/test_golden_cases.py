@@ -1,10 +1,12 @@
 """Every golden case of every product, one test each (the same runner as `hmb cases`)."""
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from engine import load_product, parse_text
 from engine.cases import case_issues, load_cases, run_case
+from engine.cli import failure_text
 
 PRODUCTS = Path(__file__).resolve().parent.parent / "products"
 CASE_FILES = sorted(PRODUCTS.glob("*.cases.yaml"))
@@ -33,7 +35,7 @@ def test_each_product_has_golden_cases():
 @pytest.mark.parametrize("product_path, case", list(_all_cases()))
 def test_golden_case(product_path, case):
     result = run_case(_product(product_path), case)
-    assert result.passed, "\n".join(result.failures)
+    assert result.passed, result.error or "\n".join(failure_text(f) for f in result.failures)
 
 
 def test_source_cases_are_marked_as_such():
@@ -71,3 +73,50 @@ def test_trace_numbers_match_exactly(xianhuibao):
     bad = {"id": "b", "version": "2023", "claim": claim, "expect": {"trace": [{"step": "ratio", "result_fen": 1600}]}}
     assert run_case(xianhuibao, good).passed
     assert not run_case(xianhuibao, bad).passed
+
+
+def _inpatient(claim_id: str, in_policy: int) -> dict:
+    return {"claim_id": claim_id, "member": {"id": "m", "age": 40}, "date": "2023-03-01", "care": "inpatient",
+            "in_policy_self_pay": in_policy}
+
+
+def test_a_failure_is_data_what_was_compared_in_fen_and_the_clause_behind_it(xianhuibao):
+    """Two claims of 10,000: the 18,000 deductible takes the first and 8,000 of the second; the scheme pays
+    (10,000 − 8,000) × 80 % = 1,600 yuan on the second, under liability in_policy (its source clause: xn-news)."""
+    case = {"id": "x", "version": "2023", "claims": [_inpatient("a", 10000), _inpatient("b", 10000)],
+            "expect": [{"paid": 0}, {"paid": 1700, "by_liability": {"in_policy": 1600}, "layers": {"scheme": 1}}]}
+    result = run_case(xianhuibao, case)
+    assert not result.passed and result.error == ""
+    assert [(c.claim, c.expectation, c.item, c.passed) for c in result.checks] == [
+        (1, "paid", "", True), (2, "paid", "", False), (2, "by_liability", "in_policy", True),
+        (2, "layers", "scheme", False)]
+    paid, layer = result.failures
+    assert (paid.expected_fen, paid.actual_fen, paid.money) == (170000, 160000, True)
+    assert (layer.expected_fen, layer.actual_fen) == (100, 160000)
+    liability = result.checks[2]
+    assert liability.rule == "liability.in_policy" and liability.clause.startswith("xn-news")
+    assert [f["expectation"] for f in result.as_dict()["failures"]] == ["paid", "layers"]
+
+
+def test_checks_other_than_money_keep_their_values(xianhuibao):
+    quote_case = {"id": "q", "version": "2023", "quote": {"age": 30},
+                  "expect": {"band": "nobody", "eligibility": "eligible", "payers": {"self": 69}}}
+    eligibility, band, payer = run_case(xianhuibao, quote_case).checks
+    assert (band.passed, band.expected, band.actual, band.rule) == (False, "nobody", "everyone", "band.everyone")
+    assert (eligibility.passed, eligibility.rule) == (True, "eligibility.otherwise")
+    assert (payer.passed, payer.expected_fen, payer.actual_fen) == (True, 6900, 6900)
+    # 20,000 in policy: (20,000 − 18,000) × 80 % = 1,600 yuan paid
+    claim_case = {"id": "c", "version": "2023", "claim": _inpatient("c", 20000), "expect": {
+        "near": {"paid_fen": {"value": 2000, "tolerance": 0.1}},
+        "overall_ratio": {"value": 0.5, "tolerance": 0.01, "prior_paid": 0, "bill": 3200},
+        "trace": [{"step": "ratio", "result_fen": 160000}, {"step": "ratio", "result_fen": 1600}]}}
+    near, ratio, found, missing = run_case(xianhuibao, claim_case).checks
+    assert (near.passed, near.expected_fen, near.actual_fen, near.tolerance) == (False, 200000, 160000, Decimal("0.1"))
+    assert (ratio.passed, ratio.expected, ratio.actual) == (True, Decimal("0.5"), Decimal("0.5"))  # 1,600 ÷ 3,200
+    assert (found.passed, missing.passed, missing.expected) == (True, False, {"step": "ratio", "result_fen": 1600})
+
+
+def test_a_case_that_cannot_run_says_why_and_fails(xianhuibao):
+    result = run_case(xianhuibao, {"id": "v", "version": "1999", "quote": {"age": 30}, "expect": {"premium": 69}})
+    assert not result.passed and result.checks == () and "1999" in result.error
+    assert result.as_dict()["error"] == result.error

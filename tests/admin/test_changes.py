@@ -12,6 +12,8 @@ import time
 from html import unescape
 
 import pytest
+from flask import session as flask_session
+from flask_babel import refresh
 
 from admin_ui import changes
 from admin_ui.schemes import check_draft
@@ -247,7 +249,7 @@ def _fake_sandbox(operation, text, version_id, payload, progress=None):
     from engine import load_product_text
     product = load_product_text(text)
     if operation == "cases":
-        return {"results": [run_case(product, case).as_dict() for case in payload]}
+        return {"results": [run_case(product, case) for case in payload]}
     raise AssertionError(f"unexpected {operation}")
 
 
@@ -314,3 +316,38 @@ def test_the_impact_charts_draw_each_liability_and_profile_old_beside_new(pm, se
     cancer = {v: f for v, g, f in bars("impact-profiles", "profile") if g == "cancer-inpatient"}
     assert cancer["zaohuibao@2025"] > cancer["zaohuibao@2024"]
     assert '<text x="' in html and ">枣惠保 2024</text>" in html  # the legend names each version shortly
+
+
+def test_the_page_words_the_engines_checks_in_the_versions_names(app, xianhuibao):
+    """Numbers by hand: two claims of 10,000 in policy; the 18,000 deductible takes the first and 8,000 of
+    the second, which is paid (10,000 − 8,000) × 80 % = 1,600 yuan under 医保目录内个人自付 (in_policy)."""
+    version = xianhuibao.version("2023")
+    claim = {"member": {"id": "m", "age": 40}, "date": "2023-03-01", "care": "inpatient", "in_policy_self_pay": 10000}
+    case = {"id": "x", "version": "2023", "claims": [{**claim, "claim_id": "a"}, {**claim, "claim_id": "b"}],
+            "expect": [{"paid": 0}, {"paid": 1700, "by_liability": {"in_policy": 1600},
+                                     "near": {"paid_fen": {"value": 2000, "tolerance": 0.1}},
+                                     "trace": [{"step": "ratio", "result_fen": 1}]}]}
+    result = run_case(xianhuibao, case)
+    lines = [(l.label, l.before, l.after, l.same, l.change_fen) for l in changes.rerun_row(result, version, version).lines]
+    assert lines == [
+        ("第 1 笔：赔付", "0.00 元", "0.00 元", True, 0),
+        ("第 2 笔：赔付", "1,700.00 元", "1,600.00 元", False, -100_00),
+        ("第 2 笔：责任 医保目录内个人自付", "1,600.00 元", "1,600.00 元", True, 0),
+        ("第 2 笔：赔付（约数）", "约 2,000.00 元（±10%）", "1,600.00 元", False, -400_00),
+        ("第 2 笔：计算过程", "step: ratio，result_fen: 1", "没有这一步", False, None)]
+    row = changes.own_row(result, version)
+    assert row.failures[0] == ("第 2 笔：赔付：应为 1,700.00 元，实际 1,600.00 元", "")
+    assert len(row.failures) == 3 and not row.passed
+
+    band = run_case(xianhuibao, {"id": "q", "version": "2023", "quote": {"age": 30}, "expect": {"band": "x"}})
+    assert changes.own_row(band, version).failures == (
+        ("档位：应为 x，实际 统一保费", "band.everyone：假设：来源未公布保费；取湖北省内惠民保常见的统一价 69 元"),)
+    broken = run_case(xianhuibao, {"id": "v", "version": "1999", "quote": {"age": 30}, "expect": {"premium": 69}})
+    [line] = changes.rerun_row(broken, version, version).lines
+    assert line.label == "" and line.after.startswith("无法运行：") and "1999" in line.after
+
+    with app.test_request_context():
+        flask_session["lang"] = "en"
+        refresh()
+        english = changes.rerun_row(result, version, version).lines
+        assert (english[1].label, english[3].before) == ("Claim 2: paid", "about 2,000.00 yuan (±10%)")

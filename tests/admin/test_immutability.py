@@ -4,10 +4,12 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import delete, text, update
+from alembic import command
+from sqlalchemy import delete, inspect, text, update
 from sqlalchemy.exc import IntegrityError
 
-from admin_ui.models import AuditEvent, Policy, SchemeVersion
+from admin_ui.migrate import alembic_config
+from admin_ui.models import AuditEvent, SchemeVersion
 
 from .conftest import Browser, version_row
 
@@ -111,18 +113,14 @@ def test_the_audit_log_is_append_only(app, session):
     session.rollback()
 
 
-def test_policies_are_pinned_to_a_published_version(published, draft, session):
-    day = date(2023, 1, 1)
-    session.add(Policy(policy_no="P-1", scheme_version_id=draft.id, member_id="m1", premium_fen=6900,
-                       start_date=day, end_date=day))
-    with pytest.raises(IntegrityError, match="published"):
-        session.commit()
-    session.rollback()
-    policy = Policy(policy_no="P-2", scheme_version_id=published.id, member_id="m1", premium_fen=6900,
-                    start_date=day, end_date=date(2023, 12, 31))
-    session.add(policy)
-    session.commit()
-    policy.scheme_version_id = draft.id
-    with pytest.raises(IntegrityError, match="pinned"):
-        session.commit()
-    session.rollback()
+def test_the_unused_policies_table_is_dropped_and_a_downgrade_restores_it(app, session):
+    """0003_drop_policy: nothing wrote policies, so the table and its guard go; down to 0002 brings them back."""
+    config, engine = alembic_config(), app.extensions["hmb_engine"]
+    session.close()
+    assert "policies" not in inspect(engine).get_table_names()
+    for revision, step, present in (("0002", command.downgrade, True), ("head", command.upgrade, False)):
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            step(config, revision)
+        assert ("policies" in inspect(engine).get_table_names()) is present
+    assert version_row(session, "xianhuibao", "2023").status == "published"  # nothing else touched

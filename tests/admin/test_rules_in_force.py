@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from admin_ui import importer, services
 from admin_ui.migrate import alembic_config
-from admin_ui.models import AuditEvent, Policy, SchemeVersion, User
+from admin_ui.models import AuditEvent, SchemeVersion, User
 
 from .conftest import PASSWORDS, Browser, version_row
 
@@ -136,29 +136,6 @@ def test_a_mid_year_replacement_supersedes_only_from_its_publication(superseded,
     assert key(after.version) == "xianhuibao@2024b"
     assert [key(r) for r in after.superseded] == ["xianhuibao@2024"]
     assert asked(session, march, date(2026, 1, 1)) == "xianhuibao@2024"  # the correction does not reach March
-
-
-def test_policies_stay_pinned_to_the_version_they_were_sold_under(app, clock, session):
-    v2023 = version_row(session, "xianhuibao", "2023")
-    session.add(Policy(policy_no="XN-2023-0001", scheme_version_id=v2023.id, member_id="m1", premium_fen=69_00,
-                       start_date=date(2023, 1, 1), end_date=date(2023, 12, 31)))
-    session.commit()
-    v2024 = publish_next_year(session, clock, drafted=(2023, 11, 1), published=(2023, 12, 15))
-    retire(session, clock, version_row(session, "xianhuibao", "2023"), (2024, 1, 5))
-
-    session.expire_all()
-    policy = session.scalar(select(Policy).where(Policy.policy_no == "XN-2023-0001"))
-    assert policy.scheme_version.key == "xianhuibao@2023" and policy.scheme_version.status == "retired"
-    assert asked(session, date(2023, 9, 1), date(2026, 1, 1)) == policy.scheme_version.key
-    policy.scheme_version_id = v2024.id  # "renew" by re-pointing: refused, a renewal is a new policy
-    with pytest.raises(IntegrityError, match="pinned"):
-        session.commit()
-    session.rollback()
-    session.add(Policy(policy_no="XN-2023-0002", scheme_version_id=v2023.id, member_id="m2", premium_fen=69_00,
-                       start_date=date(2024, 2, 1), end_date=date(2025, 1, 31)))
-    with pytest.raises(IntegrityError, match="published"):  # a retired version is no longer sold
-        session.commit()
-    session.rollback()
 
 
 def test_retired_at_is_recorded_once_by_the_retirement(superseded, app, session):

@@ -97,20 +97,7 @@ def _tables() -> None:
                            name="ck_scheme_versions_effective"),
     )
     op.create_index("ix_scheme_versions_content_hash", "scheme_versions", ["content_hash"])
-    op.create_table(
-        "policies",
-        sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("policy_no", sa.String(64), nullable=False, unique=True),
-        sa.Column("scheme_version_id", sa.Integer(), sa.ForeignKey("scheme_versions.id", ondelete="RESTRICT"),
-                  nullable=False),
-        sa.Column("member_id", sa.String(128), nullable=False),
-        sa.Column("premium_fen", sa.Integer(), nullable=False),
-        sa.Column("start_date", sa.Date(), nullable=False),
-        sa.Column("end_date", sa.Date(), nullable=False),
-        sa.Column("created_at", tz, nullable=False),
-    )
-    op.create_index("ix_policies_scheme_version_id", "policies", ["scheme_version_id"])
-    op.create_index("ix_policies_member_id", "policies", ["member_id"])
+    create_policies_table()
     op.create_table(
         "audit_events",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -151,14 +138,7 @@ def _sqlite_triggers() -> None:
     op.execute(f"""
         CREATE TRIGGER trg_audit_events_no_delete BEFORE DELETE ON audit_events
         BEGIN SELECT RAISE(ABORT, '{MSG_AUDIT}'); END""")
-    op.execute(f"""
-        CREATE TRIGGER trg_policies_published_only BEFORE INSERT ON policies
-        FOR EACH ROW WHEN (SELECT status FROM scheme_versions WHERE id = NEW.scheme_version_id) IS NOT 'published'
-        BEGIN SELECT RAISE(ABORT, '{MSG_POLICY_VERSION}'); END""")
-    op.execute(f"""
-        CREATE TRIGGER trg_policies_pinned BEFORE UPDATE OF scheme_version_id ON policies
-        FOR EACH ROW WHEN NEW.scheme_version_id IS NOT OLD.scheme_version_id
-        BEGIN SELECT RAISE(ABORT, '{MSG_POLICY_PINNED}'); END""")
+    create_policies_guard("sqlite")
 
 
 def _postgresql_triggers() -> None:
@@ -193,6 +173,39 @@ def _postgresql_triggers() -> None:
     op.execute("""
         CREATE TRIGGER trg_audit_events_guard BEFORE UPDATE OR DELETE ON audit_events
         FOR EACH ROW EXECUTE FUNCTION hmb_audit_events_guard()""")
+    create_policies_guard("postgresql")
+
+
+# The policies table and its guard, apart: 0003_drop_policy drops them, and its downgrade makes them again here.
+
+def create_policies_table() -> None:
+    op.create_table(
+        "policies",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("policy_no", sa.String(64), nullable=False, unique=True),
+        sa.Column("scheme_version_id", sa.Integer(), sa.ForeignKey("scheme_versions.id", ondelete="RESTRICT"),
+                  nullable=False),
+        sa.Column("member_id", sa.String(128), nullable=False),
+        sa.Column("premium_fen", sa.Integer(), nullable=False),
+        sa.Column("start_date", sa.Date(), nullable=False),
+        sa.Column("end_date", sa.Date(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_policies_scheme_version_id", "policies", ["scheme_version_id"])
+    op.create_index("ix_policies_member_id", "policies", ["member_id"])
+
+
+def create_policies_guard(dialect: str) -> None:
+    if dialect == "sqlite":
+        op.execute(f"""
+        CREATE TRIGGER trg_policies_published_only BEFORE INSERT ON policies
+        FOR EACH ROW WHEN (SELECT status FROM scheme_versions WHERE id = NEW.scheme_version_id) IS NOT 'published'
+        BEGIN SELECT RAISE(ABORT, '{MSG_POLICY_VERSION}'); END""")
+        op.execute(f"""
+        CREATE TRIGGER trg_policies_pinned BEFORE UPDATE OF scheme_version_id ON policies
+        FOR EACH ROW WHEN NEW.scheme_version_id IS NOT OLD.scheme_version_id
+        BEGIN SELECT RAISE(ABORT, '{MSG_POLICY_PINNED}'); END""")
+        return
     op.execute(f"""
         CREATE FUNCTION hmb_policies_guard() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
