@@ -14,7 +14,8 @@ from .inputs import Claim, Person
 from .issues import InputError, Issue
 from .model import Layer, Liability, Provenance, RatioRow, Version
 from .money import apply_ratio, format_yuan, percent, round_fen, split_by_shares
-from .rules import EngineError, compiled
+from .rules import (BuiltinRefusal, Decision, EligibilityRuleMet, EngineError, InBand, NoRuleMatched, Route, Subsidised,
+                    compiled)
 from .trace import Trace
 
 Accumulators = dict  # "layer/kind/pool-or-liability" → fen used this policy year
@@ -43,21 +44,22 @@ def _eligibility_event(person: Person, version: Version) -> dict:
     return {"t": "eligibility", **person.point(_age_reference(version))}
 
 
-def _read_eligibility(decision, person: Person, version: Version, trace: Trace) -> Eligibility:
-    kind = decision.value[0]
+def _read_eligibility(decision: Decision, person: Person, version: Version, trace: Trace) -> Eligibility:
     prov = version.eligibility_prov
-    if kind == "otherwise":
-        result = Eligibility("eligible", decision.rule, "参加基本医疗保险且待遇正常", prov.ref())
-    elif kind == "builtin" and decision.value[2] == "basic_insurance_required":
-        result = Eligibility("not_eligible", decision.rule, "未参加基本医疗保险", prov.ref())
-    elif kind == "builtin":
-        status = vocab.BASIC_STATUS[person.basic_insurance_status]
-        result = Eligibility("suspended", decision.rule, f"基本医疗保险{status}，补缴后恢复", prov.ref())
-    else:  # one of the version's own conditions
-        outcome, rule_id = decision.value[1:]
-        rule = next(r for r in version.eligibility_rules if r.id == rule_id)
-        prov = rule.prov
-        result = Eligibility(outcome, decision.rule, rule.name, prov.ref())
+    match decision.value:
+        case NoRuleMatched():
+            result = Eligibility("eligible", decision.rule, "参加基本医疗保险且待遇正常", prov.ref())
+        case BuiltinRefusal(outcome, "basic_insurance_required"):
+            result = Eligibility(outcome, decision.rule, "未参加基本医疗保险", prov.ref())
+        case BuiltinRefusal(outcome, "basic_insurance_suspended"):
+            status = vocab.BASIC_STATUS[person.basic_insurance_status]
+            result = Eligibility(outcome, decision.rule, f"基本医疗保险{status}，补缴后恢复", prov.ref())
+        case EligibilityRuleMet(outcome, rule_id):  # one of the version's own conditions
+            rule = next(r for r in version.eligibility_rules if r.id == rule_id)
+            prov = rule.prov
+            result = Eligibility(outcome, decision.rule, rule.name, prov.ref())
+        case other:
+            raise EngineError(f"{version.key}: not an eligibility decision: {other}")
     trace.add("eligibility", decision.rule, prov,
               lambda: f"参保资格：{vocab.ELIGIBILITY_OUTCOMES[result.outcome]}（{result.reason}）")
     return result
@@ -97,18 +99,17 @@ def quote(person: Person, version: Version, trace: bool = True) -> Quote:
     if elig.outcome == "not_eligible":
         result.trace = steps.as_list()
         return result
-    decisions = decisions[1:]
-    band_decision = decisions[0]
-    if band_decision.value[0] != "band":  # validation proves the bands cover every person
+    band_decision, subsidy_decisions = decisions[1], decisions[2:]
+    if not isinstance(band_decision.value, InBand):  # validation proves the bands cover every person
         raise EngineError(f"{version.key}: no premium band for {point}")
-    band = next(b for b in version.bands if b.id == band_decision.value[1])
+    band = next(b for b in version.bands if b.id == band_decision.value.band)
     result.band, result.band_name, result.premium_fen = band.id, band.name, band.amount.fen
     steps.add("band", band_decision.rule, band.amount.prov,
               f"年龄 {point['age']} 岁，适用档位“{band.name}”，保费 {format_yuan(band.amount.fen)} 元",
               result_fen=band.amount.fen)
     remaining = band.amount.fen
-    for subsidy, decision in zip(version.subsidies, decisions[1:]):
-        if decision.value[0] != "subsidy" or remaining == 0:
+    for subsidy, decision in zip(version.subsidies, subsidy_decisions):
+        if not isinstance(decision.value, Subsidised) or remaining == 0:
             continue
         fen = subsidy.amount.fen if subsidy.amount else apply_ratio(band.amount.fen, subsidy.share.value,
                                                                    version.rounding)
@@ -274,7 +275,8 @@ def _depends_on_level(claim: Claim, version: Version) -> bool:
 
 
 def _drug_parts(claim: Claim, version: Version) -> list[Part]:
-    """Special drugs: catalogue membership is a set lookup before the engine (ENGINE.md: not one rule per drug)."""
+    """Special drugs: catalogue membership is a set lookup before the engine, not one rule per drug
+    (docs/engine.md: the matcher's limits)."""
     parts = []
     drug_lists = [l.drug_list for l in version.scheme_layer.liabilities if l.drug_list]
     catalogue = {code: drug for list_id in drug_lists for code, drug in version.drug_lists[list_id].items()}
@@ -300,7 +302,7 @@ def _trace_refused_drugs(drugs: list[Part], version: Version, steps: Trace) -> N
                       result_fen=0)
 
 
-def _pay_layer(layer: Layer, routed_parts: list[tuple], claim: Claim, version: Version, acc: Accumulators,
+def _pay_layer(layer: Layer, routed_parts: list[tuple[Part, Decision]], claim: Claim, version: Version, acc: Accumulators,
                steps: Trace, by_liability: dict) -> dict:
     """Pay the parts the rules routed to this layer's liabilities, in liability order (shared pools depend on it)."""
     paid = {covers: 0 for covers in vocab.COVERS}
@@ -308,17 +310,17 @@ def _pay_layer(layer: Layer, routed_parts: list[tuple], claim: Claim, version: V
     for part, decision in routed_parts:
         if part.fen <= 0:
             continue
-        if decision.value[0] != "route":
+        if not isinstance(decision.value, Route):
             if not part.refusal:
                 steps.add("route", decision.rule, _scope(layer, part.covers), lambda p=part: f"{p.label} "
                           f"{format_yuan(p.fen)} 元：{layer.name}没有责任覆盖（{vocab.CARE[claim.care]}）"
                           + _care_unspecified(claim, layer, p.covers),
                           layer=layer.id, amount_fen=part.fen, result_fen=0)
             continue
-        routed.setdefault(decision.value[2], []).append((part, decision))
+        routed.setdefault(decision.value.liability, []).append((part, decision))
     for liability in layer.liabilities:
         for part, decision in routed.get(liability.id, []):
-            row = liability.rows[decision.value[3]]
+            row = liability.rows[decision.value.row]
             steps.add("route", decision.rule, liability.basis, lambda p=part, l=liability: f"{p.label} "
                       f"{format_yuan(p.fen)} 元 → {layer.name}·{l.name}", layer=layer.id, liability=liability.id,
                       amount_fen=part.fen)

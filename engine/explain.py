@@ -6,7 +6,7 @@ assumptions are marked and gathered at the end so a reviewer sees them at a glan
 """
 from __future__ import annotations
 
-from . import conditions, vocab
+from . import vocab
 from .model import Amount, Layer, Liability, Provenance, RatioRow, Version
 from .money import format_yuan, percent
 
@@ -43,12 +43,12 @@ def liability_sentence(layer: Layer, liability: Liability) -> str:
         deductible = f"年度累计超过起付线 {_money(pool.amount)}{shared}的部分"
     else:
         deductible = "不设起付线"
-    who = f"（限{conditions.describe(liability.when)}）" if liability.when else ""
+    who = f"（限{liability.when.describe()}）" if liability.when else ""
     rows = liability.rows
     if len(rows) == 1:
         ratio = ratio_phrase(rows[0])
     else:
-        ratio = "；".join(f"{conditions.describe(r.when)}：{ratio_phrase(r)}" for r in rows)
+        ratio = "；".join(f"{r.when.describe()}：{ratio_phrase(r)}" for r in rows)
     if liability.caps:
         caps = "，".join(f"{layer.caps[c].name} {_money(layer.caps[c].amount)}" for c in liability.caps)
         cap = f"封顶：{caps}"
@@ -58,7 +58,7 @@ def liability_sentence(layer: Layer, liability: Liability) -> str:
 
 
 def _band_rows(version: Version) -> list[dict]:
-    return [{"id": b.id, "name": b.name, "who": conditions.describe(b.when), "premium": _money(b.amount),
+    return [{"id": b.id, "name": b.name, "who": b.when.describe(), "premium": _money(b.amount),
              "premium_fen": b.amount.fen, "ref": _ref(b.amount.prov), "assumed": b.amount.prov.is_assumption}
             for b in version.bands]
 
@@ -90,9 +90,9 @@ def assumptions(version: Version) -> list[dict]:
     for drug in drugs_in_force(version):
         note(f"特药 {drug.name}", drug.prov)
     for key, label in SECTION_LABELS.items():  # assumptions that are not numbers: dates, filings, chain...
-        node = version.raw.get(key)
-        if isinstance(node, dict) and "assumed" in node:
-            note(label, Provenance(assumed=node["assumed"]))
+        written = version.sections.get(key)
+        if written and written.assumed:
+            note(label, Provenance(assumed=written.assumed))
     return found
 
 
@@ -119,7 +119,7 @@ def describe_version(version: Version) -> dict:
     if version.suspend_when_basic_in_arrears:
         elig.append("基本医疗保险欠费或参保关系中断期间暂停享受待遇，补缴后恢复。")
     for rule in version.eligibility_rules:
-        elig.append(f"{rule.name}：{conditions.describe(rule.when)} → {vocab.ELIGIBILITY_OUTCOMES[rule.outcome]}"
+        elig.append(f"{rule.name}：{rule.when.describe()} → {vocab.ELIGIBILITY_OUTCOMES[rule.outcome]}"
                     f" {_ref(rule.prov)}")
     liabilities = []
     for layer in version.layers:
@@ -139,7 +139,7 @@ def describe_version(version: Version) -> dict:
                        f"{_ref(version.section_prov('funding'))}".rstrip())
     for s in version.subsidies:
         how = _money(s.amount) if s.amount else f"保费的 {percent(s.share.value)}"
-        funding.append(f"{s.name}：{conditions.describe(s.when)}，由{vocab.PAYERS[s.payer]}承担 {how} {_ref(s.prov)}")
+        funding.append(f"{s.name}：{s.when.describe()}，由{vocab.PAYERS[s.payer]}承担 {how} {_ref(s.prov)}")
     after = "、".join(vocab.LAYER_KINDS[k] for k in version.chain_after) or "无"
     return {
         "title": f"{version.product_name}（{version.city}，{version.region}）{version.name}",
@@ -161,8 +161,8 @@ def describe_version(version: Version) -> dict:
                    for k, v in version.limits.items()],
         "settlement": f"赔付金额按“{ROUNDING_LABELS[version.rounding]}”取整到分；"
                       f"{'与基本医保一站式结算' if version.one_stop else '出院后申请理赔'}",
-        "notes": [text for text in [version.raw.get("note")] if text]
-        + [f"{item['name']}：{item['note']}" for item in version.raw.get("liabilities", []) if item.get("note")],
+        "notes": [text for text in [version.note] if text]
+        + [f"{l.name}：{l.note}" for l in version.scheme_layer.liabilities if l.note],
         "assumptions": assumptions(version),
     }
 

@@ -1,8 +1,10 @@
-"""The typed model of a validated scheme: amounts in fen, ratios as Decimal, provenance on every value.
+"""The typed model of a scheme: amounts in fen, ratios as Decimal, provenance on every value.
 
-`build_product` turns validated data into frozen dataclasses; shorthand forms are normalised here
-(a flat ratio becomes one ratio row, an inline deductible becomes a pool of its own) so the compiler
-and the evaluator see one shape only.
+`build_product` turns well-shaped data (the JSON Schema passed) into frozen dataclasses.  Shorthand
+forms are decoded here and only here — a flat ratio becomes one ratio row, an inline deductible or cap a
+pool of its own, a `when:` a typed `Condition` — so the semantic checks, the compiler, the evaluator and
+explain all see one shape.  Every node keeps its `path` in the document, so a check on the model still
+names file, line and column; the raw data itself is not kept.
 """
 from __future__ import annotations
 
@@ -11,7 +13,10 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .money import DEFAULT_ROUNDING, yuan_to_fen
+from .conditions import Condition
+from .money import DEFAULT_ROUNDING, MoneyError, round_fen, yuan_to_fen
+
+Path = tuple  # a place in the document: ("versions", 1, "premium", "bands", 0)
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,11 @@ class Provenance:
         return f"假设：{self.assumed}" if self.assumed else ""
 
     @staticmethod
+    def written(node: dict) -> "Provenance":
+        """Exactly what a node says of itself (both, if it writes both), inheriting nothing."""
+        return Provenance(node.get("source"), node.get("assumed"))
+
+    @staticmethod
     def of(node: dict, inherited: "Provenance") -> "Provenance":
         if "source" in node:
             return Provenance(source=node["source"])
@@ -45,6 +55,15 @@ class Provenance:
 class Amount:
     fen: int
     prov: Provenance
+    path: Path = field(default=(), compare=False, repr=False)  # the amount's node (`amount`, `deductible`…)
+    sourced: bool = field(default=False, compare=False, repr=False)  # written {value: …, source|assumed: …}
+    unrounded: Decimal | None = field(default=None, compare=False, repr=False)  # yuan written with > 2 decimals
+    # (then `fen` is rounded so that the other checks still run; validation reports it)
+
+    @property
+    def number_path(self) -> Path:
+        """Where the number itself stands: the node, or its `value`."""
+        return self.path + ("value",) if self.sourced else self.path
 
 
 @dataclass(frozen=True)
@@ -58,14 +77,17 @@ class Segment:
     lo: int  # fen, inclusive
     hi: int | None  # fen, exclusive; None = open-ended
     rate: Rate
+    path: Path = field(default=(), compare=False, repr=False)
+    written: tuple[Amount, ...] = field(default=(), compare=False, repr=False)  # `from` and `to`, as written
 
 
 @dataclass(frozen=True)
 class RatioRow:
-    when: dict
+    when: Condition
     rate: Rate | None
     segments: tuple[Segment, ...]
     prov: Provenance
+    path: Path = field(default=(), compare=False, repr=False)  # a row of `rows`, else the liability's `ratio`
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,7 @@ class Pool:
     name: str
     amount: Amount
     inline: bool = False  # written on a liability (deductible/cap: {value: …}): named after it, its own pool
+    path: Path = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -81,13 +104,20 @@ class Liability:
     id: str
     name: str
     covers: str
-    care: tuple[str, ...]
-    when: dict
-    deductible: str  # pool id
+    care: tuple[str, ...]  # as written; a parent code covers its children (conditions.OneOf)
+    when: Condition
+    deductible: str  # pool id (a reference validation has not yet checked may name no pool)
     caps: tuple[str, ...]  # pool ids, applied in order
     rows: tuple[RatioRow, ...]
     drug_list: str | None
     prov: Provenance
+    note: str | None = None
+    path: Path = field(default=(), compare=False, repr=False)
+    caps_listed: bool = field(default=False, compare=False, repr=False)  # `cap:` written as a list of pool ids
+
+    def cap_path(self, i: int) -> Path:
+        """Where the i-th cap of the liability is written."""
+        return self.path + (("cap", i) if self.caps_listed else ("cap",))
 
     @property
     def basis(self) -> Provenance:
@@ -107,8 +137,11 @@ class Layer:
     name: str
     kind: str
     liabilities: tuple[Liability, ...]
-    deductibles: dict  # id → Pool
-    caps: dict  # id → Pool
+    deductibles: dict  # id → Pool, shared and inline
+    caps: dict  # id → Pool, shared and inline
+    written_pools: tuple[Pool, ...] = field(default=(), compare=False, repr=False)  # the `deductibles:` and
+    # `caps:` lists as written, duplicates included (the dicts keep one pool per id)
+    path: Path = field(default=(), compare=False, repr=False)  # the version, or its entry in `chain.layers`
 
     def key_of(self, liability: Liability) -> str:
         """How settlements (`by_liability`) name a liability: the scheme's own by id, another layer's as
@@ -120,8 +153,9 @@ class Layer:
 class Band:
     id: str
     name: str
-    when: dict
+    when: Condition
     amount: Amount
+    path: Path = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -129,19 +163,21 @@ class Subsidy:
     id: str
     name: str
     payer: str
-    when: dict
+    when: Condition
     amount: Amount | None
     share: Rate | None
     prov: Provenance
+    path: Path = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class EligibilityRule:
     id: str
     name: str
-    when: dict
+    when: Condition
     outcome: str
     prov: Provenance
+    path: Path = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -152,6 +188,7 @@ class Drug:
     valid_from: str
     valid_to: str | None
     prov: Provenance
+    path: Path = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -189,11 +226,15 @@ class Version:
     donated_enrolment: bool  # a donor may pay what subsidies leave of a given person's premium
     subsidies: tuple[Subsidy, ...]
     chain_after: tuple[str, ...]
-    layers: tuple[Layer, ...]  # in payment order; exactly one has kind 'scheme'
-    drug_lists: dict  # id → {code → Drug}
+    layers: tuple[Layer, ...]  # in payment order; exactly one has kind 'scheme' (validation checks)
+    scheme_layer: Layer  # this scheme's own liabilities, deductibles and caps
+    drug_lists: dict  # id → {code → Drug}, the lists its liabilities use
     sources: dict
     content_hash: str
-    raw: dict = field(repr=False, compare=False)
+    prov: Provenance  # the version's own source or assumption
+    sections: dict  # section key (period, funding…) → Provenance the section writes of itself
+    note: str | None = None
+    path: Path = field(default=(), compare=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -204,10 +245,6 @@ class Version:
         return f"{self.key}#{self.content_hash[:12]}"
 
     @property
-    def scheme_layer(self) -> Layer:
-        return next(layer for layer in self.layers if layer.kind == "scheme")
-
-    @property
     def has_chain(self) -> bool:
         return len(self.layers) > 1
 
@@ -216,7 +253,8 @@ class Version:
 
     def section_prov(self, key: str) -> Provenance:
         """The provenance of one section of the version (period, funding…): its own, else the version's."""
-        return Provenance.of(self.raw.get(key) or {}, Provenance.of(self.raw, Provenance()))
+        own = self.sections.get(key, Provenance())
+        return Provenance.of({k: v for k, v in (("source", own.source), ("assumed", own.assumed)) if v}, self.prov)
 
 
 @dataclass(frozen=True)
@@ -228,6 +266,7 @@ class Product:
     file: str
     sources: dict
     versions: tuple[Version, ...]
+    drug_lists: dict = field(default_factory=dict)  # id → {code → Drug}: every list the file declares
 
     def version(self, wanted: str | int) -> Version:
         """A version by id, or else the one whose period or enrolment window falls in that year."""
@@ -249,9 +288,14 @@ def value_node(node) -> tuple[object, dict]:
     return (node["value"], node) if isinstance(node, dict) else (node, {})
 
 
-def amount(node, inherited: Provenance) -> Amount:
+def amount(node, inherited: Provenance, path: Path = ()) -> Amount:
     value, holder = value_node(node)
-    return Amount(yuan_to_fen(value), Provenance.of(holder, inherited))
+    try:
+        fen, unrounded = yuan_to_fen(value), None
+    except MoneyError:  # a third decimal: validation reports it (semantics.money.precision)
+        unrounded = Decimal(str(value))
+        fen = round_fen(unrounded * 100)
+    return Amount(fen, Provenance.of(holder, inherited), tuple(path), bool(holder), unrounded)
 
 
 def rate(node, inherited: Provenance) -> Rate:
@@ -259,44 +303,52 @@ def rate(node, inherited: Provenance) -> Rate:
     return Rate(Decimal(str(value)), Provenance.of(holder, inherited))
 
 
-def _pools(items: list, inherited: Provenance) -> dict:
-    pools = {}
-    for item in items:
+def _pools(items: list, inherited: Provenance, path: Path) -> tuple[Pool, ...]:
+    pools = []
+    for i, item in enumerate(items):
         prov = Provenance.of(item, inherited)
-        pools[item["id"]] = Pool(item["id"], item["name"], amount(item["amount"], prov))
-    return pools
+        pools.append(Pool(item["id"], item["name"], amount(item["amount"], prov, path + (i, "amount")),
+                          path=path + (i,)))
+    return tuple(pools)
 
 
-def _segments(items: list, inherited: Provenance) -> tuple[Segment, ...]:
+def _segments(items: list, inherited: Provenance, path: Path) -> tuple[Segment, ...]:
     out = []
-    for item in items:
+    for i, item in enumerate(items):
         prov = Provenance.of(item, inherited)
-        hi = amount(item["to"], prov).fen if "to" in item else None
-        out.append(Segment(amount(item["from"], prov).fen, hi, rate(item["rate"], prov)))
+        at = path + (i,)
+        lo = amount(item["from"], prov, at + ("from",))
+        hi = amount(item["to"], prov, at + ("to",)) if "to" in item else None
+        out.append(Segment(lo.fen, hi.fen if hi else None, rate(item["rate"], prov), at, (lo, hi) if hi else (lo,)))
     return tuple(out)
 
 
-def _ratio_rows(ratio, prov: Provenance) -> tuple[RatioRow, ...]:
+def _ratio_rows(ratio, prov: Provenance, path: Path) -> tuple[RatioRow, ...]:
+    """`ratio:` in any of its three forms → ratio rows: rows as written; segments or a flat rate as one row
+    for everyone, located at `ratio` itself."""
     if isinstance(ratio, dict) and "rows" in ratio:
         prov = Provenance.of(ratio, prov)
         rows = []
-        for row in ratio["rows"]:
+        for i, row in enumerate(ratio["rows"]):
             row_prov = Provenance.of(row, prov)
-            rows.append(RatioRow(row["when"], rate(row["rate"], row_prov) if "rate" in row else None,
-                                 _segments(row.get("segments", []), row_prov), row_prov))
+            at = path + ("rows", i)
+            rows.append(RatioRow(Condition.parse(row["when"], at + ("when",)),
+                                 rate(row["rate"], row_prov) if "rate" in row else None,
+                                 _segments(row.get("segments", []), row_prov, at + ("segments",)), row_prov, at))
         return tuple(rows)
     if isinstance(ratio, dict) and "segments" in ratio:
         prov = Provenance.of(ratio, prov)
-        return (RatioRow({}, None, _segments(ratio["segments"], prov), prov),)
-    return (RatioRow({}, rate(ratio, prov), (), prov),)
+        return (RatioRow(Condition(), None, _segments(ratio["segments"], prov, path + ("segments",)), prov, path),)
+    return (RatioRow(Condition(), rate(ratio, prov), (), prov, path),)
 
 
-def _liability(item: dict, inherited: Provenance, deductibles: dict, caps: dict) -> Liability:
+def _liability(item: dict, inherited: Provenance, deductibles: dict, caps: dict, path: Path) -> Liability:
     prov = Provenance.of(item, inherited)
     deductible = item["deductible"]
     if not isinstance(deductible, str):
         pool_id = f"{item['id']}.deductible"
-        deductibles[pool_id] = Pool(pool_id, f"{item['name']}起付线", amount(deductible, prov), inline=True)
+        deductibles[pool_id] = Pool(pool_id, f"{item['name']}起付线", amount(deductible, prov, path + ("deductible",)),
+                                    inline=True, path=path + ("deductible",))
         deductible = pool_id
     cap = item["cap"]
     if cap == "none":
@@ -307,28 +359,35 @@ def _liability(item: dict, inherited: Provenance, deductibles: dict, caps: dict)
         cap_ids = tuple(cap)
     else:
         pool_id = f"{item['id']}.cap"
-        caps[pool_id] = Pool(pool_id, f"{item['name']}封顶线", amount(cap, prov), inline=True)
+        caps[pool_id] = Pool(pool_id, f"{item['name']}封顶线", amount(cap, prov, path + ("cap",)), inline=True,
+                             path=path + ("cap",))
         cap_ids = (pool_id,)
-    return Liability(item["id"], item["name"], item["covers"], tuple(item["care"]), item.get("when", {}),
-                     deductible, cap_ids, _ratio_rows(item["ratio"], prov), item.get("drug_list"), prov)
+    return Liability(item["id"], item["name"], item["covers"], tuple(item["care"]),
+                     Condition.parse(item.get("when", {}), path + ("when",)), deductible, cap_ids,
+                     _ratio_rows(item["ratio"], prov, path + ("ratio",)), item.get("drug_list"), prov,
+                     item.get("note"), path, isinstance(cap, list))
 
 
-def _layer(holder: dict, layer_id: str, name: str, kind: str, inherited: Provenance) -> Layer:
+def _layer(holder: dict, layer_id: str, name: str, kind: str, inherited: Provenance, path: Path) -> Layer:
     prov = Provenance.of(holder, inherited)
-    deductibles = _pools(holder.get("deductibles", []), prov)
-    caps = _pools(holder.get("caps", []), prov)
-    liabilities = tuple(_liability(item, prov, deductibles, caps) for item in holder.get("liabilities", []))
-    return Layer(layer_id, name, kind, liabilities, deductibles, caps)
+    written_deductibles = _pools(holder.get("deductibles", []), prov, path + ("deductibles",))
+    written_caps = _pools(holder.get("caps", []), prov, path + ("caps",))
+    deductibles = {pool.id: pool for pool in written_deductibles}
+    caps = {pool.id: pool for pool in written_caps}
+    liabilities = tuple(_liability(item, prov, deductibles, caps, path + ("liabilities", i))
+                        for i, item in enumerate(holder.get("liabilities", [])))
+    return Layer(layer_id, name, kind, liabilities, deductibles, caps, written_deductibles + written_caps, path)
 
 
-def _drug_lists(data: dict) -> dict:
+def _drug_lists(drug_lists: dict) -> dict:
     lists = {}
-    for list_id, body in data.get("drug_lists", {}).items():
+    for list_id, body in drug_lists.items():
         prov = Provenance.of(body, Provenance())
         lists[list_id] = {
             d["code"]: Drug(d["code"], d["name"], {i["code"]: i["name"] for i in d["indications"]},
-                            d["valid_from"], d.get("valid_to"), Provenance.of(d, prov))
-            for d in body["drugs"]
+                            d["valid_from"], d.get("valid_to"), Provenance.of(d, prov),
+                            ("drug_lists", list_id, "drugs", i))
+            for i, d in enumerate(body["drugs"])
         }
     return lists
 
@@ -340,30 +399,42 @@ def content_hash(product: dict, sources: dict, drug_lists: dict, version: dict) 
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def build_version(data: dict, item: dict) -> Version:
+SECTIONS = ("period", "enrolment", "regulation", "insurers", "filings", "settlement", "eligibility", "premium",
+            "funding", "chain")
+
+
+def build_version(data: dict, item: dict, path: Path = (), drug_lists: dict | None = None) -> Version:
+    """One version of the product `data`; `path` is where `item` stands in the document."""
+    path = tuple(path)
     prov = Provenance.of(item, Provenance())
     info = data["product"]
     regulation = item["regulation"]
-    limits_prov = Provenance.of(regulation.get("limits", {}), Provenance.of(regulation, prov))
-    limits = {k: (rate(v, limits_prov) if k == "claims_ratio_min" else amount(v, limits_prov))
-              for k, v in regulation.get("limits", {}).items() if k not in ("source", "assumed")}
+    limits_node = regulation.get("limits", {})
+    limits_prov = Provenance.of(limits_node, Provenance.of(regulation, prov))
+    limits_path = path + ("regulation", "limits")
+    limits = {k: (rate(v, limits_prov) if k == "claims_ratio_min" else amount(v, limits_prov, limits_path + (k,)))
+              for k, v in limits_node.items() if k not in ("source", "assumed")}
     ins_prov = Provenance.of(item["insurers"], prov)
     insurers = (Insurer(item["insurers"]["lead"]["name"], rate(item["insurers"]["lead"]["share"], ins_prov), True),
                 *(Insurer(c["name"], rate(c["share"], ins_prov), False) for c in item["insurers"].get("co", [])))
     elig = item["eligibility"]
     elig_prov = Provenance.of(elig, prov)
+    elig_path = path + ("eligibility", "conditions")
     premium = item["premium"]
     premium_prov = Provenance.of(premium, prov)
+    bands_path = path + ("premium", "bands")
     funding = item.get("funding", {})
     funding_prov = Provenance.of(funding, prov)
-    scheme = _layer(item, "scheme", info["name"], "scheme", prov)
+    scheme = _layer(item, "scheme", info["name"], "scheme", prov, path)
     chain = item["chain"]
     chain_prov = Provenance.of(chain, prov)  # validation counts a number under `chain` as covered by its source
     layers = tuple(scheme if layer["kind"] == "scheme"
-                   else _layer(layer, layer["id"], layer["name"], layer["kind"], chain_prov)
-                   for layer in chain.get("layers", [{"kind": "scheme"}]))
+                   else _layer(layer, layer["id"], layer["name"], layer["kind"], chain_prov,
+                               path + ("chain", "layers", i))
+                   for i, layer in enumerate(chain.get("layers", [{"kind": "scheme"}])))
     used_lists = {l.drug_list for l in scheme.liabilities if l.drug_list}
     drug_data = {k: v for k, v in data.get("drug_lists", {}).items() if k in used_lists}
+    all_lists = _drug_lists(data.get("drug_lists", {})) if drug_lists is None else drug_lists
     settlement = item.get("settlement", {})
     return Version(
         product_id=info["id"], product_name=info["name"], city=info["city"], region=info["region"],
@@ -376,33 +447,48 @@ def build_version(data: dict, item: dict) -> Version:
         rounding=settlement.get("rounding", DEFAULT_ROUNDING), one_stop=settlement.get("one_stop", False),
         basic_insurance_required=elig["basic_insurance_required"],
         suspend_when_basic_in_arrears=elig["suspend_when_basic_in_arrears"],
-        eligibility_rules=tuple(EligibilityRule(c["id"], c["name"], c["when"], c["outcome"],
-                                                Provenance.of(c, elig_prov)) for c in elig.get("conditions", [])),
+        eligibility_rules=tuple(EligibilityRule(c["id"], c["name"], Condition.parse(c["when"], elig_path + (i, "when")),
+                                                c["outcome"], Provenance.of(c, elig_prov), elig_path + (i,))
+                                for i, c in enumerate(elig.get("conditions", []))),
         eligibility_prov=elig_prov,
         age_reference=premium["age_reference"],
-        bands=tuple(Band(b["id"], b["name"], b["when"], amount(b["amount"], Provenance.of(b, premium_prov)))
-                    for b in premium["bands"]),
+        bands=tuple(_band(b, premium_prov, bands_path + (i,)) for i, b in enumerate(premium["bands"])),
         personal_account=funding.get("personal_account", {"allowed": False}),
         group_enrolment=funding.get("group_enrolment", False),
         donated_enrolment=funding.get("donated_enrolment", False),
-        subsidies=tuple(_subsidy(s, funding_prov) for s in funding.get("subsidies", [])),
+        subsidies=tuple(_subsidy(s, funding_prov, path + ("funding", "subsidies", i))
+                        for i, s in enumerate(funding.get("subsidies", []))),
         chain_after=tuple(chain["after"]),
         layers=layers,
-        drug_lists=_drug_lists({"drug_lists": drug_data}),
+        scheme_layer=scheme,
+        drug_lists={k: v for k, v in all_lists.items() if k in used_lists},
         sources=data["sources"],
         content_hash=content_hash(info, data["sources"], drug_data, item),
-        raw=item,
+        prov=prov,
+        sections={key: Provenance.written(item[key]) for key in SECTIONS if isinstance(item.get(key), dict)},
+        note=item.get("note"),
+        path=path,
     )
 
 
-def _subsidy(item: dict, inherited: Provenance) -> Subsidy:
+def _band(item: dict, inherited: Provenance, path: Path) -> Band:
     prov = Provenance.of(item, inherited)
-    return Subsidy(item["id"], item["name"], item["payer"], item["when"],
-                   amount(item["amount"], prov) if "amount" in item else None,
-                   rate(item["share"], prov) if "share" in item else None, prov)
+    return Band(item["id"], item["name"], Condition.parse(item["when"], path + ("when",)),
+                amount(item["amount"], prov, path + ("amount",)), path)
 
 
-def build_product(data: dict, file: str) -> Product:
+def _subsidy(item: dict, inherited: Provenance, path: Path) -> Subsidy:
+    prov = Provenance.of(item, inherited)
+    return Subsidy(item["id"], item["name"], item["payer"], Condition.parse(item["when"], path + ("when",)),
+                   amount(item["amount"], prov, path + ("amount",)) if "amount" in item else None,
+                   rate(item["share"], prov) if "share" in item else None, prov, path)
+
+
+def build_product(data: dict, file: str, skip_versions=frozenset()) -> Product:
+    """The typed product; versions whose indices are in `skip_versions` (badly shaped) are left out."""
     info = data["product"]
-    versions = tuple(build_version(data, item) for item in data["versions"])
-    return Product(info["id"], info["name"], info["city"], info["region"], file, data["sources"], versions)
+    drug_lists = _drug_lists(data.get("drug_lists", {}))
+    versions = tuple(build_version(data, item, ("versions", v), drug_lists)
+                     for v, item in enumerate(data["versions"]) if v not in skip_versions)
+    return Product(info["id"], info["name"], info["city"], info["region"], file, data["sources"], versions,
+                   drug_lists)

@@ -1,15 +1,13 @@
 """Compile: a scheme version → a durable-rules ruleset that decides *which* (never *how much*).
 
 Rules choose the eligibility outcome, the premium band, which subsidies apply, and — for each part
-of a claim — which liability pays it and which ratio row applies.  Python then computes the amounts
-in fen from those choices (see `evaluate.py`).
+of a claim — which liability pays it and which ratio row applies.  Each choice is a small typed value
+(`InBand`, `Subsidised`, `Route`, `EligibilityRuleMet`, `BuiltinRefusal`, `NoRuleMatched`); Python then
+computes the amounts in fen from those choices (see `evaluate.py`).
 
-durable-rules traps handled here (see ENGINE.md): rulesets are built from fresh dicts (it deletes
-`run`), each condition dict holds one operator, every message type has a catch-all so each event
-gets exactly one answer (two answers, or none, is an EngineError), actions never raise into the
-engine, the host runs synchronously under one lock, a ruleset — which can never be replaced — is named
-by product, version and content hash, and events carry only vocabulary values of the exact type,
-since the engine's comparisons are loose.
+How durable-rules is used here, and the traps this module guards against (fresh dicts, one operator per
+dict, a catch-all per message type, swallowed errors, a synchronous host, rulesets that can never be
+replaced, loose comparisons), are described in docs/engine.md.
 """
 from __future__ import annotations
 
@@ -19,6 +17,7 @@ from dataclasses import dataclass
 from durable import engine as durable_engine
 
 from . import vocab
+from .conditions import OneOf
 from .model import Version
 
 CATCH_ALL_PRIORITY = 100_000
@@ -47,7 +46,9 @@ _LOCK = threading.RLock()
 
 @dataclass
 class MemoSettings:
-    """Decision memo: on by default; the benchmark and the rules-agreement tests switch it off."""
+    """Decision memo: on by default.  On, each event is first projected onto the attributes some rule of its
+    message type reads (so that more events share a memo key) and repeated events are answered from the
+    memo.  Off (the benchmark's "posted" path, the memo test), every event is posted whole to durable-rules."""
 
     enabled: bool = True
     size: int = 100_000  # events remembered per ruleset before the memo starts afresh
@@ -58,10 +59,55 @@ _HOST: _SyncHost | None = None
 _COMPILED: dict[str, "CompiledRules"] = {}
 
 
+# ── what the rules decide ─────────────────────────────────────────────────────────────────────
+
+@dataclass(frozen=True)
+class InBand:
+    """A person's premium band."""
+    band: str
+
+
+@dataclass(frozen=True)
+class Subsidised:
+    """A subsidy applies to the person (one event is posted per subsidy)."""
+    subsidy: str
+
+
+@dataclass(frozen=True)
+class Route:
+    """A part of a claim is paid by this liability of this layer, at this ratio row (index in `rows`)."""
+    layer: str
+    liability: str
+    row: int
+
+
+@dataclass(frozen=True)
+class EligibilityRuleMet:
+    """One of the version's own eligibility conditions holds: the person is not eligible, or suspended."""
+    outcome: str
+    rule: str  # the condition's id
+
+
+@dataclass(frozen=True)
+class BuiltinRefusal:
+    """A refusal every scheme may switch on: no basic insurance, or basic insurance in arrears."""
+    outcome: str
+    reason: str  # basic_insurance_required | basic_insurance_suspended
+
+
+@dataclass(frozen=True)
+class NoRuleMatched:
+    """The catch-all of a message type: eligible; no band; no subsidy; no liability covers the part."""
+    message_type: str
+
+
+Choice = InBand | Subsidised | Route | EligibilityRuleMet | BuiltinRefusal | NoRuleMatched
+
+
 @dataclass(frozen=True)
 class Decision:
     rule: str  # the durable rule that fired
-    value: tuple  # what it decided, e.g. ("band", "adult") or ("route", "scheme", "in_policy", 0)
+    value: Choice  # what it decided
 
 
 def _host() -> _SyncHost:
@@ -69,26 +115,6 @@ def _host() -> _SyncHost:
     if _HOST is None:
         _HOST = _SyncHost()
     return _HOST
-
-
-# ── conditions ────────────────────────────────────────────────────────────────────────────────
-
-def compile_when(when: dict) -> list[dict]:
-    """A `when:` mapping → durable-rules conditions, one operator per dict, to be ANDed."""
-    out: list[dict] = []
-    for key, wanted in when.items():
-        if key == "age":
-            if "min" in wanted:
-                out.append({"$gte": {"age": wanted["min"]}})
-            if "max" in wanted:
-                out.append({"$lte": {"age": wanted["max"]}})
-        elif isinstance(wanted, bool):
-            out.append({key: wanted})
-        else:
-            if key == "care":  # a parent code covers its children, as in conditions.matches
-                wanted = vocab.care_covered(wanted)
-            out.append({key: wanted[0]} if len(wanted) == 1 else {"$or": [{key: value} for value in wanted]})
-    return out
 
 
 def _all(*conditions: dict) -> dict:
@@ -113,7 +139,7 @@ class CompiledRules:
         self._reads = _attributes_read(self.conditions)
         _host().set_rulesets({self.name: ruleset})
 
-    def _action(self, rule: str, value: tuple):
+    def _action(self, rule: str, value: Choice):
         decision = Decision(rule, value)
         sink, errors = self._sink, self._errors
 
@@ -125,7 +151,7 @@ class CompiledRules:
 
         return run
 
-    def _rule(self, rules: dict, name: str, condition: dict, priority: int, value: tuple) -> None:
+    def _rule(self, rules: dict, name: str, condition: dict, priority: int, value: Choice) -> None:
         if name in rules:  # e.g. a band called "otherwise": it would silently replace the catch-all
             raise EngineError(f"{self.name}: two rules named {name!r}; that id is reserved by the engine")
         self.conditions[name] = condition
@@ -135,36 +161,36 @@ class CompiledRules:
         rules: dict = {}
         self._eligibility_rules(rules, version)
         for i, band in enumerate(version.bands):
-            self._rule(rules, f"band.{band.id}", _all({"t": "band"}, *compile_when(band.when)), i, ("band", band.id))
+            self._rule(rules, f"band.{band.id}", _all({"t": "band"}, *band.when.compile()), i, InBand(band.id))
         for i, subsidy in enumerate(version.subsidies):
             self._rule(rules, f"subsidy.{subsidy.id}",
-                       _all({"t": "subsidy"}, {"subsidy": subsidy.id}, *compile_when(subsidy.when)), i,
-                       ("subsidy", subsidy.id))
+                       _all({"t": "subsidy"}, {"subsidy": subsidy.id}, *subsidy.when.compile()), i,
+                       Subsidised(subsidy.id))
         for layer in version.layers:
             for j, liability in enumerate(layer.liabilities):
                 for k, row in enumerate(liability.rows):
                     self._rule(rules, f"route.{layer.id}.{liability.id}.{k}", _route_condition(layer.id, liability, row),
-                               j * 100 + k, ("route", layer.id, liability.id, k))
+                               j * 100 + k, Route(layer.id, liability.id, k))
         for message_type in ("eligibility", "band", "subsidy", "part"):
             self._rule(rules, f"{message_type}.otherwise", {"t": message_type}, CATCH_ALL_PRIORITY,
-                       ("otherwise", message_type))
+                       NoRuleMatched(message_type))
         return rules
 
     def _eligibility_rules(self, rules: dict, version: Version) -> None:
-        """Decisions are ("builtin", outcome, what) for the version's flags, ("condition", outcome, id) for its list."""
+        """Built-in refusals first, then the version's not-eligible conditions, then suspensions."""
         t = {"t": "eligibility"}
         if version.basic_insurance_required:
             self._rule(rules, "eligibility.basic_insurance_required", _all(t, {"basic_insurance": "none"}),
-                       0, ("builtin", "not_eligible", "basic_insurance_required"))
+                       0, BuiltinRefusal("not_eligible", "basic_insurance_required"))
         for i, rule in enumerate(version.eligibility_rules):
             priority = (10 if rule.outcome == "not_eligible" else 110) + i
-            self._rule(rules, f"eligibility.{rule.id}", _all(t, *compile_when(rule.when)), priority,
-                       ("condition", rule.outcome, rule.id))
+            self._rule(rules, f"eligibility.{rule.id}", _all(t, *rule.when.compile()), priority,
+                       EligibilityRuleMet(rule.outcome, rule.id))
         if version.suspend_when_basic_in_arrears:
             self._rule(rules, "eligibility.basic_insurance_suspended",
                        _all(t, {"$or": [{"basic_insurance_status": "arrears"},
                                         {"basic_insurance_status": "terminated"}]}), 100,
-                       ("builtin", "suspended", "basic_insurance_suspended"))
+                       BuiltinRefusal("suspended", "basic_insurance_suspended"))
 
     def decide(self, events: list[dict]) -> list[Decision]:
         """One decision per event, in order.
@@ -175,10 +201,10 @@ class CompiledRules:
         """
         for event in events:  # before the memo: 0 == False and 1 == True would share its keys
             _check_types(event)
-        # only what some rule of that message type reads can change its decision: drop the rest
-        events = [{k: v for k, v in event.items() if k in self._reads[event["t"]]} for event in events]
         if not MEMO.enabled:
             return self._post(events)
+        # only what some rule of that message type reads can change its decision: drop the rest
+        events = [{k: v for k, v in event.items() if k in self._reads[event["t"]]} for event in events]
         keys = [tuple(sorted(event.items())) for event in events]
         with _LOCK:
             missing = list(dict.fromkeys(k for k in keys if k not in self._memo))
@@ -253,7 +279,7 @@ def _check_types(event: dict) -> None:
 
 def _route_condition(layer_id: str, liability, row) -> dict:
     parts = [{"t": "part"}, {"layer": layer_id}, {"covers": liability.covers},
-             *compile_when({"care": list(liability.care)}), *compile_when(liability.when), *compile_when(row.when)]
+             *OneOf("care", liability.care).compile(), *liability.when.compile(), *row.when.compile()]
     if liability.covers == "special_drugs":
         parts.append({"in_catalogue": True})
     return _all(*parts)

@@ -7,6 +7,7 @@ Objects that hold numbers may carry provenance: `source: "DOC clause"` or `assum
 from __future__ import annotations
 
 from . import vocab
+from .conditions import CLAUSES
 from .money import MAX_YUAN
 
 PROVENANCE = {
@@ -40,23 +41,8 @@ def sourced(value_schema: dict) -> dict:
 MONEY = sourced({"type": "number", "minimum": 0, "maximum": MAX_YUAN})
 RATE = sourced({"type": "number", "minimum": 0, "maximum": 1})
 
-CONDITION = obj(
-    {
-        "age": obj({"min": {"type": "integer", "minimum": 0}, "max": {"type": "integer", "minimum": 0}},
-                   provenance=False, minProperties=1),
-        "pre_existing": {"type": "boolean"},
-        "low_income": enum_list(vocab.LOW_INCOME_VALUES),
-        **{code: {"type": "boolean", "description": f"true：{yes}；false：{no}"}
-           for code, (yes, no) in vocab.SPECIAL_GROUPS.items()},
-        "hospital_level": enum_list(vocab.HOSPITAL_LEVELS),
-        "care": enum_list(vocab.CARE),
-        "basic_insurance": enum_list(vocab.BASIC_INSURANCE),
-        "basic_insurance_status": enum_list(vocab.BASIC_STATUS),
-        "hukou": enum_list(vocab.HUKOU),
-        "occupation": enum_list(vocab.OCCUPATION),
-    },
-    provenance=False,
-)
+# `when:`, from the condition language's one definition (conditions.CLAUSES: each key's kind of test)
+CONDITION = obj({key: clause.schema(key) for key, clause in CLAUSES.items()}, provenance=False)
 
 SEGMENT = obj({"from": MONEY, "to": MONEY, "rate": RATE}, required=("from", "rate"))
 SEGMENTS = {"type": "array", "items": SEGMENT, "minItems": 1}

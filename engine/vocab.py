@@ -37,9 +37,10 @@ CARE = {
 # parent means "any of them": `chronic_outpatient` covers claims of chronic_outpatient, chronic_outpatient_1 and
 # chronic_outpatient_2.  A child means only itself: a liability listing `chronic_outpatient_1` does not cover a
 # claim of plain `chronic_outpatient`, whose class is unknown (the claim must say it).  `care_covered` is the one
-# definition: conditions.matches and rules.compile_when (which also compiles a liability's care list) apply it, as
-# do the coverage checks; the model keeps the list as written, so explain, diff and compare show what the author
-# wrote.  Parent → children, each with its class's short name (for messages).
+# definition: the condition language applies it (conditions.OneOf, both when compiled to rules and when evaluated
+# for the coverage proofs; rules.py also compiles a liability's care list through it); the model keeps the list as
+# written, so explain, diff and compare show what the author wrote.  Parent → children, each with its class's short
+# name (for messages).
 CARE_CHILDREN = {"chronic_outpatient": {"chronic_outpatient_1": "一类", "chronic_outpatient_2": "二类"}}
 
 

@@ -2,7 +2,8 @@
 
 For each version, every point of the band space (ages 0–150 × pre-existing × low-income × the special
 groups, 优抚对象 and 残疾人) — and, for eligibility and routing, the other dimensions too — is posted
-to the compiled ruleset and compared with what `engine.conditions.matches` says, so each compiled rule
+to the compiled ruleset and compared with what the parsed conditions say in Python (`Condition.holds`,
+the evaluation the coverage proofs use), so each compiled rule
 is tried on every input that must match it and every input that must not.  Then property tests
 (Hypothesis) on random claims.
 """
@@ -14,8 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import SchemeError, adjudicate, build_product, load_product, load_product_text, parse_claim, parse_text, vocab
-from engine.conditions import matches
-from engine.rules import EngineError, compiled
+from engine.conditions import Condition
+from engine.rules import (BuiltinRefusal, EligibilityRuleMet, EngineError, InBand, NoRuleMatched, Route, Subsidised,
+                          compiled)
 from scheme_texts import SPECIAL_DRUGS, scheme, scheme_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,23 +180,23 @@ IDS = [name for name, _ in VERSIONS]
 # ── python references: the first matching rule by the compiler's priorities ────────────────────
 
 def expected_band(version, point):
-    hits = [band.id for band in version.bands if matches(band.when, point)]
+    hits = [band.id for band in version.bands if band.when.holds(point)]
     assert len(hits) == 1, (point, hits)  # validation proved it; a failure here is a test-data problem
-    return ("band", hits[0])
+    return InBand(hits[0])
 
 
 def expected_eligibility(version, point):
     if version.basic_insurance_required and point["basic_insurance"] == "none":
-        return ("builtin", "not_eligible", "basic_insurance_required")
+        return BuiltinRefusal("not_eligible", "basic_insurance_required")
     for rule in version.eligibility_rules:
-        if rule.outcome == "not_eligible" and matches(rule.when, point):
-            return ("condition", "not_eligible", rule.id)
+        if rule.outcome == "not_eligible" and rule.when.holds(point):
+            return EligibilityRuleMet("not_eligible", rule.id)
     if version.suspend_when_basic_in_arrears and point["basic_insurance_status"] in ("arrears", "terminated"):
-        return ("builtin", "suspended", "basic_insurance_suspended")
+        return BuiltinRefusal("suspended", "basic_insurance_suspended")
     for rule in version.eligibility_rules:
-        if rule.outcome == "suspended" and matches(rule.when, point):
-            return ("condition", "suspended", rule.id)
-    return ("otherwise", "eligibility")
+        if rule.outcome == "suspended" and rule.when.holds(point):
+            return EligibilityRuleMet("suspended", rule.id)
+    return NoRuleMatched("eligibility")
 
 
 def care_listed(care_list, care):
@@ -212,18 +214,18 @@ def expected_route(version, event):
                 continue
             if liability.covers == "special_drugs" and event["in_catalogue"] is not True:
                 continue
-            if not matches(liability.when, event):
+            if not liability.when.holds(event):
                 continue
             for k, row in enumerate(liability.rows):
-                if matches(row.when, event):
-                    return ("route", layer.id, liability.id, k)
-    return ("otherwise", "part")
+                if row.when.holds(event):
+                    return Route(layer.id, liability.id, k)
+    return NoRuleMatched("part")
 
 
 def test_a_parent_care_code_covers_its_classes_and_a_class_only_itself():
     codes = ["chronic_outpatient", "chronic_outpatient_1", "chronic_outpatient_2"]
     assert set(codes) <= set(vocab.DIMENSIONS["care"])  # every point below is also enumerated by the agreement tests
-    covered = {listed: [c for c in codes if matches({"care": [listed]}, {"care": c})] for listed in codes}
+    covered = {listed: [c for c in codes if Condition.parse({"care": [listed]}).holds({"care": c})] for listed in codes}
     assert covered == {"chronic_outpatient": codes,  # class unknown, class 1, class 2
                        "chronic_outpatient_1": ["chronic_outpatient_1"],  # not a claim whose class is unknown
                        "chronic_outpatient_2": ["chronic_outpatient_2"]}
@@ -242,7 +244,7 @@ def test_bands_agree_on_every_point_of_the_band_space(name, version):
 def test_the_multi_band_scheme_at_its_band_edges():
     version = multi_band_version()
     points = [p for p in BAND_SPACE if p["entitled_care"] is p["disabled"] is False]
-    band = {(p["age"], p["pre_existing"], p["low_income"]): d.value[1] for p, d in
+    band = {(p["age"], p["pre_existing"], p["low_income"]): d.value.band for p, d in
             zip(points, compiled(version).decide([{"t": "band", **p} for p in points]))}
     assert band[(18, True, "none")] == "minor" and band[(19, True, "none")] == "pre"
     assert band[(19, False, "none")] == "adult" and band[(50, False, "none")] == "adult"
@@ -269,9 +271,10 @@ def test_eligibility_agrees_on_every_combination(name, version):
 def test_subsidies_agree_on_every_point_of_the_band_space(name, version):
     for subsidy in version.subsidies:
         decisions = compiled(version).decide([{"t": "subsidy", "subsidy": subsidy.id, **p} for p in BAND_SPACE])
-        got = [d.value[0] == "subsidy" for d in decisions]
-        assert got == [matches(subsidy.when, p) for p in BAND_SPACE], subsidy.id
-        assert {d.value for d in decisions if d.value[0] == "subsidy"} <= {("subsidy", subsidy.id)}
+        got = [isinstance(d.value, Subsidised) for d in decisions]
+        assert got == [subsidy.when.holds(p) for p in BAND_SPACE], subsidy.id
+        assert {d.value for d in decisions if isinstance(d.value, Subsidised)} <= {Subsidised(subsidy.id)}
+        assert {d.value for d in decisions if not isinstance(d.value, Subsidised)} <= {NoRuleMatched("subsidy")}
 
 
 def route_events(version):
@@ -457,7 +460,8 @@ def test_raw_bills_through_the_chain_add_up_and_rise_with_the_bill(bill, more, o
 @PROPERTY_SETTINGS
 @given(spec=settled_claims(), age=st.integers(min_value=0, max_value=vocab.MAX_AGE))
 def test_memoised_and_projected_decisions_equal_fresh_posts(which, spec, age):
-    """The decision memo and the projection of events onto what rules read never change a result."""
+    """The decision memo and the projection of events onto what rules read never change a result: with the
+    memo off, every event is posted whole to durable-rules (rules.MemoSettings)."""
     from engine.rules import MEMO
 
     version, date = SETTLED[which]
