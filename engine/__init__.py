@@ -11,15 +11,15 @@ from .inputs import Claim, Person, load_claims, parse_claim, parse_person
 from .issues import InputError, Issue, SchemeError
 from .load import Document, load_file, parse_text
 from .model import Product, Version, build_product
-from .validate import validate_document
+from .validate import check, validate_document
 
 
 def product_from_document(doc: Document) -> Product:
     """A validated product from a parsed document; SchemeError lists every problem."""
-    issues = validate_document(doc)
+    issues, product = check(doc)
     if issues:
         raise SchemeError(issues)
-    return build_product(doc.data, doc.file)
+    return product
 
 
 def load_product(path: str | Path) -> Product:

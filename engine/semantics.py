@@ -15,16 +15,15 @@ from . import vocab
 from .conditions import Condition, coverage, dimensions_used, summarise_points
 from .issues import Issue
 from .load import Document
-from .model import Amount, Layer, Liability, Path, Product, Version, build_product
+from .model import Amount, Layer, Liability, Path, Product, Version
 from .money import format_yuan
 
 BAND_DIMS = ("age", "pre_existing", "low_income")
 
 
-def semantic_issues(doc: Document, skip_versions=frozenset()) -> list[Issue]:
-    """Semantic problems; versions in `skip_versions` (badly shaped, reported by the schema) are left out."""
+def semantic_issues(doc: Document, product: Product) -> list[Issue]:
+    """Semantic problems of the versions in the model (`validate.check` leaves out badly shaped ones)."""
     data = doc.data
-    product = build_product(data, doc.file, skip_versions)
     issues: list[Issue] = []
     issues += _provenance_issues(doc, [(v.path, doc.get(v.path)) for v in product.versions])
     issues += _duplicate_ids(doc, _written_ids(data["versions"], ("versions",)), "版本")

@@ -1,8 +1,8 @@
 """Validate: a parsed scheme document → every problem in it, located and worded for a product manager.
 
-Two passes: the JSON Schema (shape, types, ranges, unknown keys), then the semantic checks of
-`semantics.py` (coverage of bands, contiguous segments, references...) on every version whose shape
-is sound — a broken version does not hide the problems of the others.
+Two passes: the JSON Schema (shape, types, ranges, unknown keys), then — on the typed model
+(`model.py`) of every version whose shape is sound — the semantic checks of `semantics.py` (coverage of
+bands, contiguous segments, references...): a broken version does not hide the problems of the others.
 """
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from jsonschema import Draft202012Validator, FormatChecker
 from . import vocab
 from .issues import Issue
 from .load import Document
+from .model import Product, build_product
 from .schema import DATE, ID, SCHEME_SCHEMA, VERSION
+from .semantics import semantic_issues
 
 _VALIDATOR = Draft202012Validator(SCHEME_SCHEMA, format_checker=FormatChecker())
 
@@ -44,13 +46,20 @@ _LABEL_TABLES = (vocab.CARE, vocab.COVERS, {vocab.NOT_LOW_INCOME: "非低收入�
 
 def validate_document(doc: Document) -> list[Issue]:
     """All problems of a document: schema problems, and semantic ones of every soundly shaped version."""
+    return check(doc)[0]
+
+
+def check(doc: Document) -> tuple[list[Issue], Product | None]:
+    """The problems of a document, in text order, and its typed model: JSON Schema first, then the model is
+    built from every soundly shaped version and the semantic checks run on it.  The model is None when a
+    problem outside the versions (product, sources, drug lists) leaves nothing sound to build on."""
     issues = schema_issues(doc)
     broken = _broken_versions(issues)
+    product = None
     if broken is not None:
-        from .semantics import semantic_issues  # imported here: semantics builds on a valid shape
-
-        issues += semantic_issues(doc, skip_versions=broken)
-    return sorted(issues, key=lambda i: (i.line, i.column, i.code))
+        product = build_product(doc.data, doc.file, skip_versions=broken)
+        issues += semantic_issues(doc, product)
+    return sorted(issues, key=lambda i: (i.line, i.column, i.code)), product
 
 
 def _broken_versions(issues: list[Issue]) -> set | None:
