@@ -184,8 +184,6 @@ class Condition:
         return "，".join(clause.describe() for clause in self.clauses) if self.clauses else "所有人"
 
 
-EVERYONE = Condition()
-
 
 def describe(when: Condition) -> str:
     return when.describe()

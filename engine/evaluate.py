@@ -302,8 +302,8 @@ def _trace_refused_drugs(drugs: list[Part], version: Version, steps: Trace) -> N
                       result_fen=0)
 
 
-def _pay_layer(layer: Layer, routed_parts: list[tuple[Part, Decision]], claim: Claim, version: Version, acc: Accumulators,
-               steps: Trace, by_liability: dict) -> dict:
+def _pay_layer(layer: Layer, routed_parts: list[tuple[Part, Decision]], claim: Claim, version: Version,
+               acc: Accumulators, steps: Trace, by_liability: dict) -> dict:
     """Pay the parts the rules routed to this layer's liabilities, in liability order (shared pools depend on it)."""
     paid = {covers: 0 for covers in vocab.COVERS}
     routed: dict[str, list] = {}

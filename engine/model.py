@@ -254,7 +254,9 @@ class Version:
     def section_prov(self, key: str) -> Provenance:
         """The provenance of one section of the version (period, funding…): its own, else the version's."""
         own = self.sections.get(key, Provenance())
-        return Provenance.of({k: v for k, v in (("source", own.source), ("assumed", own.assumed)) if v}, self.prov)
+        if own.source:  # a source wins over an assumption written beside it, as in Provenance.of
+            return Provenance(source=own.source)
+        return Provenance(assumed=own.assumed) if own.assumed else self.prov
 
 
 @dataclass(frozen=True)
@@ -346,9 +348,8 @@ def _liability(item: dict, inherited: Provenance, deductibles: dict, caps: dict,
     prov = Provenance.of(item, inherited)
     deductible = item["deductible"]
     if not isinstance(deductible, str):
-        pool_id = f"{item['id']}.deductible"
-        deductibles[pool_id] = Pool(pool_id, f"{item['name']}起付线", amount(deductible, prov, path + ("deductible",)),
-                                    inline=True, path=path + ("deductible",))
+        pool_id, at = f"{item['id']}.deductible", path + ("deductible",)
+        deductibles[pool_id] = Pool(pool_id, f"{item['name']}起付线", amount(deductible, prov, at), inline=True, path=at)
         deductible = pool_id
     cap = item["cap"]
     if cap == "none":
@@ -358,9 +359,8 @@ def _liability(item: dict, inherited: Provenance, deductibles: dict, caps: dict,
     elif isinstance(cap, list):
         cap_ids = tuple(cap)
     else:
-        pool_id = f"{item['id']}.cap"
-        caps[pool_id] = Pool(pool_id, f"{item['name']}封顶线", amount(cap, prov, path + ("cap",)), inline=True,
-                             path=path + ("cap",))
+        pool_id, at = f"{item['id']}.cap", path + ("cap",)
+        caps[pool_id] = Pool(pool_id, f"{item['name']}封顶线", amount(cap, prov, at), inline=True, path=at)
         cap_ids = (pool_id,)
     return Liability(item["id"], item["name"], item["covers"], tuple(item["care"]),
                      Condition.parse(item.get("when", {}), path + ("when",)), deductible, cap_ids,
@@ -485,7 +485,9 @@ def _subsidy(item: dict, inherited: Provenance, path: Path) -> Subsidy:
 
 
 def build_product(data: dict, file: str, skip_versions=frozenset()) -> Product:
-    """The typed product; versions whose indices are in `skip_versions` (badly shaped) are left out."""
+    """The typed product of well-shaped data; versions whose indices are in `skip_versions` (badly shaped) are
+    left out.  Semantic problems are not checked here: `validate.check` builds through this and then checks,
+    and only a product without problems (so no `Amount.unrounded`) leaves `engine.load_product`."""
     info = data["product"]
     drug_lists = _drug_lists(data.get("drug_lists", {}))
     versions = tuple(build_version(data, item, ("versions", v), drug_lists)
