@@ -46,11 +46,13 @@ _LOCK = threading.RLock()
 
 @dataclass
 class MemoSettings:
-    """Decision memo: on by default.  On, each event is first projected onto the attributes some rule of its
-    message type reads (so that more events share a memo key) and repeated events are answered from the
-    memo.  Off (the benchmark's "posted" path, the memo test), every event is posted whole to durable-rules."""
+    """How `CompiledRules.decide` answers: by default each event is projected onto the attributes some rule of
+    its message type reads (more events share a memo key, posts are smaller) and repeated events are answered
+    from the memo.  The benchmark's "posted" path switches the memo off; the memo test switches both off, so
+    that every event is posted whole to durable-rules."""
 
     enabled: bool = True
+    project: bool = True
     size: int = 100_000  # events remembered per ruleset before the memo starts afresh
 
 
@@ -201,10 +203,10 @@ class CompiledRules:
         """
         for event in events:  # before the memo: 0 == False and 1 == True would share its keys
             _check_types(event)
+        if MEMO.project:  # only what some rule of that message type reads can change its decision: drop the rest
+            events = [{k: v for k, v in event.items() if k in self._reads[event["t"]]} for event in events]
         if not MEMO.enabled:
             return self._post(events)
-        # only what some rule of that message type reads can change its decision: drop the rest
-        events = [{k: v for k, v in event.items() if k in self._reads[event["t"]]} for event in events]
         keys = [tuple(sorted(event.items())) for event in events]
         with _LOCK:
             missing = list(dict.fromkeys(k for k in keys if k not in self._memo))

@@ -460,17 +460,17 @@ def test_raw_bills_through_the_chain_add_up_and_rise_with_the_bill(bill, more, o
 @PROPERTY_SETTINGS
 @given(spec=settled_claims(), age=st.integers(min_value=0, max_value=vocab.MAX_AGE))
 def test_memoised_and_projected_decisions_equal_fresh_posts(which, spec, age):
-    """The decision memo and the projection of events onto what rules read never change a result: with the
-    memo off, every event is posted whole to durable-rules (rules.MemoSettings)."""
+    """The decision memo and the projection of events onto what rules read never change a result: the same
+    claim is adjudicated with both, then with every event posted whole to durable-rules."""
     from engine.rules import MEMO
 
     version, date = SETTLED[which]
     claim = build(spec, date)
     claim = parse_claim({**claim.data, "member": {**claim.data["member"], "age": age}})
     memoised = adjudicate(claim, version).as_dict()
-    MEMO.enabled = False
+    MEMO.enabled = MEMO.project = False
     try:
         posted = adjudicate(claim, version).as_dict()
     finally:
-        MEMO.enabled = True
+        MEMO.enabled = MEMO.project = True
     assert memoised == posted
