@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import yaml
 
-from engine import Document, Product, SchemeError, Version, parse_text, product_from_document, validate_document
+from engine import Document, Product, SchemeError, Version, parse_text, product_from_document
 from engine.issues import Issue, format_path
 
 
@@ -58,11 +58,8 @@ def analyse(text: str, file: str = "<方案>") -> Analysis:
         doc = parse_text(text, file)
     except SchemeError as exc:
         return Analysis(tuple(issue_dict(i) for i in exc.issues))
-    issues = validate_document(doc)
-    if issues:
-        return Analysis(tuple(issue_dict(i) for i in issues), doc=doc)
     try:
-        product = product_from_document(doc)
+        product = product_from_document(doc)  # validates, and builds the model once
     except SchemeError as exc:
         return Analysis(tuple(issue_dict(i) for i in exc.issues), doc=doc)
     return Analysis((), product, doc)
