@@ -10,7 +10,7 @@ import secrets
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask_babel import Babel
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -19,6 +19,7 @@ from engine.money import format_yuan, yuan_to_fen
 
 from . import db as database
 from .config import defaults
+from .guard import refused
 from .i18n import LANGUAGES, N_, _, action_label, current_language, role_label, status_label
 from .paths import instance_path
 from .services import as_utc, can
@@ -35,6 +36,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(defaults())
     app.config.update(config or {})
     app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or _instance_secret(Path(app.instance_path))
+    _secure_cookies(app)
     if not app.config["DATABASE_URL"]:
         _instance_folder(Path(app.instance_path))
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'hmb-admin.db'}"
@@ -47,6 +49,14 @@ def create_app(config: dict | None = None) -> Flask:
         from .startup import prepare
         prepare(app)
     return app
+
+
+def _secure_cookies(app: Flask) -> None:
+    """Cookies only over HTTPS when the app is served over HTTPS (SECURE_COOKIES, else PREFERRED_URL_SCHEME)."""
+    secure = app.config["SECURE_COOKIES"]
+    if secure is None:
+        secure = app.config["PREFERRED_URL_SCHEME"] == "https"
+    app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = secure
 
 
 def _instance_folder(path: Path) -> Path:
@@ -67,9 +77,11 @@ def _instance_secret(path: Path) -> str:
 
 
 def _register(app: Flask) -> None:
-    from . import api, audit_log, auth, catalogue, changes, compare, editor, files, simulator, workflow
+    from . import api, audit_log, auth, catalogue, changes, compare, credentials, editor, files, guard, simulator, workflow
 
     auth.login_manager.init_app(app)
+    guard.init_app(app)
+    credentials.dummy_hash(app.config["PASSWORD_HASH_METHOD"])  # made now, so no first unknown name pays for it
     for module in (auth, catalogue, editor, workflow, simulator, compare, changes, audit_log, files, api):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # Basic auth only there, never the session cookie: see api.py
@@ -111,6 +123,8 @@ def _pretty(value, drop: tuple = ()) -> str:
 
 def _error_page(code: int, message: str):
     def handler(error):
+        if not g.get("refusal_reason"):
+            refused(error.description)
         if request.path.startswith("/api/"):
             return {"ok": False, "error": _(message)}, code
         return render_template("error.html", code=code, message=_(message)), code

@@ -20,7 +20,10 @@ from engine import InputError
 from engine.explain import describe_version
 
 from . import services
+from .auth import throttled_message
+from .credentials import Throttled, authenticate
 from .db import db
+from .guard import refused
 from .models import Product, SchemeVersion, User
 from .schemes import check_draft, text_digest
 
@@ -28,30 +31,34 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, issues: list | tuple = ()):
+    def __init__(self, status: int, message: str, issues: list | tuple = (), retry_after: int | None = None):
         super().__init__(message)
-        self.status, self.message, self.issues = status, message, list(issues)
+        self.status, self.message, self.issues, self.retry_after = status, message, list(issues), retry_after
 
 
 @bp.errorhandler(ApiError)
 def _api_error(exc: ApiError):
-    return {"ok": False, "error": exc.message, "issues": exc.issues}, exc.status
+    refused(exc.message)
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
+    return {"ok": False, "error": exc.message, "issues": exc.issues}, exc.status, headers
 
 
 @bp.errorhandler(services.WorkflowError)
 def _workflow_error(exc: services.WorkflowError):
     db().rollback()
+    refused(exc.message)
     return {"ok": False, "error": exc.message, "issues": list(exc.issues)}, exc.status
 
 
 def _basic_user() -> User | None:
+    """The user of the request's Basic credentials (throttled and audited: credentials.authenticate)."""
     auth = request.authorization
     if auth is None or auth.type != "basic" or not auth.username:
         return None
-    user = db().scalar(select(User).where(User.username == auth.username))
-    if user is None or not user.active or not user.check_password(auth.password or ""):
-        return None
-    return user
+    try:
+        return authenticate(db(), auth.username, auth.password or "", request.remote_addr, via="api")
+    except Throttled as blocked:
+        raise ApiError(429, throttled_message(blocked), retry_after=blocked.retry_after) from None
 
 
 def api_route(rule: str, permission: str, methods=("GET",)):
@@ -63,9 +70,9 @@ def api_route(rule: str, permission: str, methods=("GET",)):
             if user is None:
                 return ({"ok": False, "error": "需要用户名和密码（HTTP Basic）"}, 401,
                         {"WWW-Authenticate": 'Basic realm="hmb-admin", charset="UTF-8"'})
+            g.api_user = user  # before the permission check: a refusal is audited under this user
             if not services.can(user, permission):
                 raise ApiError(403, "您的角色无权进行此操作")
-            g.api_user = user
             return view(*args, **kwargs)
         return bp.route(rule, methods=list(methods))(wrapped)
     return decorate

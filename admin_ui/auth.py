@@ -1,4 +1,8 @@
-"""Login (Flask-Login), the language switch, and the role check used by every blueprint."""
+"""Login (Flask-Login), the language switch, and the role check used by every blueprint.
+
+The session names its user as "<id>:<session generation>" (User.get_id). Logout, a new password and a new
+role raise the generation, so every copy of an older session cookie stops working at its next request.
+"""
 from __future__ import annotations
 
 from functools import wraps
@@ -6,13 +10,14 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
-from sqlalchemy import select
 
 from . import audit
+from .credentials import Throttled, authenticate
 from .db import db
+from .guard import refused
 from .i18n import LANGUAGES, _
 from .models import User
-from .services import can
+from .services import LOCAL_TZ, can
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -21,9 +26,12 @@ login_manager.login_message = None  # the login page says it already
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
+def load_user(session_id: str) -> User | None:
+    user_id, _sep, generation = session_id.partition(":")
     user = db().get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+    if user is None or not user.active or generation != str(user.session_generation):
+        return None  # a session of before the last logout, password or role change: over
+    return user
 
 
 @login_manager.unauthorized_handler
@@ -41,6 +49,7 @@ def requires(permission: str):
         @login_required
         def wrapped(*args, **kwargs):
             if not can(current_user, permission):
+                refused(f"permission {permission}")
                 abort(403)
             return view(*args, **kwargs)
         return wrapped
@@ -59,24 +68,34 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("catalogue.index"))
     if request.method == "POST":
-        username = request.form.get("username", "").strip()
-        user = db().scalar(select(User).where(User.username == username))
-        if user is not None and user.active and user.check_password(request.form.get("password", "")):
+        try:
+            user = authenticate(db(), request.form.get("username", "").strip(), request.form.get("password", ""),
+                                request.remote_addr, via="web")
+        except Throttled as blocked:
+            flash(throttled_message(blocked), "error")
+            return render_template("login.html"), 429, {"Retry-After": str(blocked.retry_after)}
+        if user is not None:
             login_user(user)
             session.permanent = False
             audit.record(db(), user, "user.login", "user", user.username)
             db().commit()
             return redirect(_safe_next(request.args.get("next")))
-        audit.record(db(), None, "user.login_failed", "user", username[:64])
-        db().commit()
         flash(_("用户名或密码不正确"), "error")
     return render_template("login.html")
+
+
+def throttled_message(blocked: Throttled) -> str:
+    """When the user may try again, as a clock time in China and in seconds from now."""
+    at = blocked.until.astimezone(LOCAL_TZ).strftime("%H:%M:%S")
+    return _("登录失败次数过多，请在 {at}（{seconds} 秒后）再试。", at=at, seconds=blocked.retry_after)
 
 
 @bp.post("/logout")
 @login_required
 def logout():
-    audit.record(db(), current_user, "user.logout", "user", current_user.username)
+    user = db().get(User, current_user.id)
+    user.end_sessions()  # every copy of this session, wherever it was copied to, ends now
+    audit.record(db(), user, "user.logout", "user", user.username)
     db().commit()
     logout_user()
     return redirect(url_for("auth.login"))

@@ -7,7 +7,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _flag(name: str, default: bool) -> bool:
+def _flag(name: str, default: bool | None) -> bool | None:
     value = os.environ.get(name)
     return default if value is None else value.strip().lower() not in ("0", "false", "no", "off", "")
 
@@ -26,7 +26,10 @@ def defaults() -> dict:
         "DEFAULT_LANGUAGE": "zh",
         # werkzeug.security method for new password hashes; tests use a cheap one to run fast.
         "PASSWORD_HASH_METHOD": "scrypt",
-        # Cookies: not readable by scripts, not sent on cross-site POSTs.
+        # Cookies: not readable by scripts, not sent on cross-site POSTs; sent over HTTPS only when served
+        # over HTTPS: HMB_SECURE_COOKIES, else HMB_URL_SCHEME=https (create_app sets the *_COOKIE_SECURE).
+        "PREFERRED_URL_SCHEME": os.environ.get("HMB_URL_SCHEME", "http"),
+        "SECURE_COOKIES": _flag("HMB_SECURE_COOKIES", None),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,

@@ -6,6 +6,7 @@ from flask_login import current_user
 
 from .auth import requires
 from .db import db, get_or_404
+from .guard import refused
 from .i18n import _
 from .models import SchemeVersion
 from .schemes import check_draft, normalise_newlines, text_digest
@@ -38,6 +39,7 @@ def edit(row_id: int):
     except Conflict as exc:
         # The user's text is sent back in the editor; the other save is shown beside it. Nothing is lost.
         db().rollback()
+        refused(exc.message)
         theirs = get_version(db(), row_id)
         diff = unified_diff(theirs.yaml_text, text, (_("对方保存的版本"), _("您的文本")))
         return render_template("editor.html", row=theirs, text=text, row_version=theirs.row_version,

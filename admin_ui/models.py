@@ -17,6 +17,7 @@ from datetime import date, datetime, timezone
 from sqlalchemy import (JSON, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
                         event)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import Base
@@ -42,12 +43,18 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Part of the session's user id (get_id): raising it ends every session of the user, every copy of the
+    # cookie included. Raised on logout and whenever the password or the role changes (events below).
+    session_generation: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     def set_password(self, password: str, method: str = "scrypt") -> None:
         self.password_hash = generate_password_hash(password, method=method)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+    def end_sessions(self) -> None:
+        self.session_generation = (self.session_generation or 1) + 1
 
     # Flask-Login's user protocol
     @property
@@ -58,7 +65,31 @@ class User(Base):
     is_anonymous = False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """"<id>:<generation>": Flask-Login keeps it in the session; auth.load_user refuses an old generation."""
+        return f"{self.id}:{self.session_generation}"
+
+
+@event.listens_for(User.password_hash, "set", active_history=True)
+@event.listens_for(User.role, "set", active_history=True)
+def _credentials_changed(user: User, value, old, _initiator) -> None:
+    # Whatever code path changes a password or a role (a page, a script, the shell), the sessions opened
+    # under the old one end. A new user (no old value yet) has none to end.
+    if old not in (NO_VALUE, NEVER_SET) and value != old:
+        user.end_sessions()
+
+
+class LoginThrottle(Base):
+    """Recent failed logins per user name tried (`user:NAME`) and per client address (`addr:IP`).
+
+    In the database, so every process of the admin counts the same failures (credentials.py decides).
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Product(Base):

@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from .auth import requires
 from .db import db
+from .guard import refused
 from .i18n import _
 from .services import Invalid, WorkflowError, approve, retire, send_back, submit_for_review
 
@@ -34,6 +35,7 @@ def _run(row_id: int, action, done: str):
         action()
     except WorkflowError as exc:
         db().rollback()
+        refused(exc.message)
         return render_template("error.html", code=exc.status, message=exc.message, issues=exc.issues,
                                back=url_for("catalogue.version", row_id=row_id)), exc.status
     flash(done, "ok")

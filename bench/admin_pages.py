@@ -60,7 +60,9 @@ class Client:
 
     def request(self, method: str, path: str, form: dict | None = None,
                 payload: dict | None = None) -> tuple[int, str, float]:
-        headers = {"Cookie": "; ".join(f"{k}={m.value}" for k, m in self.cookies.items())}
+        # Origin as a browser sends it from the app's own pages (the admin refuses POSTs without it).
+        headers = {"Cookie": "; ".join(f"{k}={m.value}" for k, m in self.cookies.items()),
+                   "Origin": f"http://127.0.0.1:{self.port}"}
         body = None
         if form is not None:
             body = urlencode({"csrf_token": self.token, **form})

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, select, text
 
 from admin_ui import create_app
@@ -34,13 +35,25 @@ def products_copy(tmp_path) -> Path:
     return folder
 
 
+class SameSiteClient(FlaskClient):
+    """Sends the Origin header a browser sends from a page of this site (guard.check_origin wants one)."""
+
+    ORIGIN = "http://localhost"  # the test client's own origin
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_ORIGIN"] = self.ORIGIN
+
+
 @pytest.fixture
 def make_app(tmp_path, products_copy):
     def make(**config):
         settings = {"DATABASE_URL": f"sqlite:///{tmp_path / 'admin.db'}", "PRODUCTS_DIR": str(products_copy),
                     "SECRET_KEY": "test-secret", "TESTING": True,
                     "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", **config}  # cheap hashes: tests, not security
-        return create_app(settings)
+        app = create_app(settings)
+        app.test_client_class = SameSiteClient
+        return app
     return make
 
 
