@@ -20,7 +20,6 @@ from engine import InputError
 from engine.explain import describe_version
 
 from . import services
-from .auth import throttled_message
 from .credentials import Throttled, authenticate
 from .db import db
 from .guard import refused
@@ -58,7 +57,7 @@ def _basic_user() -> User | None:
     try:
         return authenticate(db(), auth.username, auth.password or "", request.remote_addr, via="api")
     except Throttled as blocked:
-        raise ApiError(429, throttled_message(blocked), retry_after=blocked.retry_after) from None
+        raise ApiError(429, blocked.message(), retry_after=blocked.retry_after) from None
 
 
 def api_route(rule: str, permission: str, methods=("GET",)):

@@ -17,7 +17,7 @@ from .db import db
 from .guard import refused
 from .i18n import LANGUAGES, _
 from .models import User
-from .services import LOCAL_TZ, can
+from .services import can
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -72,22 +72,16 @@ def login():
             user = authenticate(db(), request.form.get("username", "").strip(), request.form.get("password", ""),
                                 request.remote_addr, via="web")
         except Throttled as blocked:
-            flash(throttled_message(blocked), "error")
+            flash(blocked.message(), "error")
             return render_template("login.html"), 429, {"Retry-After": str(blocked.retry_after)}
         if user is not None:
             login_user(user)
             session.permanent = False
-            audit.record(db(), user, "user.login", "user", user.username)
+            audit.record(db(), user, "user.login", "user", user.username, after={"address": request.remote_addr})
             db().commit()
             return redirect(_safe_next(request.args.get("next")))
         flash(_("用户名或密码不正确"), "error")
     return render_template("login.html")
-
-
-def throttled_message(blocked: Throttled) -> str:
-    """When the user may try again, as a clock time in China and in seconds from now."""
-    at = blocked.until.astimezone(LOCAL_TZ).strftime("%H:%M:%S")
-    return _("登录失败次数过多，请在 {at}（{seconds} 秒后）再试。", at=at, seconds=blocked.retry_after)
 
 
 @bp.post("/logout")

@@ -2,11 +2,11 @@
 
 `authenticate` is the one door for passwords: the login form and the API's HTTP Basic both call it.
 - **Throttling.** Failed logins are counted per user name tried and per client address, in the database
-  (`login_throttle`) so every process of the admin counts the same ones. After FREE_FAILURES of one key
-  (5 per name, 20 per address: an office behind one address has many users), each further failure blocks
-  that key for a delay that doubles, from FIRST_DELAY up to MAX_DELAY. A blocked attempt is refused without
+  (`login_throttle`) so every process of the admin counts the same ones. From the FREE_FAILURES-th failure of
+  one key on (the 5th of a name, the 20th of an address: an office behind one address has many users),
+  each failure blocks that key for a delay that doubles, from FIRST_DELAY up to MAX_DELAY. A blocked attempt is refused without
   looking at the password (`Throttled`, which says until when). A count starts again after WINDOW without
-  failures; a successful login clears its name's count, never the address's.
+  failures (such rows are deleted); a successful login clears its name's count, never the address's.
 - **No name enumeration.** An unknown or inactive name is checked against a dummy hash made with the
   configured method, so it costs the same one hash as a known name: the answer time tells nothing.
 - **Audit.** Every failure and every blocked attempt is an audit event: the name tried, the address,
@@ -27,8 +27,9 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import audit
+from .i18n import _
 from .models import LoginThrottle, User, utcnow
-from .services import as_utc
+from .services import LOCAL_TZ, as_utc
 
 FREE_FAILURES = {"user": 5, "addr": 20}
 FIRST_DELAY = timedelta(seconds=1)
@@ -52,6 +53,11 @@ class Throttled(Exception):
     def retry_after(self) -> int:
         """Whole seconds to wait (HTTP Retry-After), at least 1."""
         return max(1, math.ceil((self.until - now()).total_seconds()))
+
+    def message(self) -> str:
+        """When the user may try again, as a clock time in China and in seconds from now."""
+        at = self.until.astimezone(LOCAL_TZ).strftime("%H:%M:%S")
+        return _("登录失败次数过多，请在 {at}（{seconds} 秒后）再试。", at=at, seconds=self.retry_after)
 
 
 def authenticate(session: Session, username: str, password: str, address: str | None, via: str) -> User | None:
@@ -77,6 +83,7 @@ def authenticate(session: Session, username: str, password: str, address: str | 
         return user
     for key in keys:
         _count_failure(session, key)
+    _forget_old_failures(session)
     reason = "wrong password" if known else ("inactive user" if user is not None else "unknown user")
     _audit(session, "user.login_failed", username, address, via, reason)
     session.commit()
@@ -121,6 +128,13 @@ def _count_failure(session: Session, key: str) -> None:
     if failures >= free:
         session.execute(update(LoginThrottle).where(LoginThrottle.key == key).values(
             blocked_until=moment + delay_after(failures, free)))
+
+
+def _forget_old_failures(session: Session) -> None:
+    # A row quiet for WINDOW counts from zero again and its block (≤ MAX_DELAY < WINDOW) is over: it is
+    # dead weight. Dropping such rows keeps the table as small as the last hour's failures, whatever names
+    # an attacker invents.
+    session.execute(delete(LoginThrottle).where(LoginThrottle.last_failure_at < now() - WINDOW))
 
 
 def delay_after(failures: int, free: int) -> timedelta:

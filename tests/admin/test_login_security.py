@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from admin_ui import credentials
 from admin_ui.config import defaults
-from admin_ui.models import AuditEvent, User
+from admin_ui.models import AuditEvent, LoginThrottle, User
 
 from .conftest import PASSWORDS, TOKEN, Browser, login, version_row
 
@@ -104,6 +104,15 @@ def test_failures_an_hour_old_are_forgiven(app, clock):
     for _ in range(4):
         assert attempt(client, "pm", "wrong").status_code == 200
     assert attempt(client, "pm", PASSWORDS["pm"]).status_code == 302
+
+
+def test_rows_quiet_for_the_window_are_deleted(app, session, clock):
+    client = app.test_client()
+    attempt(client, "invented-name", "x")
+    clock.advance(credentials.WINDOW.total_seconds() + 1)
+    attempt(from_address(app, "198.51.100.3"), "pm", "wrong")
+    session.expire_all()
+    assert set(session.scalars(select(LoginThrottle.key))) == {"user:pm", "addr:198.51.100.3"}
 
 
 def test_an_address_trying_many_names_is_throttled_and_others_are_not(app, clock):

@@ -27,9 +27,11 @@ def upgrade() -> None:
         sa.Column("last_failure_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("blocked_until", sa.DateTime(timezone=True), nullable=True),
     )
+    op.create_index("ix_login_throttle_last_failure_at", "login_throttle", ["last_failure_at"])
     op.add_column("users", sa.Column("session_generation", sa.Integer(), nullable=False, server_default="1"))
 
 
 def downgrade() -> None:
     op.drop_column("users", "session_generation")
+    op.drop_index("ix_login_throttle_last_failure_at", "login_throttle")
     op.drop_table("login_throttle")
