@@ -93,6 +93,7 @@ class Person(HttpUser):
     ready = 0  # people logged in: the measurement starts when everyone is
 
     def on_start(self) -> None:
+        self.client.headers["Origin"] = self.host.rstrip("/")  # as a browser on the admin's pages: POSTs need it
         username, password = random.choice(ROLES)
         self.role = username
         page = self.client.get("/login", name="/login").text

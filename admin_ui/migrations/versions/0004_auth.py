@@ -7,14 +7,14 @@
   a new password, a new role) ends every session of that user, copies of the cookie included.
 
 Revision ID: 0004_auth
-Revises: 0002
+Revises: 0003_drop_policy
 Create Date: 2026-11-29
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0004_auth"
-down_revision = "0002"
+down_revision = "0003_drop_policy"
 branch_labels = None
 depends_on = None
 
