@@ -1,0 +1,379 @@
+"""Vectorised settlement: a whole policy year of claims at once, equal to `evaluate.adjudicate` to the fen.
+
+Compiled from the same validated `Version` as the rules path.  The rules path settles one claim at a
+time and carries a member's annual accumulators from claim to claim; here every step of every claim
+is an array operation:
+
+- eligibility, routing (which liability and ratio row pays a part) and bands: the version's conditions
+  as lookup tables (`columns.Predicate`), first match by the rules' priority;
+- an annual pool (deductible or cap) fills by min(amount, what is left), which is the member's
+  running sum saturated at the pool's amount: one cumulative sum per pool (`fen.Members`), then the
+  few steps inside one claim (liability order, then part order, as the rules path pays them) in turn;
+- progressive segments read the liability's running expense the same way;
+- a payment chain runs layer after layer, each seeing what the layers before it left;
+- rounding is integer arithmetic on exact numerators (`fen.round_div`), as `money` declares it.
+
+What it cannot do exactly it refuses with `Unsupported` and a reason, and the caller uses the rules path.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import vocab
+from ..issues import InputError, Issue
+from ..model import Layer, Liability, RatioRow, Version
+from ..money import ROUNDING_RULES
+from .columns import CODE, ClaimBatch, MemberBatch, Predicate, day_number
+from .fen import INT64_SAFE, Members, Unsupported, apply_ratio, common_denominator, round_div, scale_to, \
+    split_by_shares
+
+OUTCOMES = list(vocab.ELIGIBILITY_OUTCOMES)  # code → outcome
+ELIGIBLE = OUTCOMES.index("eligible")
+
+
+# ── compiled conditions ───────────────────────────────────────────────────────────────────────
+
+class AllOf:
+    """Several conditions ANDed (a route: the liability's care, its `when`, the row's `when`)."""
+
+    def __init__(self, *conditions: dict):
+        self.parts = [Predicate(when) for when in conditions]
+
+    @property
+    def dims(self) -> set[str]:
+        return {d for p in self.parts for d in p.dims}
+
+    def __call__(self, columns: dict, n: int) -> np.ndarray:
+        result = self.parts[0](columns, n)
+        for predicate in self.parts[1:]:
+            result = result & predicate(columns, n)
+        return result
+
+
+def first_match(candidates: list[tuple[AllOf, object]], columns: dict, n: int, default, dtype) -> np.ndarray:
+    """For each row, the value of the first candidate whose condition holds (the rules' priority order)."""
+    chosen = np.full(n, default, dtype=dtype)
+    for condition, value in reversed(candidates):  # the first in priority order writes last
+        chosen[condition(columns, n)] = value
+    return chosen
+
+
+def eligibility_rules(version: Version) -> list[tuple[AllOf, int]]:
+    """The version's eligibility decisions in the priority `rules.CompiledRules` gives them."""
+    ranked = []
+    if version.basic_insurance_required:
+        ranked.append((0, AllOf({"basic_insurance": ["none"]}), "not_eligible"))
+    for i, rule in enumerate(version.eligibility_rules):
+        ranked.append(((10 if rule.outcome == "not_eligible" else 110) + i, AllOf(rule.when), rule.outcome))
+    if version.suspend_when_basic_in_arrears:
+        ranked.append((100, AllOf({"basic_insurance_status": ["arrears", "terminated"]}), "suspended"))
+    return [(condition, OUTCOMES.index(outcome)) for _, condition, outcome in sorted(ranked, key=lambda r: r[0])]
+
+
+# ── a layer's liabilities, compiled ───────────────────────────────────────────────────────────
+
+@dataclass
+class Part:
+    """One thing every claim may ask a layer to pay (zero where it does not), and where the rules route it."""
+
+    covers: str
+    fen: np.ndarray
+    liability: np.ndarray  # index into the layer's liabilities, -1: no liability covers it
+    row: np.ndarray  # index into that liability's ratio rows
+
+
+@dataclass
+class LiabilityPlan:
+    liability: Liability
+    routes: list[AllOf]  # one per ratio row
+    numerators: list  # per row: an int (flat rate) or [(lo, hi, numerator)] segments
+    flat: bool
+
+    def raw_pay(self, fen, deducted, expense_before, row, denominator: int, rounding: str) -> np.ndarray:
+        """Deductible taken: the ratio (flat or progressive on the annual expense range), rounded once."""
+        if self.flat:
+            rates = self.numerators[0] if len(self.numerators) == 1 else np.array(self.numerators)[row]
+            return round_div((fen - deducted) * rates, denominator, rounding)
+        exact = np.zeros(len(fen), np.int64)
+        start, end = expense_before + deducted, expense_before + fen
+        for k, numerator in enumerate(self.numerators):
+            term = (fen - deducted) * numerator if isinstance(numerator, int) else _segments(numerator, start, end)
+            exact = term if len(self.numerators) == 1 else np.where(row == k, term, exact)
+        return round_div(exact, denominator, rounding)
+
+
+def _segments(segments: list[tuple], start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    exact = np.zeros(len(start), np.int64)
+    for lo, hi, numerator in segments:
+        top = end if hi is None else np.minimum(end, hi)
+        exact += np.maximum(top - np.maximum(start, lo), 0) * numerator
+    return exact
+
+
+class LayerPlan:
+    def __init__(self, layer: Layer, denominator: int):
+        self.layer = layer
+        self.denominator = denominator
+        self.liabilities = [_liability_plan(layer.id, l, denominator) for l in layer.liabilities]
+        for liability in layer.liabilities:
+            if len(liability.caps) > 1:  # min over several pools is not a saturated running sum
+                raise Unsupported(f"{layer.id}.{liability.id}: more than one cap on one liability")
+
+    def route(self, covers: str, columns: dict, n: int, also: np.ndarray | None = None) -> tuple:
+        """(liability index, row index) of a part of this kind, as the rules route it: first by priority."""
+        candidates = [(route, (j, k)) for j, plan in enumerate(self.liabilities) if plan.liability.covers == covers
+                      for k, route in enumerate(plan.routes)]
+        liability = np.full(n, -1, np.int16)
+        row = np.zeros(n, np.int16)
+        for route, (j, k) in reversed(candidates):
+            hit = route(columns, n)
+            if also is not None:
+                hit &= also
+            liability[hit], row[hit] = j, k
+        return liability, row
+
+
+def _liability_plan(layer_id: str, liability: Liability, denominator: int) -> LiabilityPlan:
+    care = {"care": list(liability.care)}
+    routes = [AllOf(care, liability.when, row.when) for row in liability.rows]
+    numerators = [_row_numerators(row, denominator) for row in liability.rows]
+    return LiabilityPlan(liability, routes, numerators, all(isinstance(n, int) for n in numerators))
+
+
+def _row_numerators(row: RatioRow, denominator: int):
+    if row.rate is not None:
+        return scale_to(row.rate.value, denominator)
+    return [(s.lo, s.hi, scale_to(s.rate.value, denominator)) for s in row.segments]
+
+
+def _layer_ratios(layer: Layer):
+    for liability in layer.liabilities:
+        for row in liability.rows:
+            yield from ([row.rate.value] if row.rate is not None else [s.rate.value for s in row.segments])
+
+
+# ── results ───────────────────────────────────────────────────────────────────────────────────
+
+@dataclass
+class BatchSettlement:
+    """A batch's settlements as columns; `settlement(i)` gives claim i in the rules path's terms."""
+
+    version: str
+    claim_ids: list[str] | None
+    outcome: np.ndarray  # index into OUTCOMES
+    paid: np.ndarray
+    patient_remainder: np.ndarray
+    insurers: np.ndarray  # claims × insurers, in the version's order (lead first)
+    layers: dict = field(default_factory=dict)  # layer id → (applies to the claim, paid)
+    by_liability: dict = field(default_factory=dict)  # settlement key → (a positive part reached it, paid)
+
+    def settlement(self, i: int) -> dict:
+        eligible = self.outcome[i] == ELIGIBLE
+        return {
+            "eligibility": OUTCOMES[self.outcome[i]],
+            "paid_fen": int(self.paid[i]),
+            "patient_remainder_fen": int(self.patient_remainder[i]),
+            "by_liability": {key: int(paid[i]) for key, (routed, paid) in self.by_liability.items() if routed[i]},
+            "layers": {lid: int(paid[i]) for lid, (applies, paid) in self.layers.items() if applies[i]},
+            "insurers": [int(f) for f in self.insurers[i]] if eligible else [],
+        }
+
+
+@dataclass
+class BatchPremiums:
+    version: str
+    outcome: np.ndarray
+    band: np.ndarray  # index into version.bands, -1: not eligible (no premium)
+    premium: np.ndarray
+    subsidies: np.ndarray  # members × subsidies: what each subsidy paid
+    applied: np.ndarray  # members × subsidies: the subsidy is among the payers
+    remainder: np.ndarray  # what the person (or whoever they pay with) pays
+
+
+# ── the compiled version ──────────────────────────────────────────────────────────────────────
+
+class VectorVersion:
+    """A version compiled for arrays; raises Unsupported when it cannot be settled exactly this way."""
+
+    def __init__(self, version: Version):
+        if version.rounding not in ROUNDING_RULES:
+            raise Unsupported(f"rounding rule {version.rounding!r}")
+        self.version = version
+        self.eligibility = eligibility_rules(version)
+        self.bands = [(AllOf(b.when), i) for i, b in enumerate(version.bands)]
+        self.subsidies = [AllOf(s.when) for s in version.subsidies]
+        self.layers = [LayerPlan(layer, common_denominator(_layer_ratios(layer))) for layer in version.layers]
+        self.catalogue = _catalogue(version)
+        self.age_reference = {"period_start": version.period[0],
+                              "enrolment_start": version.enrolment[0]}.get(version.age_reference,
+                                                                            version.age_reference)
+
+    # ── premiums ──
+
+    def quote(self, members: MemberBatch) -> BatchPremiums:
+        """evaluate.quote for every member: band, premium and subsidies in the declared order."""
+        n, columns = len(members), members.columns
+        outcome = first_match(self.eligibility, columns, n, ELIGIBLE, np.int8)
+        band = first_match(self.bands, columns, n, -1, np.int16)
+        priced = outcome != OUTCOMES.index("not_eligible")
+        if (band[priced] < 0).any():  # validation proves the bands cover everyone
+            raise Unsupported(f"{self.version.key}: a member matches no premium band")
+        band = np.where(priced, band, -1)
+        amounts = np.array([b.amount.fen for b in self.version.bands] + [0], np.int64)
+        premium = amounts[band]  # -1 picks the trailing 0
+        remaining = premium.copy()
+        paid, applied = [], []
+        for subsidy, condition in zip(self.version.subsidies, self.subsidies):
+            applies = condition(columns, n) & (remaining > 0) & priced
+            if subsidy.amount is not None:
+                fen = np.full(n, subsidy.amount.fen, np.int64)
+            else:
+                fen = apply_ratio(premium, subsidy.share.value, self.version.rounding)
+            fen = np.where(applies, np.minimum(fen, remaining), 0)
+            remaining = remaining - fen
+            paid.append(fen)
+            applied.append(applies)
+        shape = (n, len(paid))
+        return BatchPremiums(self.version.key, outcome, band, premium,
+                             np.stack(paid, axis=1) if paid else np.zeros(shape, np.int64),
+                             np.stack(applied, axis=1) if applied else np.zeros(shape, bool), remaining)
+
+    # ── claims ──
+
+    def adjudicate(self, batch: ClaimBatch) -> BatchSettlement:
+        """evaluate.adjudicate for every claim of the batch, accumulators carried per member from zero."""
+        self._check(batch)
+        n, columns = len(batch), batch.columns
+        outcome = first_match(self.eligibility, batch.person_columns(), n, ELIGIBLE, np.int8)
+        eligible = outcome == ELIGIBLE
+        members = Members(batch.member)
+        result = BatchSettlement(self.version.key, batch.claim_ids, outcome, np.zeros(n, np.int64),
+                                 batch.total, np.zeros((n, len(self.version.insurers)), np.int64))
+        in_policy = np.where(eligible, batch.in_policy, 0)
+        drugs_ok = self._drugs_in_catalogue(batch)
+        for plan in self.layers:
+            scheme = plan.layer.kind == "scheme"
+            applies = eligible & (batch.raw_bill | scheme)
+            parts = [self._part(plan, "in_policy_self_pay", np.where(applies, in_policy, 0), columns, n)]
+            if scheme:
+                parts.append(self._part(plan, "out_of_policy_self_pay", np.where(eligible, batch.out_of_policy, 0),
+                                        columns, n))
+                parts += [self._part(plan, "special_drugs", np.where(eligible, batch.drug_fen[:, d], 0), columns, n,
+                                     drugs_ok[:, d]) for d in range(batch.drug_fen.shape[1])]
+            paid_in, layer_paid = _pay_layer(plan, parts, members, self.version.rounding, result.by_liability)
+            in_policy = in_policy - paid_in
+            result.layers[plan.layer.id] = (applies, layer_paid)
+            result.patient_remainder = result.patient_remainder - layer_paid
+            if scheme:
+                result.paid = layer_paid
+        result.insurers = split_by_shares(result.paid, [i.share.value for i in self.version.insurers])
+        result.insurers[~eligible] = 0
+        return result
+
+    def _part(self, plan: LayerPlan, covers: str, fen: np.ndarray, columns: dict, n: int, also=None) -> Part:
+        liability, row = plan.route(covers, columns, n, also)
+        return Part(covers, fen, liability, row)
+
+    def _drugs_in_catalogue(self, batch: ClaimBatch) -> np.ndarray:
+        """Each drug on each claim: in the catalogue, for that indication, on the claim date."""
+        shape = (len(batch.drug_codes), len(batch.drug_indications))
+        valid_from, valid_to = np.full(shape, 99999999, np.int64), np.zeros(shape, np.int64)  # unknown: never valid
+        for c, code in enumerate(batch.drug_codes):
+            drug = self.catalogue.get(code)
+            for k, indication in enumerate(batch.drug_indications):
+                if drug is not None and indication in drug.indications:
+                    valid_from[c, k] = day_number(drug.valid_from)
+                    valid_to[c, k] = day_number(drug.valid_to) if drug.valid_to else 99999999
+        if not shape[0] or not shape[1]:
+            return np.zeros(batch.drug_fen.shape, bool)
+        date = batch.date[:, None]
+        return ((valid_from[batch.drug_code, batch.drug_indication] <= date)
+                & (date <= valid_to[batch.drug_code, batch.drug_indication]))
+
+    def _check(self, batch: ClaimBatch) -> None:
+        """What the rules path refuses, refused here too (never a silent difference)."""
+        issues = []
+        start, end = (day_number(d) for d in self.version.period)
+        _flag(issues, batch, (batch.date < start) | (batch.date > end), "claim.date", ("date",),
+              f"就诊日期不在 {self.version.key} 的保险期间 {self.version.period[0]} 至 {self.version.period[1]} 内")
+        if not self.version.has_chain:
+            _flag(issues, batch, batch.raw_bill, "claim.no_chain", ("bill",),
+                  f"{self.version.key} 没有声明赔付链（chain.layers），不能按原始账单理赔")
+        _flag(issues, batch, self._needs_level(batch), "claim.hospital_level", ("hospital_level",),
+              "赔付比例按医院等级区分：请给出 hospital_level（1、2 或 3）")
+        if issues:
+            raise InputError(issues)
+        biggest = max(int(a.max(initial=0)) for a in (batch.in_policy, batch.out_of_policy, batch.drug_fen))
+        widest = max((plan.denominator for plan in self.layers), default=1)
+        if biggest * widest * 16 >= INT64_SAFE or int(batch.total.sum()) >= INT64_SAFE:
+            raise Unsupported("amounts too large for exact int64 arithmetic")
+
+    def _needs_level(self, batch: ClaimBatch) -> np.ndarray:
+        n, columns = len(batch), batch.columns
+        unknown = columns["hospital_level"] == CODE["hospital_level"][None]
+        needs = np.zeros(n, bool)
+        for plan in self.layers:
+            reached = batch.raw_bill | (plan.layer.kind == "scheme")
+            for liability in plan.liabilities:
+                if any("hospital_level" in route.dims for route in liability.routes):
+                    needs |= reached & Predicate({"care": list(liability.liability.care)})(columns, n)
+        return needs & unknown
+
+
+def _flag(issues: list, batch: ClaimBatch, bad: np.ndarray, code: str, path: tuple, message: str) -> None:
+    where = np.flatnonzero(bad)
+    if len(where):
+        ids = batch.claim_ids or [str(i) for i in range(len(batch))]
+        named = "、".join(ids[i] for i in where[:5]) + ("…" if len(where) > 5 else "")
+        issues.append(Issue(code, f"{len(where)} 份理赔（{named}）：{message}", path))
+
+
+def _catalogue(version: Version) -> dict:
+    lists = [l.drug_list for l in version.scheme_layer.liabilities if l.drug_list]
+    return {code: drug for list_id in lists for code, drug in version.drug_lists[list_id].items()}
+
+
+def _pay_layer(plan: LayerPlan, parts: list[Part], members: Members, rounding: str, by_liability: dict):
+    """Deductibles, ratios, caps of one layer for every claim; returns (in-policy paid, layer total)."""
+    liabilities = plan.liabilities
+    steps = [(j, p) for j, lp in enumerate(liabilities) for p, part in enumerate(parts)
+             if part.covers == lp.liability.covers]  # the order the rules path pays them in
+    fen = {(j, p): np.where(parts[p].liability == j, parts[p].fen, 0) for j, p in steps}
+    deducted = _fill_pools(plan.layer.deductibles, steps, fen, members,
+                           lambda j: liabilities[j].liability.deductible)
+    raw = {}
+    for j, lp in enumerate(liabilities):
+        own = [s for s in steps if s[0] == j]
+        before = members.before(sum((fen[s] for s in own), np.zeros(len(members.first), np.int64)))
+        for s in own:
+            raw[s] = lp.raw_pay(fen[s], deducted[s], before, parts[s[1]].row, plan.denominator, rounding)
+            before = before + fen[s]
+    capped = _fill_pools(plan.layer.caps, steps, raw, members,
+                         lambda j: liabilities[j].liability.caps[0] if liabilities[j].liability.caps else None)
+    pay = {s: capped.get(s, raw[s]) for s in steps}
+    zero = np.zeros(len(members.first), np.int64)
+    for j, lp in enumerate(liabilities):
+        own = [s for s in steps if s[0] == j]
+        routed = np.zeros(len(zero), bool)
+        for s in own:
+            routed |= fen[s] > 0
+        by_liability[plan.layer.key_of(lp.liability)] = (routed, sum((pay[s] for s in own), zero))
+    in_policy_paid = sum((pay[s] for s in steps if parts[s[1]].covers == "in_policy_self_pay"), zero)
+    return in_policy_paid, sum((pay[s] for s in steps), zero)
+
+
+def _fill_pools(pools: dict, steps: list, amounts: dict, members: Members, pool_of) -> dict:
+    """Each step's share of its annual pool: min(amount, what earlier steps left), step by step in order."""
+    taken = {}
+    for pool_id, pool in pools.items():
+        own = [s for s in steps if pool_of(s[0]) == pool_id]
+        if not own:
+            continue
+        limit = pool.amount.fen
+        used = members.used_before(sum(amounts[s] for s in own), limit)
+        for s in own:
+            taken[s] = np.minimum(amounts[s], np.maximum(limit - used, 0))
+            used = used + taken[s]
+    return taken

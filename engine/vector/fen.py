@@ -1,0 +1,90 @@
+"""Integer-fen arithmetic on arrays, equal to `engine.money` to the fen.
+
+A ratio is a Decimal with a few decimal places, so amount × ratio is an exact fraction
+amount × numerator / 10^k: the rounding `money.round_fen` does with Decimal is done here on the
+integer numerator with `//` and `%`, which is exact (no float ever touches an amount).
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+
+# Products of an amount and a numerator stay below this, so int64 arithmetic is exact; a batch whose
+# amounts could exceed it is refused (the caller falls back to the rules path).
+INT64_SAFE = 2**62
+
+
+class Unsupported(Exception):
+    """The vectorised path cannot settle this version or batch exactly; use the rules path."""
+
+
+def fraction(ratio: Decimal) -> tuple[int, int]:
+    """Decimal('0.675') → (675, 1000): numerator over a power of ten."""
+    sign, digits, exponent = ratio.as_tuple()
+    if sign or not isinstance(exponent, int):
+        raise Unsupported(f"ratio {ratio} is not a finite non-negative number")
+    numerator = int("".join(map(str, digits)) or "0")
+    if exponent >= 0:
+        return numerator * 10**exponent, 1
+    return numerator, 10**-exponent
+
+
+def scale_to(ratio: Decimal, denominator: int) -> int:
+    """The numerator of a ratio over a common denominator (a power of ten at least its own)."""
+    numerator, own = fraction(ratio)
+    return numerator * (denominator // own)
+
+
+def common_denominator(ratios) -> int:
+    return max((fraction(r)[1] for r in ratios), default=1)
+
+
+def round_div(exact: np.ndarray, denominator: int, rounding: str) -> np.ndarray:
+    """exact / denominator rounded to a whole fen by the declared rule; exact is a non-negative int64 array."""
+    quotient, remainder = np.divmod(exact, denominator)
+    if rounding == "down":
+        return quotient
+    twice = 2 * remainder
+    if rounding == "half_up":
+        return quotient + (twice >= denominator)
+    if rounding == "half_even":
+        return quotient + ((twice > denominator) | ((twice == denominator) & (quotient % 2 == 1)))
+    raise Unsupported(f"rounding rule {rounding!r}")
+
+
+def apply_ratio(fen: np.ndarray, ratio: Decimal, rounding: str) -> np.ndarray:
+    """money.apply_ratio on every element."""
+    numerator, denominator = fraction(ratio)
+    return round_div(fen * numerator, denominator, rounding)
+
+
+def split_by_shares(fen: np.ndarray, shares: list[Decimal]) -> np.ndarray:
+    """money.split_by_shares on every element: one column per share, the first takes the rest."""
+    rest = [apply_ratio(fen, share, "down") for share in shares[1:]]
+    lead = fen - sum(rest, np.zeros_like(fen))
+    return np.stack([lead, *rest], axis=1)
+
+
+class Members:
+    """Running sums within each member's claims (the batch is sorted by member, then date, then claim)."""
+
+    def __init__(self, member: np.ndarray):
+        n = len(member)
+        starts = np.flatnonzero(np.r_[True, member[1:] != member[:-1]]) if n else np.zeros(0, np.int64)
+        marker = np.zeros(n, np.int64)
+        marker[starts] = starts
+        self.first = np.maximum.accumulate(marker) if n else marker  # index of the member's first claim
+
+    def before(self, values: np.ndarray) -> np.ndarray:
+        """For each claim, the sum of the values of the same member's earlier claims."""
+        running = np.cumsum(values)
+        earlier = running - values
+        return earlier - earlier[self.first]
+
+    def used_before(self, values: np.ndarray, limit: int) -> np.ndarray:
+        """How much of an annual pool (deductible or cap) earlier claims used: min(limit, their sum).
+
+        A pool fills by min(amount, what is left) step after step, which is the running sum saturated
+        at the limit, so it needs no loop."""
+        return np.minimum(self.before(values), limit)
