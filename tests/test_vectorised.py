@@ -51,7 +51,7 @@ def assert_same_settlements(version, claims: int, seed: int) -> None:
     plan = VectorVersion(version)
     claims_in_order = settlement_order(to_claims(random_batch(version, claims, seed, catalogue=plan.catalogue)))
     expected = rules_settlements(claims_in_order, version)
-    settled = plan.adjudicate(batch_from_claims(claims_in_order, plan.age_reference))
+    settled = plan.adjudicate(batch_from_claims(claims_in_order, plan.age_reference), chunk=997)  # many pieces
     differ = [(claims_in_order[i].claim_id, want, settled.settlement(i))
               for i, want in enumerate(expected) if settled.settlement(i) != want]
     assert differ == [], f"{len(differ)} of {len(expected)} claims differ, first: {differ[:3]}"
@@ -61,6 +61,17 @@ def assert_same_settlements(version, claims: int, seed: int) -> None:
 @pytest.mark.parametrize("version", VERSIONS, ids=lambda v: v.key)
 def test_vectorised_settles_every_claim_as_the_rules_path(version):
     assert_same_settlements(version, CLAIMS, seed=2026)
+
+
+def test_pieces_and_threads_do_not_change_a_settlement():
+    version = next(v for v in VERSIONS if v.has_chain)
+    plan = compile_version(version)
+    batch = random_batch(version, 20_000, seed=9, catalogue=plan.catalogue)
+    whole = plan.adjudicate(batch, chunk=len(batch))
+    for chunk, workers in ((1, 1), (613, 1), (4096, 2)):
+        pieces = plan.adjudicate(batch, chunk=chunk, workers=workers)
+        assert [pieces.settlement(i) for i in range(0, len(batch), 7)] == [whole.settlement(i)
+                                                                           for i in range(0, len(batch), 7)]
 
 
 @pytest.mark.parametrize("rounding", ["half_even", "down"])

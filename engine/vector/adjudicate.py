@@ -5,7 +5,7 @@ time and carries a member's annual accumulators from claim to claim; here every 
 is an array operation:
 
 - eligibility, routing (which liability and ratio row pays a part) and bands: the version's conditions
-  as lookup tables (`columns.Predicate`), first match by the rules' priority;
+  as lookup tables (`columns.Decision`), first match by the rules' priority;
 - an annual pool (deductible or cap) fills by min(amount, what is left), which is the member's
   running sum saturated at the pool's amount: one cumulative sum per pool (`fen.Members`), then the
   few steps inside one claim (liability order, then part order, as the rules path pays them) in turn;
@@ -17,7 +17,9 @@ What it cannot do exactly it refuses with `Unsupported` and a reason, and the ca
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -25,51 +27,29 @@ from .. import vocab
 from ..issues import InputError, Issue
 from ..model import Layer, Liability, RatioRow, Version
 from ..money import ROUNDING_RULES
-from .columns import CODE, ClaimBatch, MemberBatch, Predicate, day_number
-from .fen import INT64_SAFE, Members, Unsupported, apply_ratio, common_denominator, round_div, scale_to, \
-    split_by_shares
+from .columns import CODE, ClaimBatch, Decision, MemberBatch, day_number, dims_of, predicate
+from .fen import INT64_SAFE, Members, member_pieces, Unsupported, apply_ratio, common_denominator, round_div, scale_to
+from .fen import split_by_shares as split_columns
 
 OUTCOMES = list(vocab.ELIGIBILITY_OUTCOMES)  # code → outcome
 ELIGIBLE = OUTCOMES.index("eligible")
+ROWS = 64  # a route is liability × ROWS + row
+CHUNK = 1 << 15  # claims a piece: its few dozen int64 arrays fit in a 2 MB cache
 
 
 # ── compiled conditions ───────────────────────────────────────────────────────────────────────
 
-class AllOf:
-    """Several conditions ANDed (a route: the liability's care, its `when`, the row's `when`)."""
-
-    def __init__(self, *conditions: dict):
-        self.parts = [Predicate(when) for when in conditions]
-
-    @property
-    def dims(self) -> set[str]:
-        return {d for p in self.parts for d in p.dims}
-
-    def __call__(self, columns: dict, n: int) -> np.ndarray:
-        result = self.parts[0](columns, n)
-        for predicate in self.parts[1:]:
-            result = result & predicate(columns, n)
-        return result
-
-
-def first_match(candidates: list[tuple[AllOf, object]], columns: dict, n: int, default, dtype) -> np.ndarray:
-    """For each row, the value of the first candidate whose condition holds (the rules' priority order)."""
-    chosen = np.full(n, default, dtype=dtype)
-    for condition, value in reversed(candidates):  # the first in priority order writes last
-        chosen[condition(columns, n)] = value
-    return chosen
-
-
-def eligibility_rules(version: Version) -> list[tuple[AllOf, int]]:
-    """The version's eligibility decisions in the priority `rules.CompiledRules` gives them."""
+def eligibility_decision(version: Version) -> Decision:
+    """The version's eligibility outcome, its rules in the priority `rules.CompiledRules` gives them."""
     ranked = []
     if version.basic_insurance_required:
-        ranked.append((0, AllOf({"basic_insurance": ["none"]}), "not_eligible"))
+        ranked.append((0, {"basic_insurance": ["none"]}, "not_eligible"))
     for i, rule in enumerate(version.eligibility_rules):
-        ranked.append(((10 if rule.outcome == "not_eligible" else 110) + i, AllOf(rule.when), rule.outcome))
+        ranked.append(((10 if rule.outcome == "not_eligible" else 110) + i, rule.when, rule.outcome))
     if version.suspend_when_basic_in_arrears:
-        ranked.append((100, AllOf({"basic_insurance_status": ["arrears", "terminated"]}), "suspended"))
-    return [(condition, OUTCOMES.index(outcome)) for _, condition, outcome in sorted(ranked, key=lambda r: r[0])]
+        ranked.append((100, {"basic_insurance_status": ["arrears", "terminated"]}, "suspended"))
+    ranked.sort(key=lambda r: r[0])
+    return Decision([((when,), OUTCOMES.index(outcome)) for _, when, outcome in ranked], ELIGIBLE)
 
 
 # ── a layer's liabilities, compiled ───────────────────────────────────────────────────────────
@@ -87,14 +67,14 @@ class Part:
 @dataclass
 class LiabilityPlan:
     liability: Liability
-    routes: list[AllOf]  # one per ratio row
+    routes: list[tuple[dict, ...]]  # one per ratio row: the conditions the rules route a part by
     numerators: list  # per row: an int (flat rate) or [(lo, hi, numerator)] segments
     flat: bool
 
     def raw_pay(self, fen, deducted, expense_before, row, denominator: int, rounding: str) -> np.ndarray:
         """Deductible taken: the ratio (flat or progressive on the annual expense range), rounded once."""
         if self.flat:
-            rates = self.numerators[0] if len(self.numerators) == 1 else np.array(self.numerators)[row]
+            rates = self.numerators[0] if len(self.numerators) == 1 else np.asarray(self.numerators)[row]
             return round_div((fen - deducted) * rates, denominator, rounding)
         exact = np.zeros(len(fen), np.int64)
         start, end = expense_before + deducted, expense_before + fen
@@ -120,24 +100,25 @@ class LayerPlan:
         for liability in layer.liabilities:
             if len(liability.caps) > 1:  # min over several pools is not a saturated running sum
                 raise Unsupported(f"{layer.id}.{liability.id}: more than one cap on one liability")
+        self.routes = {covers: Decision([(route, j * ROWS + k) for j, plan in enumerate(self.liabilities)
+                                         if plan.liability.covers == covers for k, route in enumerate(plan.routes)],
+                                        -1) for covers in vocab.COVERS}
 
     def route(self, covers: str, columns: dict, n: int, also: np.ndarray | None = None) -> tuple:
-        """(liability index, row index) of a part of this kind, as the rules route it: first by priority."""
-        candidates = [(route, (j, k)) for j, plan in enumerate(self.liabilities) if plan.liability.covers == covers
-                      for k, route in enumerate(plan.routes)]
-        liability = np.full(n, -1, np.int16)
-        row = np.zeros(n, np.int16)
-        for route, (j, k) in reversed(candidates):
-            hit = route(columns, n)
-            if also is not None:
-                hit &= also
-            liability[hit], row[hit] = j, k
-        return liability, row
+        """(liability index, row index) of a part of this kind, as the rules route it: first by priority
+        (liability order, then row order); -1 where no liability covers it."""
+        routed = self.routes[covers](columns, n)
+        if also is not None:  # a special drug outside the catalogue: no liability takes it
+            routed = np.where(also, routed, -1)
+        unrouted = routed < 0
+        return np.where(unrouted, -1, routed // ROWS), np.where(unrouted, 0, routed % ROWS)
 
 
 def _liability_plan(layer_id: str, liability: Liability, denominator: int) -> LiabilityPlan:
     care = {"care": list(liability.care)}
-    routes = [AllOf(care, liability.when, row.when) for row in liability.rows]
+    if len(liability.rows) >= ROWS:
+        raise Unsupported(f"{layer_id}.{liability.id}: {len(liability.rows)} ratio rows")
+    routes = [(care, liability.when, row.when) for row in liability.rows]
     numerators = [_row_numerators(row, denominator) for row in liability.rows]
     return LiabilityPlan(liability, routes, numerators, all(isinstance(n, int) for n in numerators))
 
@@ -165,9 +146,36 @@ class BatchSettlement:
     outcome: np.ndarray  # index into OUTCOMES
     paid: np.ndarray
     patient_remainder: np.ndarray
-    insurers: np.ndarray  # claims × insurers, in the version's order (lead first)
+    shares: list  # the insurers' shares, lead first
     layers: dict = field(default_factory=dict)  # layer id → (applies to the claim, paid)
     by_liability: dict = field(default_factory=dict)  # settlement key → (a positive part reached it, paid)
+
+    @cached_property
+    def insurers(self) -> np.ndarray:
+        """claims × insurers: money.split_by_shares of each claim's payout (lead first), built when asked for."""
+        return split_columns(self.paid, self.shares)
+
+    def insurer_totals(self) -> list[int]:
+        """Each insurer's part of the batch, summed claim by claim without building the claims × insurers table."""
+        rest = [int(apply_ratio(self.paid, share, "down").sum()) for share in self.shares[1:]]
+        return [int(self.paid.sum()) - sum(rest), *rest]
+
+    @staticmethod
+    def join(pieces: list["BatchSettlement"], claim_ids) -> "BatchSettlement":
+        """Pieces settled one after another, as one batch."""
+        first = pieces[0]
+        if len(pieces) == 1:
+            return replace(first, claim_ids=claim_ids)
+
+        def cat(get):
+            return np.concatenate([get(p) for p in pieces])
+
+        def pairs(get):
+            return {key: (cat(lambda p: get(p)[key][0]), cat(lambda p: get(p)[key][1])) for key in get(first)}
+
+        return BatchSettlement(first.version, claim_ids, cat(lambda p: p.outcome), cat(lambda p: p.paid),
+                               cat(lambda p: p.patient_remainder), first.shares, pairs(lambda p: p.layers),
+                               pairs(lambda p: p.by_liability))
 
     def settlement(self, i: int) -> dict:
         eligible = self.outcome[i] == ELIGIBLE
@@ -201,9 +209,9 @@ class VectorVersion:
         if version.rounding not in ROUNDING_RULES:
             raise Unsupported(f"rounding rule {version.rounding!r}")
         self.version = version
-        self.eligibility = eligibility_rules(version)
-        self.bands = [(AllOf(b.when), i) for i, b in enumerate(version.bands)]
-        self.subsidies = [AllOf(s.when) for s in version.subsidies]
+        self.eligibility = eligibility_decision(version)
+        self.band = Decision([((b.when,), i) for i, b in enumerate(version.bands)], -1)
+        self.subsidies = [predicate(s.when) for s in version.subsidies]
         self.layers = [LayerPlan(layer, common_denominator(_layer_ratios(layer))) for layer in version.layers]
         self.catalogue = _catalogue(version)
         self.age_reference = {"period_start": version.period[0],
@@ -215,8 +223,8 @@ class VectorVersion:
     def quote(self, members: MemberBatch) -> BatchPremiums:
         """evaluate.quote for every member: band, premium and subsidies in the declared order."""
         n, columns = len(members), members.columns
-        outcome = first_match(self.eligibility, columns, n, ELIGIBLE, np.int8)
-        band = first_match(self.bands, columns, n, -1, np.int16)
+        outcome = self.eligibility(columns, n)
+        band = self.band(columns, n)
         priced = outcome != OUTCOMES.index("not_eligible")
         if (band[priced] < 0).any():  # validation proves the bands cover everyone
             raise Unsupported(f"{self.version.key}: a member matches no premium band")
@@ -226,7 +234,7 @@ class VectorVersion:
         remaining = premium.copy()
         paid, applied = [], []
         for subsidy, condition in zip(self.version.subsidies, self.subsidies):
-            applies = condition(columns, n) & (remaining > 0) & priced
+            applies = (condition(columns, n) == 1) & (remaining > 0) & priced
             if subsidy.amount is not None:
                 fen = np.full(n, subsidy.amount.fen, np.int64)
             else:
@@ -242,15 +250,28 @@ class VectorVersion:
 
     # ── claims ──
 
-    def adjudicate(self, batch: ClaimBatch) -> BatchSettlement:
-        """evaluate.adjudicate for every claim of the batch, accumulators carried per member from zero."""
+    def adjudicate(self, batch: ClaimBatch, chunk: int = CHUNK, workers: int = 1) -> BatchSettlement:
+        """evaluate.adjudicate for every claim of the batch, accumulators carried per member from zero.
+
+        The batch is cut into pieces of about `chunk` claims at member boundaries (a member's pools never
+        span two pieces), so every array of a piece stays in the processor's cache; `workers` threads
+        settle pieces side by side (NumPy releases the GIL).  The result does not depend on either."""
         self._check(batch)
+        pieces = [batch.slice(lo, hi) for lo, hi in member_pieces(batch.member, chunk)]
+        if workers > 1 and len(pieces) > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                settled = list(pool.map(self._adjudicate_piece, pieces))
+        else:
+            settled = [self._adjudicate_piece(piece) for piece in pieces]
+        return BatchSettlement.join(settled, batch.claim_ids)
+
+    def _adjudicate_piece(self, batch: ClaimBatch) -> BatchSettlement:
         n, columns = len(batch), batch.columns
-        outcome = first_match(self.eligibility, batch.person_columns(), n, ELIGIBLE, np.int8)
+        outcome = self.eligibility(batch.person_columns(), n)
         eligible = outcome == ELIGIBLE
         members = Members(batch.member)
-        result = BatchSettlement(self.version.key, batch.claim_ids, outcome, np.zeros(n, np.int64),
-                                 batch.total, np.zeros((n, len(self.version.insurers)), np.int64))
+        result = BatchSettlement(self.version.key, None, outcome, np.zeros(n, np.int64), batch.total,
+                                 [i.share.value for i in self.version.insurers])
         in_policy = np.where(eligible, batch.in_policy, 0)
         drugs_ok = self._drugs_in_catalogue(batch)
         for plan in self.layers:
@@ -268,8 +289,6 @@ class VectorVersion:
             result.patient_remainder = result.patient_remainder - layer_paid
             if scheme:
                 result.paid = layer_paid
-        result.insurers = split_by_shares(result.paid, [i.share.value for i in self.version.insurers])
-        result.insurers[~eligible] = 0
         return result
 
     def _part(self, plan: LayerPlan, covers: str, fen: np.ndarray, columns: dict, n: int, also=None) -> Part:
@@ -317,8 +336,8 @@ class VectorVersion:
         for plan in self.layers:
             reached = batch.raw_bill | (plan.layer.kind == "scheme")
             for liability in plan.liabilities:
-                if any("hospital_level" in route.dims for route in liability.routes):
-                    needs |= reached & Predicate({"care": list(liability.liability.care)})(columns, n)
+                if any("hospital_level" in dims_of(when) for route in liability.routes for when in route):
+                    needs |= reached & (predicate({"care": list(liability.liability.care)})(columns, n) == 1)
         return needs & unknown
 
 

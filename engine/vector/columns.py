@@ -1,21 +1,21 @@
 """Claims as columns: one NumPy array per dimension, values coded by their place in the vocabulary.
 
-`Predicate` is the one place that reads a scheme's `when:` conditions for the vectorised path: it asks
-the same `conditions.matches` the coverage proofs use (and a test checks against the compiled rules)
-for every combination of the few dimensions a condition names, then looks each claim up in that
-table.  A condition of five dimensions is a table of at most a few thousand cells, so the scheme's
-logic is never rewritten here.
+`dims_of` and `holds` are the one place that reads a scheme's `when:` conditions for the vectorised
+path: a `Decision` asks the same `conditions.matches` the coverage proofs use (and a test checks
+against the compiled rules) at every combination of the few dimensions its conditions name, then
+looks each claim up in that table, so the scheme's logic is never rewritten here.
 """
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .. import vocab
 from ..conditions import matches
 from ..inputs import Claim, Person
+from .fen import Unsupported
 
 # Every value a dimension can take, in code order; a claim without a hospital level has the last code.
 VALUES: dict[str, list] = {**vocab.DIMENSIONS, "hospital_level": [*vocab.HOSPITAL_LEVELS, None]}
@@ -23,21 +23,46 @@ CODE = {dim: {value: i for i, value in enumerate(values)} for dim, values in VAL
 PERSON_DIMS = [d for d in vocab.DIMENSIONS if d not in ("care", "hospital_level")]
 
 
-class Predicate:
-    """A `when:` condition compiled to a lookup table over the dimensions it names."""
+MAX_CELLS = 2_000_000  # a decision table larger than this is refused (Unsupported), never approximated
 
-    def __init__(self, when: dict):
-        self.dims = [d for d in VALUES if d in when]
+
+def dims_of(when: dict) -> list[str]:
+    """The dimensions a condition names, in vocabulary order."""
+    return [d for d in VALUES if d in when]
+
+
+def holds(whens: tuple[dict, ...], point: dict) -> bool:
+    """Do all these conditions hold at a point (dimension → value)?"""
+    return all(matches(when, point) for when in whens)
+
+
+class Decision:
+    """For each claim, the value of the first candidate whose conditions all hold, else the default: the
+    rules' first-match-by-priority, as a table over the dimensions the candidates name."""
+
+    def __init__(self, candidates: list[tuple[tuple[dict, ...], int]], default: int):
+        self.dims = [d for d in VALUES if any(d in when for whens, _ in candidates for when in whens)]
         axes = [VALUES[d] for d in self.dims]
-        cells = [matches(when, dict(zip(self.dims, point))) for point in itertools.product(*axes)]
-        self.table = np.array(cells, dtype=bool).reshape([len(a) for a in axes])
+        size = int(np.prod([len(a) for a in axes], dtype=np.int64))
+        if size > MAX_CELLS:
+            raise Unsupported(f"conditions over {'、'.join(self.dims)} span {size:,} combinations")
+        cells = []
+        for values in itertools.product(*axes):
+            point = dict(zip(self.dims, values))
+            cells.append(next((value for whens, value in candidates if holds(whens, point)), default))
+        self.table = np.array(cells, dtype=np.int16).reshape([len(a) for a in axes])
 
     def __call__(self, columns: dict[str, np.ndarray], n: int) -> np.ndarray:
         if not self.dims:
-            return np.full(n, bool(self.table), dtype=bool)
+            return np.full(n, self.table, dtype=np.int16)
         if len(self.dims) == 1:
             return self.table[columns[self.dims[0]]]
         return self.table[tuple(columns[d] for d in self.dims)]
+
+
+def predicate(*whens: dict) -> Decision:
+    """1 where all the conditions hold, else 0."""
+    return Decision([(whens, 1)], 0)
 
 
 def code_array(dim: str, values) -> np.ndarray:
@@ -79,6 +104,16 @@ class ClaimBatch:
     @property
     def total(self) -> np.ndarray:
         return self.in_policy + self.out_of_policy + self.drug_fen.sum(axis=1)
+
+    def slice(self, lo: int, hi: int) -> "ClaimBatch":
+        """Claims lo to hi (views, no copies)."""
+        cut = slice(lo, hi)
+        return replace(self, member=self.member[cut], date=self.date[cut],
+                       columns={dim: codes[cut] for dim, codes in self.columns.items()}, age_ref=self.age_ref[cut],
+                       in_policy=self.in_policy[cut], out_of_policy=self.out_of_policy[cut],
+                       raw_bill=self.raw_bill[cut], drug_fen=self.drug_fen[cut], drug_code=self.drug_code[cut],
+                       drug_indication=self.drug_indication[cut],
+                       claim_ids=self.claim_ids[cut] if self.claim_ids is not None else None)
 
     def person_columns(self) -> dict[str, np.ndarray]:
         """The member as eligibility and bands see them: age on the reference date."""

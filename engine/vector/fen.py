@@ -66,6 +66,15 @@ def split_by_shares(fen: np.ndarray, shares: list[Decimal]) -> np.ndarray:
     return np.stack([lead, *rest], axis=1)
 
 
+def member_pieces(member: np.ndarray, size: int) -> list[tuple[int, int]]:
+    """(start, end) of consecutive pieces of about `size` claims, each cut where a new member begins."""
+    n = len(member)
+    starts = np.flatnonzero(np.r_[True, member[1:] != member[:-1]]) if n else np.zeros(0, np.int64)
+    cuts = np.unique(starts[np.minimum(np.searchsorted(starts, np.arange(0, n, max(size, 1))), len(starts) - 1)])
+    bounds = [*cuts.tolist(), n] if n else [0, 0]
+    return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo] or [(0, n)]
+
+
 class Members:
     """Running sums within each member's claims (the batch is sorted by member, then date, then claim)."""
 
