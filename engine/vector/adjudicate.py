@@ -167,8 +167,13 @@ class BatchSettlement:
         if len(pieces) == 1:
             return replace(first, claim_ids=claim_ids)
 
-        def cat(get):
-            return np.concatenate([get(p) for p in pieces])
+        bounds = np.cumsum([0, *(len(p.paid) for p in pieces)])
+
+        def cat(get):  # into one array allocated once (np.concatenate of many pieces costs twice the memory)
+            out = np.empty(bounds[-1], dtype=get(first).dtype)
+            for piece, lo, hi in zip(pieces, bounds[:-1], bounds[1:]):
+                out[lo:hi] = get(piece)
+            return out
 
         def pairs(get):
             return {key: (cat(lambda p: get(p)[key][0]), cat(lambda p: get(p)[key][1])) for key in get(first)}
