@@ -353,6 +353,33 @@ def impact(old, new, population, seed, cases, as_json) -> None:
         click.echo(line)
 
 
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--year", required=True, help="版本编号或年份")
+@click.option("--population", "population_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="人群文件（hmb-population/1，见 docs/population.md）")
+@click.option("--residents", type=click.IntRange(1, 50_000_000), help="改变人群规模（各比例不变），如快速试算")
+@click.option("--json", "as_json", is_flag=True, help="机器可读输出")
+def backtest(file, year, population_file, residents, as_json) -> None:
+    """回测：一个版本在合成人群上的一年——保费、赔付、赔付率、赔付分布、获赔比例、共保分摊（向量化计算）。"""
+    from .backtest import backtest as run_backtest, backtest_lines
+    from .population import load_population
+    from .vector import Unsupported
+
+    version = _version(_product(file, as_json), year, as_json)
+    try:
+        report = run_backtest(version, load_population(population_file), residents)
+    except SchemeError as exc:
+        _fail(exc.issues, as_json)
+    except Unsupported as exc:
+        _fail([Issue("backtest.unsupported", f"{version.key} 不能用向量化路径计算：{exc}", (), file)], as_json)
+    if as_json:
+        _emit(report)
+        return
+    for line in backtest_lines(report):
+        click.echo(line)
+
+
 def _case_claims(product_file: str, version: Version) -> list[dict]:
     """The single-claim golden cases written for a version (its product's .cases.yaml, if any)."""
     path = case_file_for(product_file)

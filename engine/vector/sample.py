@@ -58,7 +58,8 @@ def _amounts(rng, marks: np.ndarray, n: int) -> np.ndarray:
     return np.where(kind < 0.2, 0, np.where(kind < 0.6, np.maximum(near, 0), spread))
 
 
-def _days(start: str, end: str, rng, n: int) -> np.ndarray:
+def days_between(start: str, end: str, rng, n: int) -> np.ndarray:
+    """n random days from start to end (inclusive) as day numbers (20250630)."""
     first, last = np.datetime64(start, "D"), np.datetime64(end, "D")
     days = first + rng.integers(0, int((last - first).astype(int)) + 1, n)
     year = days.astype("datetime64[Y]").astype(np.int64) + 1970
@@ -74,7 +75,7 @@ def random_batch(version: Version, claims: int, seed: int = 11, claims_per_membe
     rng = np.random.default_rng(seed)
     members = max(1, int(claims / claims_per_member))
     member = rng.integers(0, members, claims)
-    date = _days(*version.period, rng, claims)
+    date = days_between(*version.period, rng, claims)
     order = np.lexsort((date, member))
     member, date = member[order], date[order]
     people = {dim: _draw(rng, dim, members) for dim in PERSON_DIMS}
