@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from engine import load_product, parse_person, quote
 from engine.cli import main
-from engine.impact import impact, reference_population, run_population, shift_claim
+from engine.impact import impact, reference_population, run_population, run_population_rules, shift_claim
 
 PRODUCTS = Path(__file__).resolve().parent.parent / "products"
 
@@ -57,3 +57,15 @@ def test_cli_impact_json_includes_golden_case_claims():
     report = json.loads(result.output)
     assert report["claims"], "the 2024 golden cases' claims are re-run under 2025"
     assert all(c["change_fen"] == c["new_paid_fen"] - c["old_paid_fen"] for c in report["claims"])
+
+
+def test_the_population_view_is_the_same_on_the_vectorised_and_the_rules_path():
+    members = reference_population(4000, 11)
+    for path in sorted(PRODUCTS.glob("*.yaml")):
+        if path.name.endswith(".cases.yaml"):
+            continue
+        for version in load_product(path).versions:
+            vectorised, rules = run_population(version, members), run_population_rules(version, members)
+            assert vectorised.as_dict() == rules.as_dict(), version.key
+            assert json.dumps(vectorised.as_dict()) == json.dumps(rules.as_dict())  # same order too
+            assert rules.paid_fen > 0
