@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from .fen import split_by_shares as split_columns
 OUTCOMES = list(vocab.ELIGIBILITY_OUTCOMES)  # code → outcome
 ELIGIBLE = OUTCOMES.index("eligible")
 ROWS = 64  # a route is liability × ROWS + row
+NEVER = 99999999  # a day number after every date
 CHUNK = 1 << 15  # claims a piece: its few dozen int64 arrays fit in a 2 MB cache
 
 
@@ -97,6 +98,7 @@ class LayerPlan:
         self.layer = layer
         self.denominator = denominator
         self.liabilities = [_liability_plan(layer.id, l, denominator) for l in layer.liabilities]
+        self.groups = _pool_groups(layer)
         for liability in layer.liabilities:
             if len(liability.caps) > 1:  # min over several pools is not a saturated running sum
                 raise Unsupported(f"{layer.id}.{liability.id}: more than one cap on one liability")
@@ -263,22 +265,22 @@ class VectorVersion:
         settle pieces side by side (NumPy releases the GIL).  The result does not depend on either."""
         self._check(batch)
         pieces = [batch.slice(lo, hi) for lo, hi in member_pieces(batch.member, chunk)]
+        settle = partial(self._adjudicate_piece, windows=self._catalogue_windows(batch))
         if workers > 1 and len(pieces) > 1:
             with ThreadPoolExecutor(workers) as pool:
-                settled = list(pool.map(self._adjudicate_piece, pieces))
+                settled = list(pool.map(settle, pieces))
         else:
-            settled = [self._adjudicate_piece(piece) for piece in pieces]
+            settled = [settle(piece) for piece in pieces]
         return BatchSettlement.join(settled, batch.claim_ids)
 
-    def _adjudicate_piece(self, batch: ClaimBatch) -> BatchSettlement:
+    def _adjudicate_piece(self, batch: ClaimBatch, windows: tuple) -> BatchSettlement:
         n, columns = len(batch), batch.columns
         outcome = self.eligibility(batch.person_columns(), n)
         eligible = outcome == ELIGIBLE
-        members = Members(batch.member)
         result = BatchSettlement(self.version.key, None, outcome, np.zeros(n, np.int64), batch.total,
                                  [i.share.value for i in self.version.insurers])
         in_policy = np.where(eligible, batch.in_policy, 0)
-        drugs_ok = self._drugs_in_catalogue(batch)
+        drugs_ok = self._drugs_in_catalogue(batch, windows)
         for plan in self.layers:
             scheme = plan.layer.kind == "scheme"
             applies = eligible & (batch.raw_bill | scheme)
@@ -288,7 +290,7 @@ class VectorVersion:
                                         columns, n))
                 parts += [self._part(plan, "special_drugs", np.where(eligible, batch.drug_fen[:, d], 0), columns, n,
                                      drugs_ok[:, d]) for d in range(batch.drug_fen.shape[1])]
-            paid_in, layer_paid = _pay_layer(plan, parts, members, self.version.rounding, result.by_liability)
+            paid_in, layer_paid = _pay_layer(plan, parts, batch.member, self.version.rounding, result.by_liability)
             in_policy = in_policy - paid_in
             result.layers[plan.layer.id] = (applies, layer_paid)
             result.patient_remainder = result.patient_remainder - layer_paid
@@ -300,17 +302,23 @@ class VectorVersion:
         liability, row = plan.route(covers, columns, n, also)
         return Part(covers, fen, liability, row)
 
-    def _drugs_in_catalogue(self, batch: ClaimBatch) -> np.ndarray:
-        """Each drug on each claim: in the catalogue, for that indication, on the claim date."""
+    def _catalogue_windows(self, batch: ClaimBatch) -> tuple[np.ndarray, np.ndarray]:
+        """For each (drug code, indication) of the batch: the first and last day the catalogue covers it."""
         shape = (len(batch.drug_codes), len(batch.drug_indications))
-        valid_from, valid_to = np.full(shape, 99999999, np.int64), np.zeros(shape, np.int64)  # unknown: never valid
+        valid_from, valid_to = np.full(shape, NEVER, np.int64), np.zeros(shape, np.int64)  # unknown: never valid
         for c, code in enumerate(batch.drug_codes):
             drug = self.catalogue.get(code)
             for k, indication in enumerate(batch.drug_indications):
                 if drug is not None and indication in drug.indications:
                     valid_from[c, k] = day_number(drug.valid_from)
-                    valid_to[c, k] = day_number(drug.valid_to) if drug.valid_to else 99999999
-        if not shape[0] or not shape[1]:
+                    valid_to[c, k] = day_number(drug.valid_to) if drug.valid_to else NEVER
+        return valid_from, valid_to
+
+    @staticmethod
+    def _drugs_in_catalogue(batch: ClaimBatch, windows: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """Each drug on each claim: in the catalogue, for that indication, on the claim date."""
+        valid_from, valid_to = windows
+        if not valid_from.size:
             return np.zeros(batch.drug_fen.shape, bool)
         date = batch.date[:, None]
         return ((valid_from[batch.drug_code, batch.drug_indication] <= date)
@@ -359,33 +367,78 @@ def _catalogue(version: Version) -> dict:
     return {code: drug for list_id in lists for code, drug in version.drug_lists[list_id].items()}
 
 
-def _pay_layer(plan: LayerPlan, parts: list[Part], members: Members, rounding: str, by_liability: dict):
-    """Deductibles, ratios, caps of one layer for every claim; returns (in-policy paid, layer total)."""
+def _pay_layer(plan: LayerPlan, parts: list[Part], member: np.ndarray, rounding: str, by_liability: dict):
+    """Deductibles, ratios, caps of one layer for every claim; returns (in-policy paid, layer total).
+
+    Liabilities that share no pool are independent, so each group of them is settled on just the claims
+    with something routed to it (the others add nothing to its pools) and the results put back in place."""
+    n = len(member)
+    in_policy_paid, total = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    for group in plan.groups:
+        reached = np.zeros(n, bool)
+        for part in parts:
+            reached |= np.isin(part.liability, group) & (part.fen > 0)
+        where = np.flatnonzero(reached)
+        subset = [Part(p.covers, p.fen[where], p.liability[where], p.row[where]) for p in parts]
+        settled = _pay_group(plan, group, subset, Members(member[where]), rounding)
+        for j, (routed, paid) in settled.items():
+            full_routed, full_paid = np.zeros(n, bool), np.zeros(n, np.int64)
+            full_routed[where], full_paid[where] = routed, paid
+            by_liability[plan.layer.key_of(plan.liabilities[j].liability)] = (full_routed, full_paid)
+            total[where] += paid
+            if plan.liabilities[j].liability.covers == "in_policy_self_pay":
+                in_policy_paid[where] += paid
+    return in_policy_paid, total
+
+
+def _pay_group(plan: LayerPlan, group: list[int], parts: list[Part], members: Members, rounding: str) -> dict:
+    """liability index → (a positive part reached it, paid) for the claims given, in the rules path's order."""
     liabilities = plan.liabilities
-    steps = [(j, p) for j, lp in enumerate(liabilities) for p, part in enumerate(parts)
-             if part.covers == lp.liability.covers]  # the order the rules path pays them in
+    steps = [(j, p) for j in group for p, part in enumerate(parts)
+             if part.covers == liabilities[j].liability.covers]  # the order the rules path pays them in
+    zero = np.zeros(len(members.first), np.int64)
     fen = {(j, p): np.where(parts[p].liability == j, parts[p].fen, 0) for j, p in steps}
     deducted = _fill_pools(plan.layer.deductibles, steps, fen, members,
                            lambda j: liabilities[j].liability.deductible)
     raw = {}
-    for j, lp in enumerate(liabilities):
+    for j in group:
         own = [s for s in steps if s[0] == j]
-        before = members.before(sum((fen[s] for s in own), np.zeros(len(members.first), np.int64)))
+        before = members.before(sum((fen[s] for s in own), zero))
         for s in own:
-            raw[s] = lp.raw_pay(fen[s], deducted[s], before, parts[s[1]].row, plan.denominator, rounding)
+            raw[s] = liabilities[j].raw_pay(fen[s], deducted[s], before, parts[s[1]].row, plan.denominator, rounding)
             before = before + fen[s]
     capped = _fill_pools(plan.layer.caps, steps, raw, members,
                          lambda j: liabilities[j].liability.caps[0] if liabilities[j].liability.caps else None)
-    pay = {s: capped.get(s, raw[s]) for s in steps}
-    zero = np.zeros(len(members.first), np.int64)
-    for j, lp in enumerate(liabilities):
+    settled = {}
+    for j in group:
         own = [s for s in steps if s[0] == j]
         routed = np.zeros(len(zero), bool)
         for s in own:
             routed |= fen[s] > 0
-        by_liability[plan.layer.key_of(lp.liability)] = (routed, sum((pay[s] for s in own), zero))
-    in_policy_paid = sum((pay[s] for s in steps if parts[s[1]].covers == "in_policy_self_pay"), zero)
-    return in_policy_paid, sum((pay[s] for s in steps), zero)
+        settled[j] = (routed, sum((capped.get(s, raw[s]) for s in own), zero))
+    return settled
+
+
+def _pool_groups(layer: Layer) -> list[list[int]]:
+    """The layer's liabilities (by index) in groups that share a deductible or cap, each in liability order."""
+    group_of = list(range(len(layer.liabilities)))
+
+    def root(j):
+        while group_of[j] != j:
+            j = group_of[j]
+        return j
+
+    first_user: dict[str, int] = {}
+    for j, liability in enumerate(layer.liabilities):
+        for pool in (f"deductible/{liability.deductible}", *(f"cap/{c}" for c in liability.caps)):
+            if pool in first_user:
+                group_of[root(j)] = root(first_user[pool])
+            else:
+                first_user[pool] = j
+    groups: dict[int, list[int]] = {}
+    for j in range(len(layer.liabilities)):
+        groups.setdefault(root(j), []).append(j)
+    return list(groups.values())
 
 
 def _fill_pools(pools: dict, steps: list, amounts: dict, members: Members, pool_of) -> dict:
