@@ -33,7 +33,6 @@ from .fen import split_by_shares as split_columns
 
 OUTCOMES = list(vocab.ELIGIBILITY_OUTCOMES)  # code → outcome
 ELIGIBLE = OUTCOMES.index("eligible")
-ROWS = 64  # a route is liability × ROWS + row
 NEVER = 99999999  # a day number after every date
 CHUNK = 1 << 15  # claims a piece: its few dozen int64 arrays fit in a 2 MB cache
 
@@ -97,29 +96,30 @@ class LayerPlan:
     def __init__(self, layer: Layer, denominator: int):
         self.layer = layer
         self.denominator = denominator
-        self.liabilities = [_liability_plan(layer.id, l, denominator) for l in layer.liabilities]
+        self.liabilities = [_liability_plan(l, denominator) for l in layer.liabilities]
         self.groups = _pool_groups(layer)
         for liability in layer.liabilities:
             if len(liability.caps) > 1:  # min over several pools is not a saturated running sum
                 raise Unsupported(f"{layer.id}.{liability.id}: more than one cap on one liability")
-        self.routes = {covers: Decision([(route, j * ROWS + k) for j, plan in enumerate(self.liabilities)
-                                         if plan.liability.covers == covers for k, route in enumerate(plan.routes)],
-                                        -1) for covers in vocab.COVERS}
+        # per kind of cost: which liability takes a part (-1: none) and which of its ratio rows, first by priority
+        self.routes = {}
+        for covers in vocab.COVERS:
+            candidates = [(route, (j, k)) for j, plan in enumerate(self.liabilities)
+                          if plan.liability.covers == covers for k, route in enumerate(plan.routes)]
+            self.routes[covers] = (Decision([(route, j) for route, (j, _) in candidates], -1),
+                                   Decision([(route, k) for route, (_, k) in candidates], 0))
 
     def route(self, covers: str, columns: dict, n: int, also: np.ndarray | None = None) -> tuple:
         """(liability index, row index) of a part of this kind, as the rules route it: first by priority
-        (liability order, then row order); -1 where no liability covers it."""
-        routed = self.routes[covers](columns, n)
+        (liability order, then row order); liability -1 where none covers it."""
+        liability, row = (decision(columns, n) for decision in self.routes[covers])
         if also is not None:  # a special drug outside the catalogue: no liability takes it
-            routed = np.where(also, routed, -1)
-        unrouted = routed < 0
-        return np.where(unrouted, -1, routed // ROWS), np.where(unrouted, 0, routed % ROWS)
+            liability = np.where(also, liability, -1)
+        return liability, row
 
 
-def _liability_plan(layer_id: str, liability: Liability, denominator: int) -> LiabilityPlan:
+def _liability_plan(liability: Liability, denominator: int) -> LiabilityPlan:
     care = {"care": list(liability.care)}
-    if len(liability.rows) >= ROWS:
-        raise Unsupported(f"{layer_id}.{liability.id}: {len(liability.rows)} ratio rows")
     routes = [(care, liability.when, row.when) for row in liability.rows]
     numerators = [_row_numerators(row, denominator) for row in liability.rows]
     return LiabilityPlan(liability, routes, numerators, all(isinstance(n, int) for n in numerators))
@@ -375,9 +375,11 @@ def _pay_layer(plan: LayerPlan, parts: list[Part], member: np.ndarray, rounding:
     n = len(member)
     in_policy_paid, total = np.zeros(n, np.int64), np.zeros(n, np.int64)
     for group in plan.groups:
+        in_group = np.zeros(len(plan.liabilities) + 1, bool)  # the last cell answers for -1 (no liability)
+        in_group[group] = True
         reached = np.zeros(n, bool)
         for part in parts:
-            reached |= np.isin(part.liability, group) & (part.fen > 0)
+            reached |= in_group[part.liability] & (part.fen > 0)
         where = np.flatnonzero(reached)
         subset = [Part(p.covers, p.fen[where], p.liability[where], p.row[where]) for p in parts]
         settled = _pay_group(plan, group, subset, Members(member[where]), rounding)
