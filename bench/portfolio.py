@@ -25,7 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import load_product, vocab  # noqa: E402
+from engine import load_product  # noqa: E402
+from engine.conditions import AgeRange, Condition, Flag  # noqa: E402
 from engine.evaluate import adjudicate  # noqa: E402
 from engine.vector import compile_version, settlement_order  # noqa: E402
 from engine.vector.columns import VALUES  # noqa: E402
@@ -47,14 +48,14 @@ def rules_path(claims, version) -> None:
 
 # ── zen-engine: the version's bands and routing as a JSON decision model ─────────────────────────
 
-def zen_cell(dim: str, wanted) -> str:
-    """A `when:` value as a zen unary test (this benchmark's own translation, for comparison only)."""
-    if dim == "age":
-        lo, hi = wanted.get("min"), wanted.get("max")
+def zen_cell(clause) -> str:
+    """One clause of a condition as a zen unary test (this benchmark's own translation, for comparison only)."""
+    if isinstance(clause, AgeRange):
+        lo, hi = clause.lo, clause.hi
         return f"[{lo}..{hi}]" if lo is not None and hi is not None else f">= {lo}" if lo is not None else f"<= {hi}"
-    if isinstance(wanted, bool):
-        return "true" if wanted else "false"
-    return ", ".join(f"'{v}'" if isinstance(v, str) else str(v) for v in wanted)
+    if isinstance(clause, Flag):
+        return "true" if clause.wanted else "false"
+    return ", ".join(f"'{v}'" if isinstance(v, str) else str(v) for v in clause.matched)
 
 
 def zen_table(table_id: str, rows: list[tuple[list[dict], dict]], outputs: list[str], dims: list[str]) -> dict:
@@ -62,8 +63,8 @@ def zen_table(table_id: str, rows: list[tuple[list[dict], dict]], outputs: list[
     for i, (whens, values) in enumerate(rows):
         cells = {dim: "" for dim in dims}
         for when in whens:
-            for dim, wanted in when.items():
-                cells[dim] = zen_cell(dim, vocab.care_covered(wanted) if dim == "care" else wanted)
+            for clause in when.clauses:
+                cells[clause.key] = zen_cell(clause)
         rules.append({"_id": f"{table_id}{i}", **cells, **{f"o_{k}": json.dumps(v) for k, v in values.items()}})
     rules.append({"_id": f"{table_id}-otherwise", **{d: "" for d in dims}, **{f"o_{k}": '"none"' for k in outputs}})
     return {"id": table_id, "name": table_id, "type": "decisionTableNode",
@@ -74,10 +75,10 @@ def zen_table(table_id: str, rows: list[tuple[list[dict], dict]], outputs: list[
 def zen_graph(version) -> dict:
     whens = [b.when for b in version.bands] + [w for l in version.scheme_layer.liabilities for row in l.rows
                                                 for w in (l.when, row.when)]
-    dims = [d for d in VALUES if d == "care" or any(d in w for w in whens)]  # only what the tables read
+    dims = [d for d in VALUES if d == "care" or any(d in w.keys for w in whens)]  # only what the tables read
     tables = [zen_table("band", [([b.when], {"band": b.id}) for b in version.bands], ["band"], dims)]
     for covers in ("in_policy_self_pay", "out_of_policy_self_pay"):
-        rows = [([{"care": list(l.care)}, l.when, row.when],
+        rows = [([Condition.parse({"care": list(l.care)}), l.when, row.when],
                  {f"{covers}_liability": l.id, f"{covers}_rate": str(row.rate.value) if row.rate else "segments"})
                 for l in version.scheme_layer.liabilities if l.covers == covers for row in l.rows]
         tables.append(zen_table(covers, rows, [f"{covers}_liability", f"{covers}_rate"], dims))

@@ -24,6 +24,7 @@ from functools import cached_property, partial
 import numpy as np
 
 from .. import vocab
+from ..conditions import Condition
 from ..issues import InputError, Issue
 from ..model import Layer, Liability, RatioRow, Version
 from ..money import ROUNDING_RULES
@@ -43,11 +44,11 @@ def eligibility_decision(version: Version) -> Decision:
     """The version's eligibility outcome, its rules in the priority `rules.CompiledRules` gives them."""
     ranked = []
     if version.basic_insurance_required:
-        ranked.append((0, {"basic_insurance": ["none"]}, "not_eligible"))
+        ranked.append((0, Condition.parse({"basic_insurance": ["none"]}), "not_eligible"))
     for i, rule in enumerate(version.eligibility_rules):
         ranked.append(((10 if rule.outcome == "not_eligible" else 110) + i, rule.when, rule.outcome))
     if version.suspend_when_basic_in_arrears:
-        ranked.append((100, {"basic_insurance_status": ["arrears", "terminated"]}, "suspended"))
+        ranked.append((100, Condition.parse({"basic_insurance_status": ["arrears", "terminated"]}), "suspended"))
     ranked.sort(key=lambda r: r[0])
     return Decision([((when,), OUTCOMES.index(outcome)) for _, when, outcome in ranked], ELIGIBLE)
 
@@ -67,7 +68,7 @@ class Part:
 @dataclass
 class LiabilityPlan:
     liability: Liability
-    routes: list[tuple[dict, ...]]  # one per ratio row: the conditions the rules route a part by
+    routes: list[tuple[Condition, ...]]  # one per ratio row: the conditions the rules route a part by
     numerators: list  # per row: an int (flat rate) or [(lo, hi, numerator)] segments
     flat: bool
 
@@ -119,7 +120,7 @@ class LayerPlan:
 
 
 def _liability_plan(liability: Liability, denominator: int) -> LiabilityPlan:
-    care = {"care": list(liability.care)}
+    care = Condition.parse({"care": list(liability.care)})
     routes = [(care, liability.when, row.when) for row in liability.rows]
     numerators = [_row_numerators(row, denominator) for row in liability.rows]
     return LiabilityPlan(liability, routes, numerators, all(isinstance(n, int) for n in numerators))
@@ -350,7 +351,7 @@ class VectorVersion:
             reached = batch.raw_bill | (plan.layer.kind == "scheme")
             for liability in plan.liabilities:
                 if any("hospital_level" in dims_of(when) for route in liability.routes for when in route):
-                    needs |= reached & (predicate({"care": list(liability.liability.care)})(columns, n) == 1)
+                    needs |= reached & (predicate(liability.routes[0][0])(columns, n) == 1)  # its care
         return needs & unknown
 
 

@@ -1,8 +1,8 @@
 """Claims as columns: one NumPy array per dimension, values coded by their place in the vocabulary.
 
 `dims_of` and `holds` are the one place that reads a scheme's `when:` conditions for the vectorised
-path: a `Decision` asks the same `conditions.matches` the coverage proofs use (and a test checks
-against the compiled rules) at every combination of the few dimensions its conditions name, then
+path: a `Decision` asks the same `Condition.holds` the coverage proofs use (and a test checks against
+the compiled rules) at every combination of the few dimensions its conditions name, then
 looks each claim up in that table, so the scheme's logic is never rewritten here.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .. import vocab
-from ..conditions import matches
+from ..conditions import Condition
 from ..inputs import Claim, Person
 from .fen import Unsupported
 
@@ -26,22 +26,22 @@ PERSON_DIMS = [d for d in vocab.DIMENSIONS if d not in ("care", "hospital_level"
 MAX_CELLS = 2_000_000  # a decision table larger than this is refused (Unsupported), never approximated
 
 
-def dims_of(when: dict) -> list[str]:
+def dims_of(when: Condition) -> list[str]:
     """The dimensions a condition names, in vocabulary order."""
-    return [d for d in VALUES if d in when]
+    return [d for d in VALUES if d in when.keys]
 
 
-def holds(whens: tuple[dict, ...], point: dict) -> bool:
+def holds(whens: tuple[Condition, ...], point: dict) -> bool:
     """Do all these conditions hold at a point (dimension → value)?"""
-    return all(matches(when, point) for when in whens)
+    return all(when.holds(point) for when in whens)
 
 
 class Decision:
     """For each claim, the value of the first candidate whose conditions all hold, else the default: the
     rules' first-match-by-priority, as a table over the dimensions the candidates name."""
 
-    def __init__(self, candidates: list[tuple[tuple[dict, ...], int]], default: int):
-        self.dims = [d for d in VALUES if any(d in when for whens, _ in candidates for when in whens)]
+    def __init__(self, candidates: list[tuple[tuple[Condition, ...], int]], default: int):
+        self.dims = [d for d in VALUES if any(d in dims_of(when) for whens, _ in candidates for when in whens)]
         axes = [VALUES[d] for d in self.dims]
         size = int(np.prod([len(a) for a in axes], dtype=np.int64))
         if size > MAX_CELLS:
@@ -60,7 +60,7 @@ class Decision:
         return self.table[tuple(columns[d] for d in self.dims)]
 
 
-def predicate(*whens: dict) -> Decision:
+def predicate(*whens: Condition) -> Decision:
     """1 where all the conditions hold, else 0."""
     return Decision([(whens, 1)], 0)
 
