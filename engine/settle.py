@@ -25,6 +25,9 @@ class InMemory:
     def __init__(self) -> None:
         self._used: dict[tuple[str, str], Accumulators] = {}  # (member, version) → accumulators
 
+    def accumulators(self, member_id: str, version: Version) -> Accumulators:
+        return dict(self._used.get((member_id, version.key), {}))
+
     def settle(self, claim: Claim, version: Version, trace: bool = True) -> tuple[dict, bool]:
         scope = (claim.member.id, version.key)
         settled = adjudicate(claim, version, self._used.get(scope), trace=trace)
