@@ -119,10 +119,8 @@ def request_hash(claim: Claim) -> str:
 class Ledger:
     def __init__(self, bind: str | Engine = DEFAULT_URL):
         self.engine = _engine(bind) if isinstance(bind, str) else bind
-        dialect = self.engine.dialect.name
-        if dialect not in _INSERT:
-            raise InputError([Issue("ledger.database", f"账本数据库只支持 SQLite 和 PostgreSQL，不支持 {dialect}", ("db",))])
-        if dialect == "sqlite":
+        _check_backend(self.engine.dialect.name)
+        if self.engine.dialect.name == "sqlite":
             _begin_immediate(self.engine)
         try:
             _upgrade_text_keys(self.engine)
@@ -201,9 +199,15 @@ def _engine(url: str) -> Engine:
     except ArgumentError as exc:
         raise InputError([Issue("ledger.url", f"账本数据库地址“{url}”无法识别：应写成 sqlite:///文件路径 或 "
                                 "postgresql+psycopg://…", ("db",))]) from exc
+    _check_backend(backend)
     if backend == "sqlite":
         return create_engine(url, connect_args={"timeout": SQLITE_WAIT_SECONDS})
     return create_engine(url)
+
+
+def _check_backend(name: str) -> None:
+    if name not in _INSERT:
+        raise InputError([Issue("ledger.database", f"账本数据库只支持 SQLite 和 PostgreSQL，不支持 {name}", ("db",))])
 
 
 def _begin_immediate(engine: Engine) -> None:

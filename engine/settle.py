@@ -25,7 +25,7 @@ class InMemory:
     def __init__(self) -> None:
         self._used: dict[tuple[str, str], Accumulators] = {}  # (member, version) → accumulators
 
-    def accumulators(self, member_id: str, version: Version) -> Accumulators:
+    def accumulators(self, version: Version, member_id: str) -> Accumulators:
         return dict(self._used.get((member_id, version.key), {}))
 
     def settle(self, claim: Claim, version: Version, trace: bool = True) -> tuple[dict, bool]:

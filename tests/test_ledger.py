@@ -185,3 +185,11 @@ def test_a_ledger_written_with_text_keys_is_upgraded_to_typed_columns_with_its_a
         PoolKey("m1", "xianhuibao@2023", "scheme", PoolKind.EXPENSE, "in_policy"): 10_000_00}
     settled, _ = ledger.settle(xn_claim("b", 20_000), xn2023)
     assert settled["paid_fen"] == 9_600_00  # the upgraded 10,000 counts: (20,000 − 8,000) × 80 %
+
+
+@pytest.mark.parametrize("url, code", [("notaurl", "ledger.url"), ("sqlite:////nonexistent/dir/x.db", "ledger.unavailable"),
+                                       ("mysql://user@localhost/db", "ledger.database")])
+def test_a_ledger_address_that_cannot_be_used_is_an_input_error_that_says_why(url, code):
+    with pytest.raises(InputError) as err:
+        Ledger(url)
+    assert [(i.code, i.path) for i in err.value.issues] == [(code, ("db",))]

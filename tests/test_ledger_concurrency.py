@@ -96,7 +96,7 @@ def test_concurrent_processes_settle_as_one_after_another_in_commit_order(url):
     pools = version.scheme_layer
     for member in worker.MEMBERS:
         accumulators = ledger.accumulators(version, member)
-        assert accumulators == book.accumulators(member, version)
+        assert accumulators == book.accumulators(version, member)
         # never more than the pools hold, and these claims do reach them (or the test would prove little)
         for key, fen in accumulators.items():
             if key.kind is PoolKind.DEDUCTIBLE:
