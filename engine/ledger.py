@@ -24,7 +24,7 @@ from sqlalchemy import (JSON, DateTime, Enum, Integer, String, UniqueConstraint,
                         text)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from . import vocab
@@ -122,11 +122,8 @@ class Ledger:
         _check_backend(self.engine.dialect.name)
         if self.engine.dialect.name == "sqlite":
             _begin_immediate(self.engine)
-        try:
-            _upgrade_text_keys(self.engine)
-            LedgerBase.metadata.create_all(self.engine)
-        except OperationalError as exc:
-            raise InputError([Issue("ledger.unavailable", f"无法打开账本数据库：{exc.orig}", ("db",))]) from exc
+        _upgrade_text_keys(self.engine)
+        LedgerBase.metadata.create_all(self.engine)
 
     def accumulators(self, version: Version, member_id: str) -> Accumulators:
         with Session(self.engine) as session:
@@ -194,12 +191,8 @@ class Ledger:
 
 
 def _engine(url: str) -> Engine:
-    try:
-        backend = make_url(url).get_backend_name()
-    except ArgumentError as exc:
-        raise InputError([Issue("ledger.url", f"账本数据库地址“{url}”无法识别：应写成 sqlite:///文件路径 或 "
-                                "postgresql+psycopg://…", ("db",))]) from exc
-    _check_backend(backend)
+    backend = make_url(url).get_backend_name()
+    _check_backend(backend)  # before create_engine, which would import another database's driver
     if backend == "sqlite":
         return create_engine(url, connect_args={"timeout": SQLITE_WAIT_SECONDS})
     return create_engine(url)

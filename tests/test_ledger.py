@@ -187,9 +187,9 @@ def test_a_ledger_written_with_text_keys_is_upgraded_to_typed_columns_with_its_a
     assert settled["paid_fen"] == 9_600_00  # the upgraded 10,000 counts: (20,000 − 8,000) × 80 %
 
 
-@pytest.mark.parametrize("url, code", [("notaurl", "ledger.url"), ("sqlite:////nonexistent/dir/x.db", "ledger.unavailable"),
-                                       ("mysql://user@localhost/db", "ledger.database")])
-def test_a_ledger_address_that_cannot_be_used_is_an_input_error_that_says_why(url, code):
+def test_a_database_other_than_sqlite_or_postgresql_is_an_input_error_that_says_why():
+    """The ledger's locking is written for those two; another database's driver is not even loaded."""
     with pytest.raises(InputError) as err:
-        Ledger(url)
-    assert [(i.code, i.path) for i in err.value.issues] == [(code, ("db",))]
+        Ledger("mysql://user@localhost/db")
+    assert [(i.code, i.path) for i in err.value.issues] == [("ledger.database", ("db",))]
+    assert "SQLite 和 PostgreSQL" in err.value.issues[0].message
