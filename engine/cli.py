@@ -200,7 +200,7 @@ def _settle_all(claims, version: Version, db: str | None) -> list[dict]:
     """The claims in date order, each after the earlier ones: in memory, or in the ledger at `db`."""
     book = None
     if db:
-        from .ledger import Ledger  # SQLAlchemy is loaded only when a ledger is used
+        from .ledger import Ledger  # the ORM is loaded only when a ledger is used
 
         book = Ledger(db)
     return [dict(settled, duplicate=duplicate) for settled, duplicate in settle_in_order(claims, version, book)]
