@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import time
 
 import pytest
 from sqlalchemy import create_engine, select
@@ -23,6 +24,7 @@ from engine.ledger import Ledger, LedgerBase, SettledClaimRow, request_hash
 from engine.settle import InMemory
 
 PROCESSES = 4
+GIVE_UP_SECONDS = 600  # a stuck process fails the test instead of hanging it
 POSTGRES_URL = os.environ.get("HMB_TEST_POSTGRES_URL")
 
 
@@ -48,15 +50,18 @@ def run_processes(url: str) -> list[tuple]:
                  for p in range(PROCESSES)]
     for process in processes:
         process.start()
-    outcomes = []
-    while len(outcomes) < PROCESSES * worker.CLAIMS_PER_PROCESS:
+    outcomes, deadline = [], time.monotonic() + GIVE_UP_SECONDS
+    while len(outcomes) < PROCESSES * worker.CLAIMS_PER_PROCESS and time.monotonic() < deadline:
         try:
             outcomes.append(results.get(timeout=1))
         except queue.Empty:
             if not any(p.is_alive() for p in processes) and results.empty():
                 break  # a process died: say so below rather than wait
     for process in processes:
-        process.join(timeout=60)
+        process.join(timeout=max(deadline - time.monotonic(), 1))
+        if process.is_alive():  # stuck: end it, and fail
+            process.terminate()
+            process.join()
     assert [p.exitcode for p in processes] == [0] * PROCESSES
     assert len(outcomes) == PROCESSES * worker.CLAIMS_PER_PROCESS
     return outcomes
