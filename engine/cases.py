@@ -9,7 +9,7 @@ A case file sits beside its product (`products/NAME.cases.yaml`):
         basis: source        # source: the numbers are the document's own; derived: worked arithmetic
         source: DOC clause   # where the numbers come from
         version: "2023"
-        claim: {...}         # or claims: [...] (in order, accumulating) or quote: {...} (a person)
+        claim: {...}         # or claims: [...] (settled in date order, accumulating) or quote: {...} (a person)
         expect: {...}        # or a list, one per claim
 
 Amounts are in yuan, as in the product files.
@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from .evaluate import adjudicate, quote
+from .evaluate import quote
 from .inputs import parse_claim, parse_person
 from .issues import InputError, Issue, SchemeError
 from .load import Document, load_file
 from .model import Product
 from .money import yuan_to_fen
+from .settle import settle_in_order
 
 
 @dataclass(frozen=True)
@@ -148,13 +149,9 @@ def run_case(product: Product, case: dict) -> CaseResult:
         else:
             claims = case["claims"] if "claims" in case else [case["claim"]]
             expects = case["expect"] if isinstance(case["expect"], list) else [case["expect"]]
-            accumulators: dict[str, dict] = {}  # per member: claims of different people never share a deductible
-            for i, (claim_data, expect) in enumerate(zip(claims, expects, strict=True)):
-                claim = parse_claim(claim_data)
-                settled = adjudicate(claim, version, accumulators.get(claim.member.id))
-                accumulators[claim.member.id] = settled.accumulators
-                number = i + 1 if len(claims) > 1 else None
-                checks += _settlement_checks(settled.as_dict(), expect, number)
+            settled = settle_in_order([parse_claim(data) for data in claims], version)
+            for i, ((got, _), expect) in enumerate(zip(settled, expects, strict=True)):
+                checks += _settlement_checks(got, expect, i + 1 if len(claims) > 1 else None)
         error = ""
     except (InputError, SchemeError, KeyError) as exc:
         error = str(exc)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from . import load_product, vocab
 from .cases import Check, case_file_for, case_issues, load_cases, run_case
-from .evaluate import adjudicate, quote
+from .evaluate import quote
 from .explain import describe_version, trace_text, version_text
 from .inputs import PERSON_DEFAULTS, load_claims, parse_person
 from .issues import InputError, Issue, SchemeError
@@ -24,6 +24,7 @@ from .load import load_file
 from .model import Product, Version
 from .money import format_yuan, percent
 from .schema import SCHEME_SCHEMA
+from .settle import settle_in_order
 from .validate import validate_document
 
 
@@ -196,22 +197,13 @@ def _ledger_url(url: str | None) -> str | None:
 
 
 def _settle_all(claims, version: Version, db: str | None) -> list[dict]:
+    """The claims in date order, each after the earlier ones: in memory, or in the ledger at `db`."""
+    book = None
     if db:
-        from .ledger import Ledger
+        from .ledger import Ledger  # the ORM is loaded only when a ledger is used
 
-        ledger = Ledger(db)
-        out = []
-        for item in claims:
-            settled, duplicate = ledger.settle(item, version)
-            out.append(dict(settled, duplicate=duplicate))
-        return out
-    accumulators: dict[str, dict] = {}  # per member, for a file of successive claims
-    out = []
-    for item in claims:
-        settled = adjudicate(item, version, accumulators.get(item.member.id)).as_dict()
-        accumulators[item.member.id] = settled["accumulators"]
-        out.append(settled)
-    return out
+        book = Ledger(db)
+    return [dict(settled, duplicate=duplicate) for settled, duplicate in settle_in_order(claims, version, book)]
 
 
 @main.command()

@@ -2,14 +2,17 @@
 
 The compiled rules decide which band, which subsidy, which liability and ratio row; this module
 computes how much, in integer fen, and writes the trace.  It holds no state: annual accumulators
-come in and go out as a plain dict (`ledger.py` keeps them in the database).
+come in and go out as a mapping of typed keys (`accumulators.py`; `ledger.py` keeps them in a database).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
+from typing import Callable
 
 from . import vocab
+from .accumulators import Accumulators, PoolKey, PoolKind, accumulators_as_list
 from .inputs import Claim, Person
 from .issues import InputError, Issue
 from .model import Layer, Liability, Provenance, RatioRow, Version
@@ -17,9 +20,6 @@ from .money import apply_ratio, format_yuan, percent, round_fen, split_by_shares
 from .rules import (BuiltinRefusal, Decision, EligibilityRuleMet, EngineError, InBand, NoRuleMatched, Route, Subsidised,
                     compiled)
 from .trace import Trace
-
-Accumulators = dict  # "layer/kind/pool-or-liability" → fen used this policy year
-
 
 # ── eligibility ───────────────────────────────────────────────────────────────────────────────
 
@@ -173,27 +173,30 @@ class Settlement:
     layers: list[dict] = field(default_factory=list)
     insurers: list[dict] = field(default_factory=list)
     patient_remainder_fen: int = 0
-    accumulators: dict = field(default_factory=dict)
+    accumulators: Accumulators = field(default_factory=dict)  # this member's, in this version's policy year
     trace: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"claim_id": self.claim_id, "version": self.version, "ruleset": self.ruleset,
                 "eligibility": self.eligibility.as_dict(), "paid_fen": self.paid_fen,
                 "by_liability": self.by_liability, "layers": self.layers, "insurers": self.insurers,
-                "patient_remainder_fen": self.patient_remainder_fen, "accumulators": self.accumulators,
+                "patient_remainder_fen": self.patient_remainder_fen,
+                "accumulators": accumulators_as_list(self.accumulators),
                 "trace": self.trace}
 
 
 def adjudicate(claim: Claim, version: Version, accumulators: Accumulators | None = None,
                trace: bool = True) -> Settlement:
-    """Pay one claim under one version, given the member's accumulators for that policy year.
+    """Pay one claim under one version, given the member's accumulators for that policy year (keys of other
+    members or versions are left out: they never count towards this claim).
 
     All the rules' decisions for the claim (eligibility, then the route of every part in every layer)
     are taken in one batch: routing depends on what a part is, never on how much is left of it.
     """
     _check_claim(claim, version)
     steps = Trace(trace)
-    acc = dict(accumulators or {})
+    acc = {key: fen for key, fen in (accumulators or {}).items()
+           if key.member == claim.member.id and key.version == version.key}
     drugs = _drug_parts(claim, version)
     plan = [(layer, _layer_parts(layer, claim, drugs)) for layer in _layers_for(claim, version)]
     point = _claim_point(claim)
@@ -324,7 +327,8 @@ def _pay_layer(layer: Layer, routed_parts: list[tuple[Part, Decision]], claim: C
             steps.add("route", decision.rule, liability.basis, lambda p=part, l=liability: f"{p.label} "
                       f"{format_yuan(p.fen)} 元 → {layer.name}·{l.name}", layer=layer.id, liability=liability.id,
                       amount_fen=part.fen)
-            fen = _pay_part(layer, liability, row, part, version, acc, steps)
+            pool_key = partial(PoolKey, claim.member.id, version.key, layer.id)
+            fen = _pay_part(layer, liability, row, part, version, acc, pool_key, steps)
             paid[part.covers] += fen
             key = layer.key_of(liability)
             by_liability[key] = by_liability.get(key, 0) + fen
@@ -347,11 +351,11 @@ def _scope(layer: Layer, covers: str) -> Provenance:
 
 
 def _pay_part(layer: Layer, liability: Liability, row: RatioRow, part: Part, version: Version,
-              acc: Accumulators, steps: Trace) -> int:
+              acc: Accumulators, pool_key: Callable[[PoolKind, str], PoolKey], steps: Trace) -> int:
     """Deductible, then ratio (flat or progressive segments), then caps — all against the annual accumulators."""
     where = {"layer": layer.id, "liability": liability.id}
     pool = layer.deductibles[liability.deductible]
-    ded_key = f"{layer.id}/deductible/{pool.id}"
+    ded_key = pool_key(PoolKind.DEDUCTIBLE, pool.id)
     used = acc.get(ded_key, 0)
     deducted = min(part.fen, max(pool.amount.fen - used, 0))
     acc[ded_key] = used + deducted
@@ -359,7 +363,7 @@ def _pay_part(layer: Layer, liability: Liability, row: RatioRow, part: Part, ver
         steps.add("deductible", f"pool.{pool.id}", pool.amount.prov,
                   lambda: f"{pool.name} {format_yuan(pool.amount.fen)} 元，此前已累计 {format_yuan(used)} 元，本次抵扣 "
                   f"{format_yuan(deducted)} 元", amount_fen=part.fen, result_fen=part.fen - deducted, **where)
-    expense_key = f"{layer.id}/expense/{liability.id}"
+    expense_key = pool_key(PoolKind.EXPENSE, liability.id)
     before = acc.get(expense_key, 0)
     acc[expense_key] = before + part.fen
     if row.rate is not None:
@@ -371,7 +375,7 @@ def _pay_part(layer: Layer, liability: Liability, row: RatioRow, part: Part, ver
         fen = _pay_segments(row, before + deducted, before + part.fen, version, steps, where)
     for cap_id in liability.caps:
         cap = layer.caps[cap_id]
-        cap_key = f"{layer.id}/cap/{cap.id}"
+        cap_key = pool_key(PoolKind.CAP, cap.id)
         left = max(cap.amount.fen - acc.get(cap_key, 0), 0)
         if fen > left:
             steps.add("cap", f"pool.{cap.id}", cap.amount.prov,
@@ -380,7 +384,7 @@ def _pay_part(layer: Layer, liability: Liability, row: RatioRow, part: Part, ver
                       **where)
             fen = left
     for cap_id in liability.caps:
-        cap_key = f"{layer.id}/cap/{cap_id}"
+        cap_key = pool_key(PoolKind.CAP, cap_id)
         acc[cap_key] = acc.get(cap_key, 0) + fen
     steps.add("paid", f"liability.{liability.id}", liability.basis, lambda: f"{liability.name}赔付 {format_yuan(fen)} 元",
               amount_fen=part.fen, result_fen=fen, **where)

@@ -2,11 +2,17 @@
 
 The engine holds no state; the ledger gives it each member's accumulators for the policy year and
 stores what comes back, in one transaction with the settled claim.  A claim id is settled once:
-the same claim submitted again returns the stored settlement and pays nothing more.
+the same claim submitted again returns the stored settlement and pays nothing more; the same id with
+different content is refused.
 
-Two writers may settle claims of one member at once.  Each writes its accumulators only if they
-still hold what it read (compare-and-set); otherwise — or when a unique key shows the other writer
-got there first — it reads again and adjudicates again, so a deductible is never consumed twice.
+Settlements of one member take turns, so a deductible or cap is never used twice.  Each settlement
+first locks the member's row for the policy year (`member_years`): `SELECT … FOR UPDATE` on PostgreSQL;
+on SQLite every transaction starts with `BEGIN IMMEDIATE`, which holds the database's write lock.
+Only then does it look for the claim id, read the accumulators, adjudicate and write.  Two members'
+claims carrying the same claim id at once meet at the unique key: the loser reads again and is told.
+
+SQLite and PostgreSQL are supported.  A ledger file written before accumulators had typed columns
+(one text `key` such as "scheme/deductible/shared") is upgraded in place when it is opened.
 """
 from __future__ import annotations
 
@@ -14,45 +20,66 @@ import hashlib
 import json
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, create_engine, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import (JSON, DateTime, Enum, Integer, String, UniqueConstraint, create_engine, event, inspect, select,
+                        text)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from . import vocab
+from .accumulators import Accumulators, PoolKey, PoolKind
 from .evaluate import adjudicate
 from .inputs import Claim
 from .issues import InputError, Issue
 from .model import Version
 
 DEFAULT_URL = "sqlite:///hmb-ledger.db"
-ATTEMPTS = 5  # tries to settle one claim against writers changing the same member's accumulators
+ATTEMPTS = 5  # tries to settle one claim while other members' claims take the same claim id
+SQLITE_WAIT_SECONDS = 60  # how long a settlement waits for another process's write lock on a SQLite file
+_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}  # both can insert "unless it exists"
 
 
 class LedgerConflict(RuntimeError):
-    """Other writers kept changing this member's accumulators; nothing was saved — try again later."""
-
-
-class _Stale(Exception):
-    """An accumulator changed between reading it and writing it back."""
+    """The claim id kept being taken by concurrent writers; nothing was saved — try again later."""
 
 
 class LedgerBase(DeclarativeBase):
     pass
 
 
+class MemberYearRow(LedgerBase):
+    """One member in one policy year of a product: the row a settlement locks, so that the member's
+    settlements take turns.  `settlements` counts them."""
+
+    __tablename__ = "member_years"
+    __table_args__ = (UniqueConstraint("product_id", "version_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(64))
+    version_id: Mapped[str] = mapped_column(String(64))
+    member_id: Mapped[str] = mapped_column(String(128))
+    settlements: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class AccumulatorRow(LedgerBase):
-    """How much of one pool (deductible, cap, expense) a member has used in one policy year of a product."""
+    """How much of one pool (deductible, cap, a liability's expense) a member has used in one policy year."""
 
     __tablename__ = "accumulators"
-    __table_args__ = (UniqueConstraint("product_id", "version_id", "member_id", "key"),)
+    __table_args__ = (UniqueConstraint("product_id", "version_id", "member_id", "layer", "kind", "pool"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     product_id: Mapped[str] = mapped_column(String(64))
     version_id: Mapped[str] = mapped_column(String(64))
     member_id: Mapped[str] = mapped_column(String(128), index=True)
-    key: Mapped[str] = mapped_column(String(200))
+    layer: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[PoolKind] = mapped_column(Enum(PoolKind, native_enum=False, length=16,
+                                                values_callable=lambda kinds: [k.value for k in kinds]))
+    pool: Mapped[str] = mapped_column(String(128))
     fen: Mapped[int] = mapped_column(Integer)
+
+    def key(self, version: Version) -> PoolKey:
+        return PoolKey(self.member_id, version.key, self.layer, self.kind, self.pool)
 
 
 class SettledClaimRow(LedgerBase):
@@ -91,17 +118,14 @@ def request_hash(claim: Claim) -> str:
 
 class Ledger:
     def __init__(self, bind: str | Engine = DEFAULT_URL):
-        self.engine = create_engine(bind) if isinstance(bind, str) else bind
+        self.engine = _engine(bind) if isinstance(bind, str) else bind
+        _check_backend(self.engine.dialect.name)
+        if self.engine.dialect.name == "sqlite":
+            _begin_immediate(self.engine)
+        _upgrade_text_keys(self.engine)
         LedgerBase.metadata.create_all(self.engine)
 
-    @staticmethod
-    def _rows(session: Session, version: Version, member_id: str) -> dict[str, AccumulatorRow]:
-        rows = session.scalars(select(AccumulatorRow).where(
-            AccumulatorRow.product_id == version.product_id, AccumulatorRow.version_id == version.id,
-            AccumulatorRow.member_id == member_id))
-        return {row.key: row for row in rows}
-
-    def accumulators(self, version: Version, member_id: str) -> dict:
+    def accumulators(self, version: Version, member_id: str) -> Accumulators:
         with Session(self.engine) as session:
             return {key: row.fen for key, row in self._rows(session, version, member_id).items()}
 
@@ -111,19 +135,27 @@ class Ledger:
         for _ in range(ATTEMPTS):
             try:
                 return self._settle_once(claim, version, digest, trace)
-            except (IntegrityError, _Stale):  # another writer got there first: read again, decide again
+            except IntegrityError:  # another member's claim took this claim id first: read again, and say so
                 continue
-        raise LedgerConflict(f"理赔“{claim.claim_id}”：成员 {claim.member.id} 的累计额在结算期间反复被改动，未保存，请重试")
+        raise LedgerConflict(f"理赔“{claim.claim_id}”：理赔号在结算期间反复被并发写入占用，未保存，请重试")
 
     def _settle_once(self, claim: Claim, version: Version, digest: str, trace: bool) -> tuple[dict, bool]:
         with Session(self.engine) as session, session.begin():
+            member_year = self._lock_member_year(session, version, claim.member.id)
             existing = self._existing(session, version, claim)
             if existing is not None:
                 return self._replay(existing, digest), True
             rows = self._rows(session, version, claim.member.id)
-            before = {key: row.fen for key, row in rows.items()}
-            settled = adjudicate(claim, version, before, trace=trace).as_dict()
-            self._store_accumulators(session, version, claim.member.id, rows, before, settled["accumulators"])
+            settlement = adjudicate(claim, version, {key: row.fen for key, row in rows.items()}, trace=trace)
+            for key, fen in settlement.accumulators.items():
+                if key in rows:
+                    rows[key].fen = fen
+                else:
+                    session.add(AccumulatorRow(product_id=version.product_id, version_id=version.id,
+                                               member_id=key.member, layer=key.layer, kind=key.kind, pool=key.pool,
+                                               fen=fen))
+            member_year.settlements += 1
+            settled = settlement.as_dict()
             session.add(SettledClaimRow(product_id=version.product_id, claim_id=claim.claim_id,
                                         version_id=version.id, ruleset=version.ruleset_name,
                                         member_id=claim.member.id, request_hash=digest,
@@ -131,9 +163,24 @@ class Ledger:
             session.flush()  # a unique-key clash surfaces here, inside the retry loop
             return settled, False
 
-    def _existing(self, session: Session, version: Version, claim: Claim) -> SettledClaimRow | None:
-        return session.scalar(select(SettledClaimRow).where(SettledClaimRow.product_id == version.product_id,
-                                                            SettledClaimRow.claim_id == claim.claim_id))
+    @staticmethod
+    def _lock_member_year(session: Session, version: Version, member_id: str) -> MemberYearRow:
+        """The member's row for the policy year, created if need be, locked until the transaction ends."""
+        where = {"product_id": version.product_id, "version_id": version.id, "member_id": member_id}
+        insert = _INSERT[session.get_bind().dialect.name]
+        session.execute(insert(MemberYearRow).values(**where, settlements=0).on_conflict_do_nothing())
+        return session.scalars(select(MemberYearRow).filter_by(**where).with_for_update()).one()
+
+    @staticmethod
+    def _rows(session: Session, version: Version, member_id: str) -> dict[PoolKey, AccumulatorRow]:
+        rows = session.scalars(select(AccumulatorRow).filter_by(product_id=version.product_id, version_id=version.id,
+                                                                member_id=member_id))
+        return {row.key(version): row for row in rows}
+
+    @staticmethod
+    def _existing(session: Session, version: Version, claim: Claim) -> SettledClaimRow | None:
+        return session.scalar(select(SettledClaimRow).filter_by(product_id=version.product_id,
+                                                                claim_id=claim.claim_id))
 
     @staticmethod
     def _replay(row: SettledClaimRow, digest: str) -> dict:
@@ -142,17 +189,48 @@ class Ledger:
                                     ("claim_id",))])
         return row.result
 
-    @staticmethod
-    def _store_accumulators(session: Session, version: Version, member_id: str, rows: dict, before: dict,
-                            after: dict) -> None:
-        """Write back every accumulator read (compare-and-set, even if unchanged: the payment depended on it)."""
-        for key, fen in after.items():
-            if key not in rows:  # new: a concurrent insert of the same key breaks the unique constraint
-                session.add(AccumulatorRow(product_id=version.product_id, version_id=version.id,
-                                           member_id=member_id, key=key, fen=fen))
-                continue
-            written = session.execute(update(AccumulatorRow)
-                                      .where(AccumulatorRow.id == rows[key].id, AccumulatorRow.fen == before[key])
-                                      .values(fen=fen).execution_options(synchronize_session=False))
-            if written.rowcount != 1:
-                raise _Stale(key)
+
+def _engine(url: str) -> Engine:
+    backend = make_url(url).get_backend_name()
+    _check_backend(backend)  # before create_engine, which would import another database's driver
+    if backend == "sqlite":
+        return create_engine(url, connect_args={"timeout": SQLITE_WAIT_SECONDS})
+    return create_engine(url)
+
+
+def _check_backend(name: str) -> None:
+    if name not in _INSERT:
+        raise InputError([Issue("ledger.database", f"账本数据库只支持 SQLite 和 PostgreSQL，不支持 {name}", ("db",))])
+
+
+def _begin_immediate(engine: Engine) -> None:
+    """SQLite: take the write lock when a transaction begins, not at its first write, so that reading the
+    accumulators and writing them back cannot interleave with another process (SQLAlchemy's documented recipe)."""
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # pysqlite would otherwise BEGIN (deferred) by itself
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _upgrade_text_keys(engine: Engine) -> None:
+    """A ledger written when accumulator keys were text ("layer/kind/pool") gets typed columns, same amounts."""
+    inspector = inspect(engine)
+    if not inspector.has_table("accumulators"):
+        return
+    if "key" not in {column["name"] for column in inspector.get_columns("accumulators")}:
+        return
+    with engine.begin() as conn:
+        old = conn.execute(text("SELECT product_id, version_id, member_id, key, fen FROM accumulators")).all()
+        conn.execute(text("DROP TABLE accumulators"))
+        AccumulatorRow.__table__.create(conn)
+        rows = []
+        for product_id, version_id, member_id, key, fen in old:
+            layer, kind, pool = key.split("/")  # ids never hold "/" (the scheme schema's id pattern)
+            rows.append({"product_id": product_id, "version_id": version_id, "member_id": member_id,
+                         "layer": layer, "kind": PoolKind(kind), "pool": pool, "fen": fen})
+        if rows:
+            conn.execute(AccumulatorRow.__table__.insert(), rows)

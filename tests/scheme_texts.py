@@ -57,12 +57,15 @@ VERSION = """\
   chain:
     after: [basic]
 @CHAIN@
-  deductibles:
-    - {id: shared, name: 共用起付线, amount: 10000, source: doc 第五条}
-  caps:
-    - {id: total, name: 共用保额, amount: 100000, source: doc 第六条}
+@POOLS@
   liabilities:
 @LIABILITIES@"""
+
+POOLS = """\
+deductibles:
+  - {id: shared, name: 共用起付线, amount: 10000, source: doc 第五条}
+caps:
+  - {id: total, name: 共用保额, amount: 100000, source: doc 第六条}"""
 
 INSURERS = """\
 lead: {name: 主承保公司, share: 0.4}
@@ -107,13 +110,13 @@ def _block(text: str, indent: int) -> str:
 
 
 def scheme_text(years=("2024",), rounding="half_up", insurers=INSURERS, conditions="", bands=BANDS,
-                liabilities=LIABILITIES, chain="", funding="") -> str:
+                liabilities=LIABILITIES, chain="", funding="", pools=POOLS) -> str:
     versions = []
     for year in years:
         body = (VERSION.replace("@YEAR@", year).replace("@ROUNDING@", rounding)
                 .replace("@INSURERS@", _block(insurers, 4)).replace("@CONDITIONS@", _block(conditions, 4))
                 .replace("@BANDS@", _block(bands, 6)).replace("@CHAIN@", _block(chain, 4))
-                .replace("@FUNDING@", _block(funding, 2))
+                .replace("@FUNDING@", _block(funding, 2)).replace("@POOLS@", _block(pools, 2))
                 .replace("@LIABILITIES@", _block(liabilities, 4)))
         versions.append(_block(body, 2))
     text = TEMPLATE.replace("@VERSIONS@", "\n".join(versions) + "\n")

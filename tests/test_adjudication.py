@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from engine import adjudicate, parse_claim
+from engine.accumulators import PoolKey, PoolKind
 from scheme_texts import LIABILITIES, scheme, version
 
 CLAUSED_STEPS = ("route", "deductible", "ratio", "segment", "cap", "catalogue")
@@ -47,17 +48,25 @@ def test_scheme():
     return version()
 
 
+def pool(kind: PoolKind, pool_id: str, version="test-scheme@2024", member="m1") -> PoolKey:
+    """The key of one of the scheme's own pools (the default member's, in the test scheme's 2024)."""
+    return PoolKey(member, version, "scheme", kind, pool_id)
+
+
 def step_list(settled, step):
     return [s for s in settled.trace if s["step"] == step]
 
 
 # ── accumulators ──────────────────────────────────────────────────────────────────────────────
 
+XN_DEDUCTIBLE = pool(PoolKind.DEDUCTIBLE, "in_policy.deductible", version="xianhuibao@2023")
+
+
 def test_annual_deductible_is_consumed_across_successive_claims(xn2023):
     first = adjudicate(xn(claim_id="a", in_policy=10_000), xn2023)
     # 10,000 is all within the 18,000 deductible: nothing paid, 10,000 of it used
     assert first.paid_fen == 0
-    assert first.accumulators["scheme/deductible/in_policy.deductible"] == fen(10_000)
+    assert first.accumulators[XN_DEDUCTIBLE] == fen(10_000)
     kept = dict(first.accumulators)
 
     second = adjudicate(xn(claim_id="b", in_policy=20_000), xn2023, first.accumulators)
@@ -69,7 +78,7 @@ def test_annual_deductible_is_consumed_across_successive_claims(xn2023):
 
     third = adjudicate(xn(claim_id="c", in_policy=5_000), xn2023, second.accumulators)
     assert third.paid_fen == fen(4_000)  # deductible met: 5,000 × 80 %
-    assert third.accumulators["scheme/deductible/in_policy.deductible"] == fen(18_000)
+    assert third.accumulators[XN_DEDUCTIBLE] == fen(18_000)
 
 
 def test_shared_deductible_pool_between_two_liabilities(test_scheme):
@@ -77,7 +86,7 @@ def test_shared_deductible_pool_between_two_liabilities(test_scheme):
     # pool 10,000: in_policy (first liability) uses 6,000 and pays 0; out_of_policy uses the other 4,000
     # and pays (8,000 − 4,000) × 50 % = 2,000
     assert first.by_liability == {"in_policy": 0, "out_of_policy": fen(2_000)}
-    assert first.accumulators["scheme/deductible/shared"] == fen(10_000)
+    assert first.accumulators[pool(PoolKind.DEDUCTIBLE, "shared")] == fen(10_000)
     second = adjudicate(claim(claim_id="c2", in_policy=1_000), test_scheme, first.accumulators)
     assert second.paid_fen == fen(800)  # pool used up: 1,000 × 80 %
 
@@ -105,8 +114,8 @@ def test_caps_are_reached_across_claims(test_scheme):
     assert paid == [fen(80_000), fen(20_000), 0, fen(30_000), fen(20_000)]
     caps = [(s["liability"], s["amount_fen"], s["result_fen"]) for s in step_list(results[1], "cap")]
     assert caps == [("in_policy", fen(24_000), fen(20_000)), ("out_of_policy", fen(10_000), 0)]
-    assert acc["scheme/cap/total"] == fen(100_000)
-    assert acc["scheme/cap/special_drugs.cap"] == fen(50_000)
+    assert acc[pool(PoolKind.CAP, "total")] == fen(100_000)
+    assert acc[pool(PoolKind.CAP, "special_drugs.cap")] == fen(50_000)
 
 
 def test_a_new_member_and_a_new_year_start_from_zero():
@@ -120,14 +129,14 @@ def test_a_new_member_and_a_new_year_start_from_zero():
     b1 = adjudicate(claim(claim_id="b1", member="B", in_policy=12_000), v2024)
     a3 = adjudicate(claim(claim_id="a3", member="A", date="2025-05-01", in_policy=12_000), v2025)
     assert b1.paid_fen == a3.paid_fen == fen(1_600)
-    assert b1.accumulators["scheme/deductible/shared"] == fen(10_000)
+    assert b1.accumulators[pool(PoolKind.DEDUCTIBLE, "shared", member="B")] == fen(10_000)
 
 
 # ── eligibility ───────────────────────────────────────────────────────────────────────────────
 
 @pytest.mark.parametrize("status, words", [("arrears", "欠费暂停待遇"), ("terminated", "参保关系中断")])
 def test_suspended_member_is_paid_nothing_with_the_reason(test_scheme, status, words):
-    before = {"scheme/deductible/shared": fen(5_000)}
+    before = {pool(PoolKind.DEDUCTIBLE, "shared"): fen(5_000)}
     settled = adjudicate(claim(in_policy=50_000, basic_insurance_status=status), test_scheme, before)
     assert settled.eligibility.outcome == "suspended"
     assert settled.paid_fen == 0 and settled.by_liability == {} and settled.insurers == []

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine import InputError, SchemeError, adjudicate, load_product, load_product_text, parse_claim
+from engine.accumulators import PoolKey, PoolKind
 
 FIXTURE = Path(__file__).parent / "fixtures" / "xixia.yaml"
 
@@ -109,7 +110,8 @@ def test_annual_deductibles_and_segments_carry_over_to_the_next_stay(xixia):
     assert layer_paid(first) == {"basic": fen(8_820), "critical": 0, "scheme": 0, "assistance": 0}
     assert first.patient_remainder_fen == fen(1_180)
 
-    second = adjudicate(bill(50_000, claim_id="b", date="2017-10-09"), xixia, first.accumulators)
+    second_claim = bill(50_000, claim_id="b", date="2017-10-09")
+    second = adjudicate(second_claim, xixia, first.accumulators)
     # basic:      deductible already met: 50,000 × 90 % = 45,000 (cap: 8,820 + 45,000 ≤ 150,000)   left 5,000
     # critical:   15,000 − 1,180 = 13,820 still to deduct ≥ 5,000: pays 0                            left 5,000
     # scheme:     3,000 − 1,180 = 1,820 still to deduct; the cumulative range is 1,180 + 1,820 = 3,000
@@ -120,8 +122,10 @@ def test_annual_deductibles_and_segments_carry_over_to_the_next_stay(xixia):
                                   "assistance": fen("2486.40")}
     assert second.patient_remainder_fen == fen("1441.60")
     assert [s["amount_fen"] for s in steps(second, "segment", "scheme")] == [fen(2_000), fen(1_180)]
-    assert second.accumulators["basic/cap/inpatient.cap"] == fen(8_820) + fen(45_000)
-    assert second.accumulators["scheme/deductible/critical_supplement.deductible"] == fen(3_000)
+    def used(layer, kind, pool):
+        return second.accumulators[PoolKey(second_claim.member.id, xixia.key, layer, kind, pool)]
+    assert used("basic", PoolKind.CAP, "inpatient.cap") == fen(8_820) + fen(45_000)
+    assert used("scheme", PoolKind.DEDUCTIBLE, "critical_supplement.deductible") == fen(3_000)
 
 
 def test_outpatient_chronic_assistance_capped_at_2000_a_year(xixia):

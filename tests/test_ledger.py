@@ -7,10 +7,11 @@ from sqlalchemy import func, select
 
 import engine.ledger as ledger_module
 from engine import InputError, parse_claim
+from engine.accumulators import PoolKey, PoolKind
 from engine.ledger import AccumulatorRow, Ledger, LedgerConflict, SettledClaimRow
 from scheme_texts import scheme
 
-DEDUCTIBLE_KEY = "scheme/deductible/in_policy.deductible"
+DEDUCTIBLE_KEY = PoolKey("m1", "xianhuibao@2023", "scheme", PoolKind.DEDUCTIBLE, "in_policy.deductible")
 
 
 @pytest.fixture
@@ -114,65 +115,38 @@ def test_nothing_is_saved_when_storing_fails_half_way(url, xn2023, monkeypatch):
     assert (settled["paid_fen"], dup) == (9_600_00, False)
 
 
-def racing(monkeypatch, during, times=1):
-    """Run `during()` — another writer — between this writer's read and its write, `times` times."""
-    real = ledger_module.adjudicate
-    results, busy = [], []
+def looks_before_the_other_writer_commits(monkeypatch, times):
+    """This writer finds no settled claim with the id `times` times, as if another writer — settling another
+    member's claim with the same id — had not yet committed; its insert then meets the unique key."""
+    real, calls = Ledger._existing, []
 
-    def adjudicate(*args, **kwargs):
-        if not busy and len(results) < times:  # the other writer's own adjudication runs undisturbed
-            busy.append(True)
-            results.append(during())
-            busy.clear()
-        return real(*args, **kwargs)
+    def existing(session, version, claim):
+        calls.append(claim.claim_id)
+        return None if len(calls) <= times else real(session, version, claim)
 
-    monkeypatch.setattr(ledger_module, "adjudicate", adjudicate)
-    return results
+    monkeypatch.setattr(Ledger, "_existing", staticmethod(existing))
+    return calls
 
 
-def test_a_concurrent_writer_cannot_make_the_deductible_count_twice(url, xn2023, monkeypatch):
-    mine, other = Ledger(url), Ledger(url)
-    racing(monkeypatch, lambda: other.settle(xn_claim("theirs", 20_000, date="2023-06-02"), xn2023))
-    settled, dup = mine.settle(xn_claim("mine", 20_000), xn2023)
-    # the other writer's claim took the whole 18,000 deductible: (20,000 − 18,000) × 80 % = 1,600.
-    # Mine, read before that, must be decided again: deductible met, 20,000 × 80 % = 16,000 (not 1,600)
-    assert (settled["paid_fen"], dup) == (16_000_00, False)
-    acc = mine.accumulators(xn2023, "m1")
-    assert acc[DEDUCTIBLE_KEY] == 18_000_00
-    assert acc["scheme/cap/total"] == 1_600_00 + 16_000_00
+def test_a_claim_id_taken_concurrently_by_another_member_is_refused_with_the_reason(url, xn2023, monkeypatch):
+    ledger = Ledger(url)
+    ledger.settle(xn_claim("a", 30_000, member="m2"), xn2023)
+    calls = looks_before_the_other_writer_commits(monkeypatch, times=1)
+    with pytest.raises(InputError) as err:
+        ledger.settle(xn_claim("a", 30_000), xn2023)
+    assert len(calls) == 2  # the clash at the unique key, then the refusal read again
+    assert [(i.code, i.path) for i in err.value.issues] == [("claim.id_reused", ("claim_id",))]
+    assert ledger.accumulators(xn2023, "m1") == {}  # m1's attempt left nothing behind
 
 
-def test_a_concurrent_writer_cannot_lose_an_update_of_existing_accumulators(url, xn2023, monkeypatch):
-    mine, other = Ledger(url), Ledger(url)
-    mine.settle(xn_claim("earlier", 10_000), xn2023)  # 10,000 of the deductible used, pays 0
-    racing(monkeypatch, lambda: other.settle(xn_claim("theirs", 20_000, date="2023-06-02"), xn2023))
-    settled, _ = mine.settle(xn_claim("mine", 20_000), xn2023)
-    # theirs: 8,000 of the deductible left: (20,000 − 8,000) × 80 % = 9,600.  Mine, decided again after it:
-    # 20,000 × 80 % = 16,000.  Writing back what mine first read would have paid 9,600 twice against
-    # the same 8,000 of deductible and recorded only one of them against the cap.
-    assert settled["paid_fen"] == 16_000_00
-    assert mine.accumulators(xn2023, "m1")["scheme/cap/total"] == 9_600_00 + 16_000_00
-
-
-def test_the_same_claim_settled_concurrently_is_paid_once(url, xn2023, monkeypatch):
-    mine, other = Ledger(url), Ledger(url)
-    calls = racing(monkeypatch, lambda: other.settle(xn_claim("a", 30_000), xn2023))
-    settled, dup = mine.settle(xn_claim("a", 30_000), xn2023)
-    assert dup is True and settled == calls[0][0]
-    assert count(mine, SettledClaimRow) == 1
-    assert mine.accumulators(xn2023, "m1")[DEDUCTIBLE_KEY] == 18_000_00
-
-
-def test_a_writer_that_keeps_losing_gives_up_without_saving(url, xn2023, monkeypatch):
-    mine, other = Ledger(url), Ledger(url)
-    n = iter(range(100))
-    # another claim of the same member lands between every read and write
-    racing(monkeypatch, lambda: other.settle(xn_claim(f"theirs-{next(n)}", 100, date="2023-06-02"), xn2023),
-           times=100)
+def test_a_writer_that_keeps_losing_the_claim_id_gives_up_without_saving(url, xn2023, monkeypatch):
+    ledger = Ledger(url)
+    ledger.settle(xn_claim("a", 30_000, member="m2"), xn2023)
+    looks_before_the_other_writer_commits(monkeypatch, times=100)
     with pytest.raises(LedgerConflict):
-        mine.settle(xn_claim("mine", 20_000), xn2023)
+        ledger.settle(xn_claim("a", 30_000), xn2023)
     monkeypatch.undo()
-    assert mine.settle(xn_claim("mine", 20_000), xn2023)[1] is False  # it was not saved
+    assert ledger.accumulators(xn2023, "m1") == {} and count(ledger, SettledClaimRow) == 1
 
 
 def test_each_year_has_its_own_accumulators(url):
@@ -186,5 +160,36 @@ def test_each_year_has_its_own_accumulators(url):
     assert ledger.settle(claim("y1", "2024-05-01", 10_000), product.version("2024"))[0]["paid_fen"] == 0
     # 2025 starts from zero: (12,000 − 10,000) × 80 % = 1,600, not 12,000 × 80 %
     assert ledger.settle(claim("y2", "2025-05-01", 12_000), product.version("2025"))[0]["paid_fen"] == 1_600_00
-    assert ledger.accumulators(product.version("2024"), "m1")["scheme/deductible/shared"] == 10_000_00
-    assert ledger.accumulators(product.version("2025"), "m1")["scheme/deductible/shared"] == 10_000_00
+    for year in ("2024", "2025"):
+        shared = PoolKey("m1", f"test-scheme@{year}", "scheme", PoolKind.DEDUCTIBLE, "shared")
+        assert ledger.accumulators(product.version(year), "m1")[shared] == 10_000_00
+
+
+def test_a_ledger_written_with_text_keys_is_upgraded_to_typed_columns_with_its_amounts(tmp_path, xn2023):
+    """Before accumulator keys had a type, the ledger stored them as text ("layer/kind/pool")."""
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:
+        old.executescript("""
+            CREATE TABLE accumulators (id INTEGER PRIMARY KEY, product_id VARCHAR(64), version_id VARCHAR(64),
+                member_id VARCHAR(128), key VARCHAR(200), fen INTEGER,
+                UNIQUE (product_id, version_id, member_id, key));
+            CREATE INDEX ix_accumulators_member_id ON accumulators (member_id);
+            INSERT INTO accumulators (product_id, version_id, member_id, key, fen) VALUES
+                ('xianhuibao', '2023', 'm1', 'scheme/deductible/in_policy.deductible', 1000000),
+                ('xianhuibao', '2023', 'm1', 'scheme/expense/in_policy', 1000000);""")
+    ledger = Ledger(f"sqlite:///{path}")
+    assert ledger.accumulators(xn2023, "m1") == {
+        DEDUCTIBLE_KEY: 10_000_00,
+        PoolKey("m1", "xianhuibao@2023", "scheme", PoolKind.EXPENSE, "in_policy"): 10_000_00}
+    settled, _ = ledger.settle(xn_claim("b", 20_000), xn2023)
+    assert settled["paid_fen"] == 9_600_00  # the upgraded 10,000 counts: (20,000 − 8,000) × 80 %
+
+
+def test_a_database_other_than_sqlite_or_postgresql_is_an_input_error_that_says_why():
+    """The ledger's locking is written for those two; another database's driver is not even loaded."""
+    with pytest.raises(InputError) as err:
+        Ledger("mysql://user@localhost/db")
+    assert [(i.code, i.path) for i in err.value.issues] == [("ledger.database", ("db",))]
+    assert "SQLite 和 PostgreSQL" in err.value.issues[0].message
