@@ -134,3 +134,19 @@ DIMENSIONS: dict[str, list] = {
 
 def label(table: dict, code) -> str:
     return table.get(code, str(code))
+
+# What a scheme declares it publishes (regulation.disclosure) and which personal data it collects
+# (regulation.data_items); the review checks them against what a regime requires or allows.
+DISCLOSURE_ITEMS = {"enrolment": "参保情况", "claims": "赔付情况", "settlement": "结算情况", "income_expense": "收支情况"}
+DATA_ITEMS = {
+    "identity": "身份信息",
+    "contact": "联系方式",
+    "basic_insurance": "医保参保信息",
+    "claims": "医疗费用与结算信息",
+    "bank_account": "收款账户",
+    "health_questionnaire": "健康告知问卷",
+    "medical_history": "既往病史与诊疗记录",
+    "genetic": "基因检测信息",
+    "location": "位置信息",
+    "address_book": "通讯录",
+}
