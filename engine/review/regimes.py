@@ -257,10 +257,10 @@ def _condition_issues(doc: Document, condition: dict, path: tuple) -> list[Issue
         where = path + (name, op) if isinstance(test, dict) else path + (name,)
         if kind not in OPERATORS[op]:
             issues.append(doc.issue("regime.operator", f"“{label}”（{name}）不能用 {op}：{op} 只用于 "
-                                    f"{'、'.join(OPERATORS[op])} 类事实", where))
+                                    f"{'、'.join(OPERATORS[op])} 类事实", where, prefer_key=True))
         elif isinstance(value, dict) and FACTS[value["fact"]][0] != kind:
             issues.append(doc.issue("regime.compare_kinds", f"“{label}”不能与“{FACTS[value['fact']][1]}”比较："
-                                    "两者类型不同", where))
+                                    "两者类型不同", where, prefer_key=True))
         elif op != "known":
             issues += _value_issues(doc, kind, label, value if isinstance(value, list) else [value], where)
     return issues

@@ -1,0 +1,283 @@
+"""Regulator review: each verdict of the regimes (regimes/*.yaml) on a passing and a failing variant of a product.
+
+Variants are the product files with their text edited, so each test shows the one change that moves a verdict.
+"""
+from __future__ import annotations
+
+import pytest
+
+from engine import parse_text, product_from_document
+from engine.review import review, version_data
+
+from conftest import PRODUCTS
+
+XIANNING = PRODUCTS / "xianhuibao.yaml"
+GANZHOU = PRODUCTS / "ganzhou.yaml"
+ZAOZHUANG = PRODUCTS / "zaohuibao.yaml"
+
+ELIGIBILITY = "      suspend_when_basic_in_arrears: false\n      source: xn-news"
+REGULATION = "      regimes: [cbirc-2021-city-customised, hubei-guidance]\n"
+GZ_REGULATION = "      regimes: [cbirc-2021-city-customised, gz-plan]\n"
+GZ_LIMITS = """      limits:
+        premium_max: {value: 100, source: gz-plan 三(四) “第一年保费原则上不超过100元”}
+        deductible_max: {value: 15000, source: gz-plan 三(四) “起付线不高于1.5万元”}
+        cap_min: {value: 1000000, source: gz-plan 三(四) “封顶线不低于100万元”}
+        claims_ratio_min: {value: 0.8, source: gz-plan 三(五) “赣州惠民保年度总赔付率不低于80%”}
+"""
+ZZ_2025 = "  - id: \"2025\"\n"
+# the 2025 version moved after the 2025 notice took effect (its period then starts on 2025-09-01)
+ZZ_AFTER_NOTICE = [("      start: 2025-01-01\n      end: 2025-12-31", "      start: 2025-09-01\n      end: 2026-08-31")]
+
+
+def reviewed(path, year, edits=(), population=200):
+    text = path.read_text(encoding="utf-8")
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    doc = parse_text(text, str(path))
+    product = product_from_document(doc)
+    version = product.version(year)
+    return review(product, version, version_data(doc, version), population=population)
+
+
+def verdict(result, regime: str, check: str):
+    found = next(r for r in result.regimes if r.regime.id == regime)
+    assert found.applies, found.why
+    return next(v for v in found.verdicts if v.check.id == check)
+
+
+def eligibility_rule(when: str) -> list:
+    return [(ELIGIBILITY, ELIGIBILITY.replace(
+        "      source:", f"      conditions:\n        - {{id: barred, name: 不可参保, when: {when}, outcome: not_eligible}}\n"
+                         "      source:"))]
+
+
+def regulation(extra: str, anchor: str = REGULATION) -> list:
+    return [(anchor, anchor + extra)]
+
+
+# ── applicability ─────────────────────────────────────────────────────────────────────────────
+
+def test_regimes_apply_by_region_city_and_period_not_by_declaration():
+    xn = reviewed(XIANNING, "2023", [(REGULATION, "      regimes: [something-else]\n")])
+    applies = {r.regime.id: r.applies for r in xn.regimes}
+    assert applies == {"hubei-2021": True, "ganzhou-2023": False, "nfra-2025": False, "declared": True}
+    assert not next(r for r in xn.regimes if r.regime.id == "hubei-2021").listed
+    zz = reviewed(ZAOZHUANG, "2025", ZZ_AFTER_NOTICE)
+    assert {r.regime.id for r in zz.regimes if r.applies} == {"nfra-2025", "declared"}
+    assert not next(r for r in reviewed(ZAOZHUANG, "2025").regimes if r.regime.id == "nfra-2025").applies
+
+
+# ── Hubei guidance ────────────────────────────────────────────────────────────────────────────
+
+@pytest.mark.parametrize("when", ["{age: {min: 71}}", "{hukou: [nonlocal]}", "{pre_existing: true}",
+                                  "{occupation: [high_risk]}"])
+def test_hubei_a_precondition_to_join_is_a_violation(when):
+    assert verdict(reviewed(XIANNING, "2023"), "hubei-2021", "no-preconditions").verdict == "符合"
+    barred = verdict(reviewed(XIANNING, "2023", eligibility_rule(when)), "hubei-2021", "no-preconditions")
+    assert barred.verdict == "违规"
+    assert barred.check.citation.quote == "不限年龄、健康状况、既往病史、职业类别、户籍等，均可自愿参保"
+    assert barred.check.clause == "二(一)"
+
+
+HEALTH_BANDS = [("""        - id: everyone
+          name: 统一保费
+          when: {}
+          amount: {value: 69, assumed: 来源未公布保费；取湖北省内惠民保常见的统一价 69 元}""",
+                 """        - id: healthy
+          name: 无既往症
+          when: {pre_existing: false}
+          amount: {value: 69, assumed: 测试}
+        - id: ill
+          name: 有既往症
+          when: {pre_existing: true}
+          amount: {value: 999, assumed: 测试}""")]
+
+
+def test_hubei_premium_tied_to_health_is_a_violation_and_says_it_rests_on_assumed_premiums():
+    assert verdict(reviewed(XIANNING, "2023"), "hubei-2021", "premium-not-risk-rated").verdict == "符合"
+    rated = verdict(reviewed(XIANNING, "2023", HEALTH_BANDS), "hubei-2021", "premium-not-risk-rated")
+    assert rated.verdict == "违规" and rated.assumed
+    assert [f.text for f in rated.looked_at] == ["是"]
+
+
+def test_declared_flat_pricing_with_health_based_premiums_is_a_violation():
+    assert verdict(reviewed(XIANNING, "2023"), "declared", "pricing-as-declared").verdict == "符合"
+    assert verdict(reviewed(XIANNING, "2023", HEALTH_BANDS), "declared", "pricing-as-declared").verdict == "违规"
+    differentiated = HEALTH_BANDS + [("      pricing: flat\n      source: hubei", "      pricing: differentiated\n      source: hubei")]
+    assert verdict(reviewed(XIANNING, "2023", differentiated), "declared", "pricing-as-declared").verdict == "符合"
+
+
+def exclusion(common: str) -> list:
+    return [("    liabilities:\n      - id: in_policy",
+             f"    exclusions:\n      - {{id: x1, name: 高血压, common: {common}, assumed: 测试}}\n"
+             "    liabilities:\n      - id: in_policy")]
+
+
+def test_hubei_common_disease_excluded_is_a_violation_and_no_exclusions_list_is_for_a_person():
+    assert verdict(reviewed(XIANNING, "2023", exclusion("true")), "hubei-2021", "no-common-disease-exclusion").verdict == "违规"
+    assert verdict(reviewed(XIANNING, "2023", exclusion("false")), "hubei-2021", "no-common-disease-exclusion").verdict == "符合"
+    assert verdict(reviewed(XIANNING, "2023"), "hubei-2021", "no-common-disease-exclusion").verdict == "需人工确认"
+
+
+def test_hubei_pre_existing_ratio_zero_on_a_main_liability_is_an_exclusion_in_effect():
+    ratio = "ratio: {value: 0.8, assumed: 来源未公布；市场无既往症人群 70–90% 区间内取 80%}"
+    zero = [(ratio, "ratio: {rows: [{when: {pre_existing: false}, rate: 0.8}, {when: {pre_existing: true}, rate: 0}],"
+                    " assumed: 测试}")]
+    passing = verdict(reviewed(XIANNING, "2023"), "hubei-2021", "pre-existing-not-excluded")
+    assert passing.verdict == "符合" and passing.looked_at[0].value == 7000  # the lower of 80 % and 70 %
+    failing = verdict(reviewed(XIANNING, "2023", zero), "hubei-2021", "pre-existing-not-excluded")
+    assert failing.verdict == "违规" and failing.looked_at[0].text == "0%"
+
+
+def test_hubei_no_coinsurance_is_a_concern_a_lead_with_the_largest_share_is_not():
+    co = "      co:\n        - {name: 共保体其他成员（来源未具名）, share: {value: 0.6, assumed: 来源只提到共保体，未列成员和份额}}\n"
+    alone = [(co, ""), ("share: {value: 0.4, assumed: 来源未公布共保份额}", "share: {value: 1, assumed: 测试}")]
+    assert verdict(reviewed(XIANNING, "2023", alone), "hubei-2021", "coinsurance-lead").verdict == "需关注"
+    led = [("share: {value: 0.4, assumed: 来源未公布共保份额}", "share: {value: 0.6, assumed: 测试}"),
+           ("share: {value: 0.6, assumed: 来源只提到共保体", "share: {value: 0.4, assumed: 来源只提到共保体")]
+    assert verdict(reviewed(XIANNING, "2023", led), "hubei-2021", "coinsurance-lead").verdict == "符合"
+
+
+def test_hubei_three_filings_declared_missing_or_unknown():
+    sourced = "      legal_opinion: true\n      source: xn-news"
+    assert verdict(reviewed(XIANNING, "2023"), "hubei-2021", "three-filings").verdict == "符合"
+    missing = [("      authorisation: true\n", "      authorisation: false\n")]
+    assert verdict(reviewed(XIANNING, "2023", missing), "hubei-2021", "three-filings").verdict == "违规"
+    assumed = [(sourced + " “咸惠保”如何定保 — 出具了“三书”", "      legal_opinion: true\n      assumed: 来源未提三书，假设已出具")]
+    unknown = verdict(reviewed(XIANNING, "2023", assumed), "hubei-2021", "three-filings")
+    assert unknown.verdict == "需人工确认" and unknown.assumed
+
+
+@pytest.mark.parametrize("declared, expected", [("true", "符合"), ("false", "违规"), (None, "需人工确认")])
+def test_hubei_surplus_rollover(declared, expected):
+    edits = regulation(f"      surplus_rollover: {declared}\n") if declared else []
+    assert verdict(reviewed(XIANNING, "2023", edits), "hubei-2021", "surplus-rollover").verdict == expected
+
+
+@pytest.mark.parametrize("items, expected", [("[identity, basic_insurance, claims]", "符合"),
+                                             ("[identity, claims, genetic]", "违规"), (None, "需人工确认")])
+def test_hubei_personal_data_limited_to_what_is_necessary(items, expected):
+    edits = regulation(f"      data_items: {items}\n") if items else []
+    assert verdict(reviewed(XIANNING, "2023", edits), "hubei-2021", "data-minimum-necessary").verdict == expected
+
+
+def test_hubei_manual_items_are_for_a_person_to_confirm():
+    item = verdict(reviewed(XIANNING, "2023"), "hubei-2021", "inform-benefits")
+    assert item.verdict == "需人工确认" and item.check.manual and item.looked_at == ()
+
+
+# ── Ganzhou plan ──────────────────────────────────────────────────────────────────────────────
+
+def test_ganzhou_the_product_as_filed_breaks_no_rule():
+    result = reviewed(GANZHOU, "2024", population=2_000)  # the backtest needs a population of some size
+    verdicts = {v.check.id: v.verdict for r in result.regimes for v in r.verdicts}
+    assert "违规" not in verdicts.values() and "需关注" not in verdicts.values()
+    assert verdicts["first-year-premium"] == verdicts["claim-order"] == "符合"
+
+
+@pytest.mark.parametrize("when", ["{hukou: [nonlocal]}", "{basic_insurance: [resident]}"])
+def test_ganzhou_every_basic_insurance_member_must_be_eligible(when):
+    anchor = "      suspend_when_basic_in_arrears: true\n      source: gz-plan"
+    barred = [(anchor, anchor.replace("      source:", f"      conditions:\n        - {{id: b, name: 不可参保, when: {when}, "
+                                                       "outcome: not_eligible}\n      source:"))]
+    assert verdict(reviewed(GANZHOU, "2024", barred), "ganzhou-2023", "all-basic-members-eligible").verdict == "违规"
+
+
+def test_ganzhou_no_suspension_and_restoration_on_arrears():
+    edits = [("      suspend_when_basic_in_arrears: true\n", "      suspend_when_basic_in_arrears: false\n")]
+    assert verdict(reviewed(GANZHOU, "2024"), "ganzhou-2023", "suspend-and-restore").verdict == "符合"
+    assert verdict(reviewed(GANZHOU, "2024", edits), "ganzhou-2023", "suspend-and-restore").verdict == "违规"
+
+
+def test_ganzhou_claim_order():
+    edits = [("      after: [basic, critical_illness, assistance]\n      source: gz-plan",
+              "      after: [basic, assistance]\n      source: gz-plan")]
+    failing = verdict(reviewed(GANZHOU, "2024", edits), "ganzhou-2023", "claim-order")
+    assert failing.verdict == "违规" and failing.looked_at[0].text == "基本医疗保险 → 医疗救助 → 本方案"
+
+
+@pytest.mark.parametrize("check, old, new", [
+    ("first-year-premium", "            value: 69\n", "            value: 120\n"),
+    ("first-year-deductible", "          value: 15000\n", "          value: 20000\n"),
+    ("first-year-cap", "          value: 1000000\n", "          value: 800000\n"),
+])
+def test_ganzhou_first_year_limits_apply_whether_or_not_the_file_declares_them(check, old, new):
+    undeclared = [(GZ_LIMITS, "")]
+    assert verdict(reviewed(GANZHOU, "2024", undeclared), "ganzhou-2023", check).verdict == "符合"
+    failing = verdict(reviewed(GANZHOU, "2024", undeclared + [(old, new)]), "ganzhou-2023", check)
+    assert failing.verdict == "违规" and failing.assumed  # the amounts are assumptions of the file
+
+
+def test_ganzhou_backtest_claims_ratio_below_80_percent_is_a_concern_with_its_figure_and_assumptions():
+    passing = verdict(reviewed(GANZHOU, "2024", population=2_000), "ganzhou-2023", "claims-ratio")
+    assert passing.verdict == "符合" and passing.looked_at[0].value >= 8000
+    low = [("rate: 0.8, assumed: 方案未公布比例（", "rate: 0.1, assumed: 方案未公布比例（"),
+           ("rate: 0.7, assumed: 方案未公布比例；政策范围外", "rate: 0.1, assumed: 方案未公布比例；政策范围外")]
+    failing = verdict(reviewed(GANZHOU, "2024", low, population=2_000), "ganzhou-2023", "claims-ratio")
+    assert failing.verdict == "需关注" and failing.looked_at[0].value < 8000
+    assert any("合成参考人群" in reason for reason in failing.looked_at[0].assumed)
+    declared = verdict(reviewed(GANZHOU, "2024", low, population=2_000), "declared", "claims-ratio-min")  # the file's own claims_ratio_min
+    assert declared.verdict == "需关注"
+
+
+@pytest.mark.parametrize("term, expected", [("3", "符合"), ("5", "违规"), (None, "需人工确认")])
+def test_ganzhou_coinsurer_term(term, expected):
+    edits = [("      term_years: 3\n", f"      term_years: {term}\n" if term else "")]
+    assert verdict(reviewed(GANZHOU, "2024", edits), "ganzhou-2023", "coinsurer-term").verdict == expected
+
+
+@pytest.mark.parametrize("items, expected", [("[enrolment, claims, settlement, income_expense]", "符合"),
+                                             ("[enrolment, claims]", "违规"), (None, "需人工确认")])
+def test_ganzhou_disclosure_items(items, expected):
+    edits = regulation(f"      disclosure: {items}\n", GZ_REGULATION) if items else []
+    assert verdict(reviewed(GANZHOU, "2024", edits), "ganzhou-2023", "disclosure").verdict == expected
+
+
+# ── the 2025 notice ───────────────────────────────────────────────────────────────────────────
+
+def test_nfra_name_must_contain_customised_and_state_the_region():
+    plain = reviewed(ZAOZHUANG, "2025", ZZ_AFTER_NOTICE)
+    assert verdict(plain, "nfra-2025", "name-customised").verdict == "违规"
+    assert verdict(plain, "nfra-2025", "region-stated").verdict == "需关注"  # 枣惠保 does not name 枣庄
+    renamed = ZZ_AFTER_NOTICE + [("  name: 枣惠保\n", "  name: 枣庄市定制型普惠商业医疗保险\n")]
+    named = reviewed(ZAOZHUANG, "2025", renamed)
+    assert verdict(named, "nfra-2025", "name-customised").verdict == "符合"
+    assert verdict(named, "nfra-2025", "region-stated").verdict == "符合"
+
+
+def test_nfra_yearly_backtest_must_be_declared():
+    anchor = "      pricing: differentiated\n      source: zz-news 产品演进与群众需求同频·第3段"
+    assert verdict(reviewed(ZAOZHUANG, "2025", ZZ_AFTER_NOTICE), "nfra-2025", "yearly-backtest").verdict == "违规"
+    declared = ZZ_AFTER_NOTICE + [(anchor, "      backtest: yearly\n" + anchor)]
+    assert verdict(reviewed(ZAOZHUANG, "2025", declared), "nfra-2025", "yearly-backtest").verdict == "符合"
+
+
+def test_nfra_a_preset_claims_ratio_promised_to_the_public_is_a_violation():
+    anchor = "      pricing: differentiated\n      source: zz-news 产品演进与群众需求同频·第3段"
+    assert verdict(reviewed(ZAOZHUANG, "2025", ZZ_AFTER_NOTICE), "nfra-2025", "no-promised-claims-ratio").verdict == "符合"
+    promised = ZZ_AFTER_NOTICE + [(anchor, "      promised_claims_ratio: 0.9\n" + anchor)]
+    failing = verdict(reviewed(ZAOZHUANG, "2025", promised), "nfra-2025", "no-promised-claims-ratio")
+    assert failing.verdict == "违规" and failing.looked_at[0].text == "90%"
+
+
+def test_nfra_a_version_starting_inside_another_versions_period_changes_terms_within_a_policy_year():
+    assert verdict(reviewed(ZAOZHUANG, "2025", ZZ_AFTER_NOTICE), "nfra-2025", "no-in-year-change").verdict == "符合"
+    overlapping = ZZ_AFTER_NOTICE + [("      start: 2024-01-01\n      end: 2024-12-31",
+                                      "      start: 2025-08-01\n      end: 2026-07-31")]
+    assert verdict(reviewed(ZAOZHUANG, "2025", overlapping), "nfra-2025", "no-in-year-change").verdict == "违规"
+
+
+@pytest.mark.parametrize("declared, expected", [("true", "符合"), ("false", "违规"), (None, "需人工确认")])
+def test_nfra_distinguished_from_social_insurance(declared, expected):
+    anchor = "      pricing: differentiated\n      source: zz-news 产品演进与群众需求同频·第3段"
+    edits = ZZ_AFTER_NOTICE + ([(anchor, f"      social_insurance_distinguished: {declared}\n" + anchor)]
+                               if declared else [])
+    assert verdict(reviewed(ZAOZHUANG, "2025", edits), "nfra-2025", "distinct-from-social-insurance").verdict == expected
+
+
+def test_nfra_sales_suitability_is_for_a_person_and_the_source_is_marked_secondary():
+    item = verdict(reviewed(ZAOZHUANG, "2025", ZZ_AFTER_NOTICE), "nfra-2025", "sales-suitability")
+    assert item.verdict == "需人工确认"
+    regime = next(r.regime for r in reviewed(ZAOZHUANG, "2025", ZZ_AFTER_NOTICE).regimes if r.regime.id == "nfra-2025")
+    assert regime.document.secondary
