@@ -426,6 +426,35 @@ def _write_csv(path: str, result: dict) -> None:
         csv.writer(handle).writerows(_comparison_table(result))
 
 
+@main.command("review")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--year", required=True, help="版本号或年份")
+@click.option("--out", type=click.Path(dir_okay=False), help="把报告写成 HTML 或 PDF（按扩展名 .html / .pdf）")
+@click.option("--population", default=2000, show_default=True, type=click.IntRange(100, 1_000_000),
+              help="回测赔付率所用合成参考人群的人数")
+@click.option("--json", "as_json", is_flag=True, help="机器可读输出")
+def review_command(file, year, out, population, as_json) -> None:
+    """合规审查：适用的监管规则逐项检查（条款、原文、结论、方案取值），需人工确认的事项，标准案例，变化。
+
+    退出码：0 没有违规，1 有违规结论或方案、规则文件有错误，2 用法错误。"""
+    from .review import review_document
+    from .review.report import render_html, report_data, report_text, write_pdf
+
+    if out and Path(out).suffix not in (".html", ".pdf"):
+        raise click.UsageError("--out 的文件名须以 .html 或 .pdf 结尾")
+    version = _version(_product(file, as_json), year, as_json)
+    try:
+        data = report_data(review_document(load_file(file), version.id, population))
+    except SchemeError as exc:  # a regime file or the sources index is broken
+        _fail(exc.issues, as_json)
+    if out and out.endswith(".pdf"):
+        write_pdf(data, out)
+    elif out:
+        Path(out).write_text(render_html(data), encoding="utf-8")
+    _emit(data) if as_json else click.echo(report_text(data))
+    sys.exit(1 if data["counts"]["违规"] else 0)
+
+
 @main.command()
 def schema() -> None:
     """打印方案文件的 JSON Schema（Draft 2020-12）。"""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..load import Document
-from ..model import Product, Version
+from ..model import Product, Version, build_product
 from .checks import Verdict, run_checks
 from .facts import Fact, derive_facts
 from .regimes import Regime, load_regimes
@@ -56,3 +56,10 @@ def review(product: Product, version: Version, data: dict, regimes: list[Regime]
             result.verdicts = run_checks(regime, facts)
         results.append(result)
     return Review(product, version, facts, results)
+
+
+def review_document(doc: Document, year: str, population: int = 2_000) -> Review:
+    """Review one version of a validated scheme document (KeyError: no such version)."""
+    product = build_product(doc.data, doc.file)
+    version = product.version(year)
+    return review(product, version, version_data(doc, version), population=population)

@@ -207,7 +207,7 @@ def load_regimes(directory: str | Path | None = None, library: Library | None = 
             issues += exc.issues
     if issues:
         raise SchemeError(issues)
-    return regimes
+    return sorted(regimes, key=lambda r: r.document is None)  # governing documents first, the scheme's own last
 
 
 def _build(doc: Document, library: Library) -> Regime:
