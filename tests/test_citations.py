@@ -118,3 +118,11 @@ def test_conditions_compile_to_one_operator_per_dict_and_never_match_an_unstated
     assert compile_condition({"claims_ratio_backtest": {"lt": {"fact": "declared_claims_ratio_min"}}}) == {"$and": [
         {"$ex": {"claims_ratio_backtest": 1}}, {"$ex": {"declared_claims_ratio_min": 1}},
         {"$lt": {"claims_ratio_backtest": {"$m": "declared_claims_ratio_min"}}}]}
+
+
+def test_the_regime_language_documents_every_fact():
+    from conftest import ROOT
+    from engine.review.facts import FACTS
+
+    text = (ROOT / "docs" / "regimes.md").read_text(encoding="utf-8")
+    assert [name for name in FACTS if f"| `{name}` |" not in text] == []
