@@ -77,12 +77,13 @@ def _instance_secret(path: Path) -> str:
 
 
 def _register(app: Flask) -> None:
-    from . import api, audit_log, auth, catalogue, changes, compare, credentials, editor, files, guard, simulator, workflow
+    from . import (api, audit_log, auth, catalogue, changes, compare, credentials, editor, files, guard, review,
+                   simulator, workflow)
 
     auth.login_manager.init_app(app)
     guard.init_app(app)
     credentials.dummy_hash(app.config["PASSWORD_HASH_METHOD"])  # made now, so no first unknown name pays for it
-    for module in (auth, catalogue, editor, workflow, simulator, compare, changes, audit_log, files, api):
+    for module in (auth, catalogue, editor, workflow, simulator, compare, changes, audit_log, files, review, api):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # Basic auth only there, never the session cookie: see api.py
     app.jinja_env.globals.update(_=_, can=lambda permission: can(current_user, permission),

@@ -57,6 +57,10 @@ def document() -> dict:
                                                  _json(_ref("Quote")), errors=("400", "422")),
         "/api/v1/versions/{row_id}/adjudicate": _post("模拟理赔（不入账）：赔付金额（分）和计算过程", CLAIM_SCHEMA,
                                                       _json(_ref("Settlement")), errors=("400", "422")),
+        "/api/v1/versions/{row_id}/review": {"get": {
+            "summary": "合规审查：适用规则逐项的结论（条款、原文、方案取值）、需人工确认的事项、标准案例、变化",
+            "parameters": VERSION_ID, "responses": {"200": _json({"type": "object"}), **ERRORS,
+                                                    "422": _json(_ref("Error"), "内容未通过校验")}}},
         "/api/v1/compare": {"get": {
             "summary": "并排比较版本：参数（含假设标记）、标准病例赔付、标准人群保费、收益曲线（金额为分）；"
                        "format=xlsx 或 csv 时下载与页面相同的 Excel / CSV",

@@ -34,7 +34,8 @@ def run(operation: str, product, version_id: str, payload, progress: Callable | 
 
     Payloads: quote → person dict; adjudicate → claim dict; cases → list of case dicts; impact →
     {"previous": Version, "population", "seed", "claims"}; compare → {"others": [Version…]} (compared
-    after this version, in order).  `progress` receives what engine.impact / engine.compare report.
+    after this version, in order); review → {"text": the version's YAML, "others": [the product's other
+    Versions], "population"}.  `progress` receives what engine.impact / engine.compare report.
     """
     from . import adjudicate, parse_claim, parse_person, quote
     from .cases import run_case
@@ -55,6 +56,10 @@ def run(operation: str, product, version_id: str, payload, progress: Callable | 
         from .compare import compare
 
         return compare([version, *payload["others"]], progress=progress)
+    if operation == "review":
+        from .review.report import review_report
+
+        return review_report(payload["text"], product, version, payload["others"], payload.get("population", 2000))
     raise ValueError(f"unknown operation {operation!r}")
 
 
@@ -81,8 +86,8 @@ def _evaluate(operation: str, text: str, version_id: str, payload, task_id: str 
 
     if operation == "impact":
         payload = {**payload, "previous": loaded(payload["previous"])}
-    elif operation == "compare":
-        payload = {"others": [loaded(item) for item in payload["others"]]}
+    elif operation in ("compare", "review"):
+        payload = {**payload, "others": [loaded(item) for item in payload["others"]]}
     report = (lambda *args: _QUEUE.put((task_id, args))) if task_id else None
     try:
         return run(operation, _load(text), version_id, payload, report)

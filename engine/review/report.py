@@ -5,6 +5,7 @@ version.  `report_data` is JSON-ready (amounts in fen); `render_html` and `write
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -14,9 +15,10 @@ from ..diff import diff_versions
 from ..evaluate import adjudicate
 from ..explain import ASSUMED_MARK, describe_version, trace_text
 from ..inputs import parse_claim
-from ..model import Version
+from ..load import parse_text
+from ..model import Product, Version
 from ..money import format_yuan
-from . import Review
+from . import Review, review, version_data
 from .checks import Verdict
 from .regimes import VERDICTS
 
@@ -46,6 +48,15 @@ def report_data(result: Review) -> dict:
         "changes": changes_since_previous(result),
         "assumed_mark": ASSUMED_MARK,
     }
+
+
+def review_report(text: str, product: Product, version: Version, others: list[Version], population: int = 2_000
+                  ) -> dict:
+    """The report of a version stored on its own (one version per text, as the admin keeps them), reviewed
+    among the product's other versions (for the first year, an in-year change and the previous version)."""
+    doc = parse_text(text, product.file)
+    siblings = replace(product, versions=(version, *(o for o in others if o.key != version.key)))
+    return report_data(review(siblings, version, version_data(doc, version), population=population))
 
 
 def _full_name(version: Version) -> str:
@@ -94,13 +105,23 @@ def changes_since_previous(result: Review) -> dict | None:
 
 
 def render_html(data: dict) -> str:
+    """The report as a standalone page (styles included), for a file or a PDF."""
     return _ENV.get_template("report.html").render(**data)
 
 
+def render_body(data: dict) -> str:
+    """The report's content without page and styles, for a page of the admin (escaped: safe to insert)."""
+    return _ENV.get_template("_report_body.html").render(**data)
+
+
 def write_pdf(data: dict, path: str | Path) -> None:
+    Path(path).write_bytes(write_pdf_bytes(data))
+
+
+def write_pdf_bytes(data: dict) -> bytes:
     from weasyprint import HTML  # imported here: WeasyPrint loads Pango, which only the PDF needs
 
-    HTML(string=render_html(data)).write_pdf(str(path))
+    return HTML(string=render_html(data)).write_pdf()
 
 
 def report_text(data: dict) -> str:
