@@ -114,20 +114,14 @@ class CompiledRegime:
         self.regime = regime
         self.name = f"regime:{regime.id}#{regime.content_hash[:12]}"
         self._sink: list[tuple[str, str, str]] = []  # (check id, outcome, rule)
-        self._errors: list[str] = []
         self.conditions: dict[str, dict] = {}  # rule name → compiled condition, for inspection and tests
         _host().set_rulesets({self.name: self._ruleset()})
 
     def _action(self, check_id: str, outcome: str, rule: str):
-        sink, errors = self._sink, self._errors
-
-        def run(c):  # durable swallows exceptions into session state: record them ourselves
-            try:
-                sink.append((check_id, outcome, rule))
-            except Exception as exc:  # pragma: no cover - appending cannot fail; kept for the engine's sake
-                errors.append(repr(exc))
-
-        return run
+        """The action only records which rule fired: nothing in it can raise into the engine (which would
+        swallow the error into the session state)."""
+        sink = self._sink
+        return lambda c: sink.append((check_id, outcome, rule))
 
     def _ruleset(self) -> dict:
         ruleset = {}
@@ -161,9 +155,9 @@ class CompiledRegime:
                     host.post(self.name, {"t": "check", "check": check.id})
             finally:
                 host.retract_fact(self.name, fact)
-            decided, errors = list(self._sink), list(self._errors)
-        if errors or sorted(c for c, _, _ in decided) != sorted(c.id for c in self.regime.checks):
-            raise RuntimeError(f"{self.name}: rules did not give one verdict per check ({decided}, {errors})")
+            decided = list(self._sink)
+        if sorted(c for c, _, _ in decided) != sorted(c.id for c in self.regime.checks):
+            raise RuntimeError(f"{self.name}: the rules did not give exactly one verdict per check: {decided}")
         by_id = {check_id: (outcome, rule) for check_id, outcome, rule in decided}
         return [_verdict(check, *by_id[check.id], facts) for check in self.regime.checks]
 
