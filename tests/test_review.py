@@ -34,7 +34,11 @@ def reviewed(path, year, edits=(), population=200):
     for old, new in edits:
         assert old in text, old
         text = text.replace(old, new, 1)
-    doc = parse_text(text, str(path))
+    return reviewed_text(text, year, str(path), population)
+
+
+def reviewed_text(text: str, year: str, file: str = "<text>", population: int = 200):
+    doc = parse_text(text, file)
     product = product_from_document(doc)
     version = product.version(year)
     return review(product, version, version_data(doc, version), population=population)
@@ -99,6 +103,28 @@ def test_hubei_premium_tied_to_health_is_a_violation_and_says_it_rests_on_assume
     rated = verdict(reviewed(XIANNING, "2023", HEALTH_BANDS), "hubei-2021", "premium-not-risk-rated")
     assert rated.verdict == "违规" and rated.assumed
     assert [f.text for f in rated.looked_at] == ["是"]
+
+
+def test_a_limit_the_scheme_does_not_declare_is_not_applicable_one_it_declares_is_checked():
+    assert verdict(reviewed(XIANNING, "2023"), "declared", "premium-max").verdict == "不适用"
+    assert verdict(reviewed(GANZHOU, "2024"), "declared", "premium-max").verdict == "符合"
+
+
+def test_first_year_limits_do_not_concern_a_later_year():
+    later = [("  - id: \"2024\"\n", "  - id: \"2025\"\n"), ("      start: 2024-01-01\n      end: 2024-12-31",
+                                                         "      start: 2025-01-01\n      end: 2025-12-31")]
+    text = GANZHOU.read_text(encoding="utf-8")
+    second_year = text.replace("versions:\n", "versions:\n" + _version_block(text, later), 1)
+    result = reviewed_text(second_year, "2025")
+    assert verdict(result, "ganzhou-2023", "first-year-premium").verdict == "不适用"
+    assert verdict(reviewed_text(second_year, "2024"), "ganzhou-2023", "first-year-premium").verdict == "符合"
+
+
+def _version_block(text: str, edits: list) -> str:
+    block = text[text.index("  - id: \"2024\"\n"):]
+    for old, new in edits:
+        block = block.replace(old, new, 1)
+    return block
 
 
 def test_declared_flat_pricing_with_health_based_premiums_is_a_violation():

@@ -1,8 +1,9 @@
 """Run a regime's checks in durable-rules: the scheme's facts are asserted, one event per check is posted,
 and the rules decide every verdict (符合 / 违规 / 需关注 / 需人工确认); Python only formats.
 
-Per check, up to three rules join the check's event with the scheme fact — violation (priority 1), unknown
-(2), complies (3) — and a catch-all (100) answers when none matches, so every event gets exactly one answer.
+Per check, up to four rules join the check's event with the scheme fact — inapplicable (priority 0), violation
+(1), unknown (2), complies (3) — and a catch-all (100) answers when none matches, so every event gets exactly
+one answer.
 The durable-rules traps are handled as in engine/rules.py: rulesets are built from fresh dicts, each
 condition dict holds one operator, actions never raise into the engine, the host runs synchronously under
 one lock, and a ruleset (never replaceable) is named by the regime and the hash of its file.  One session
@@ -19,7 +20,7 @@ from durable import engine as durable_engine
 from .facts import Fact, engine_value
 from .regimes import OUTCOMES, Check, Regime
 
-_PRIORITY = {"violation": 1, "unknown": 2, "complies": 3}
+_PRIORITY = {"inapplicable": 0, "violation": 1, "unknown": 2, "complies": 3}
 _CATCH_ALL = 100
 _OPERATORS = {"eq": None, "ne": "$neq", "gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
 
@@ -163,7 +164,9 @@ class CompiledRegime:
 
 
 def _verdict(check: Check, outcome: str, rule: str, facts: dict[str, Fact]) -> Verdict:
-    if outcome == "violation":
+    if outcome == "inapplicable":
+        verdict = "不适用"
+    elif outcome == "violation":
         verdict = check.severity
     elif outcome == "unknown":
         verdict = "需人工确认"

@@ -4,9 +4,10 @@ A regime file names its document, where it applies (region or city, and the peri
 and its checks.  Each check cites its clause with a verbatim quote (verified against `sources/`), has a
 severity (违规 / 需关注 / 需人工确认) and conditions over the scheme's facts (`facts.FACTS`):
 
-    violation: {...}   the scheme breaks the rule          → the check's severity
-    unknown:   {...}   the facts needed are not known      → 需人工确认
-    complies:  {...}   the scheme meets a requirement      → 符合 (otherwise the check's severity)
+    inapplicable: {...}  the rule does not concern this scheme  → 不适用
+    violation: {...}     the scheme breaks the rule             → the check's severity
+    unknown:   {...}     the facts needed are not known         → 需人工确认
+    complies:  {...}     the scheme meets a requirement         → 符合 (otherwise the check's severity)
 
 A check with none of them is an item for a person to confirm.  The condition language is documented in
 docs/regimes.md; `checks.py` compiles it to durable-rules.  Loading reports every problem of a file at
@@ -29,8 +30,8 @@ from .facts import FACTS, STATES
 
 REGIMES_DIR = Path(__file__).resolve().parents[2] / "regimes"
 SEVERITIES = ("违规", "需关注", "需人工确认")
-VERDICTS = ("符合", "违规", "需关注", "需人工确认")
-OUTCOMES = ("violation", "unknown", "complies")  # in the order the rules try them
+VERDICTS = ("符合", "违规", "需关注", "需人工确认", "不适用")
+OUTCOMES = ("inapplicable", "violation", "unknown", "complies")  # in the order the rules try them
 
 # operator → kinds of fact it applies to
 OPERATORS = {
@@ -121,7 +122,7 @@ class Check:
 
     @property
     def manual(self) -> bool:
-        return not self.conditions
+        return not set(self.conditions) - {"inapplicable"}
 
     @property
     def facts_used(self) -> list[str]:
@@ -232,7 +233,7 @@ def _build(doc: Document, library: Library) -> Regime:
         conditions = {outcome: item[outcome] for outcome in OUTCOMES if outcome in item}
         for outcome, condition in conditions.items():
             issues += _condition_issues(doc, condition, path + (outcome,))
-        if not conditions and item["severity"] != "需人工确认":
+        if not set(conditions) - {"inapplicable"} and item["severity"] != "需人工确认":
             issues.append(doc.issue("regime.no_condition", "没有 violation / unknown / complies 条件的检查只能是"
                                     "需人工确认的事项", path + ("severity",)))
         checks.append(Check(item["id"], item["name"], item["severity"], citation,
