@@ -147,9 +147,9 @@ def condition_allows(when, key: str, value) -> bool:
 def derive_facts(product: Product, version: Version, data: dict, population: int = 2_000, seed: int = 2025
                  ) -> dict[str, Fact]:
     """Every fact of one version.  `data` is the version's validated YAML mapping (for declared terms)."""
-    facts = [*_identity(product, version), *_premiums(version), *_eligibility(version), *_liabilities(version),
-             *_governance(version, data), *_declared_limits(version),
-             _backtest(version, population, seed)]
+    facts = [*_identity(product, version, data), *_premiums(version, data), *_eligibility(version),
+             *_liabilities(version), *_filings(data), *_declarations(data), *_insurers(version, data),
+             *_declared_limits(version), _backtest(version, population, seed)]
     return {fact.name: fact for fact in facts}
 
 
@@ -161,20 +161,20 @@ def _reasons(*provs: Provenance) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _identity(product: Product, version: Version) -> list[Fact]:
+def _identity(product: Product, version: Version, data: dict) -> list[Fact]:
     name = f"{version.product_name} {version.name}"
     stem = version.city.rstrip("市县区州盟")
     others = [v for v in product.versions if v is not version]
     inside = any(o.period[0] < version.period[0] <= o.period[1] for o in others)
-    period = _reasons(version.section_prov("period"))
+    period = _section_assumption(data, "period")
     return [Fact("name", name), Fact("city", version.city), Fact("region", version.region),
             Fact("name_mentions_city", bool(stem) and stem in name),
             Fact("first_year", version.period[0] == min(v.period[0] for v in product.versions), period),
             Fact("starts_inside_other_version", inside, period),
-            Fact("claim_order", ">".join(version.chain_after), _reasons(version.section_prov("chain")))]
+            Fact("claim_order", ">".join(version.chain_after), _section_assumption(data, "chain"))]
 
 
-def _premiums(version: Version) -> list[Fact]:
+def _premiums(version: Version, data: dict) -> list[Fact]:
     bands = version.bands
     provs = _reasons(*(b.amount.prov for b in bands))
     varies = len({b.amount.fen for b in bands}) > 1
@@ -182,7 +182,7 @@ def _premiums(version: Version) -> list[Fact]:
     def by(key: str) -> bool:
         return varies and any(key in condition_keys(b.when) for b in bands)
 
-    return [Fact("pricing", version.pricing, _reasons(version.section_prov("regulation"))),
+    return [Fact("pricing", version.pricing, _section_assumption(data, "regulation")),
             Fact("premium_varies", varies, provs), Fact("premium_by_age", by("age"), provs),
             Fact("premium_by_pre_existing", by("pre_existing"), provs),
             Fact("premium_max", max(b.amount.fen for b in bands), provs),
@@ -249,30 +249,35 @@ def _state(value: bool | None, assumed: tuple[str, ...]) -> str:
     return "declared" if value else "not_declared"
 
 
-def _governance(version: Version, data: dict) -> list[Fact]:
-    regulation, insurers = data["regulation"], data["insurers"]
-    filings_assumed = _section_assumption(data, "filings")
-    regulation_assumed = _section_assumption(data, "regulation")
-    lead, *co = version.insurers
-    exclusions = data.get("exclusions")
-    facts = [Fact(f"filings_{key}", _state(data["filings"][key], filings_assumed), filings_assumed)
-             for key in ("authorisation", "actuarial_opinion", "legal_opinion")]
-    facts += [Fact(key, _state(regulation.get(key), regulation_assumed), regulation_assumed)
-              for key in ("surplus_rollover", "social_insurance_distinguished")]
+def _filings(data: dict) -> list[Fact]:
+    assumed = _section_assumption(data, "filings")
+    return [Fact(f"filings_{key}", _state(data["filings"][key], assumed), assumed)
+            for key in ("authorisation", "actuarial_opinion", "legal_opinion")]
+
+
+def _declarations(data: dict) -> list[Fact]:
+    """What the version declares about its own conduct (`regulation.*`, `exclusions`); unstated is unknown."""
+    regulation, assumed = data["regulation"], _section_assumption(data, "regulation")
     promised = regulation.get("promised_claims_ratio")
-    facts += [Fact("backtest", regulation.get("backtest"), regulation_assumed),
-              Fact("promised_claims_ratio", None if promised is None else engine_value(
-                  "promised_claims_ratio", promised["value"] if isinstance(promised, dict) else promised),
-                   regulation_assumed),
-              Fact("disclosure", regulation.get("disclosure"), regulation_assumed),
-              Fact("data_items", regulation.get("data_items"), regulation_assumed),
-              Fact("excludes_common_disease", None if exclusions is None else any(e["common"] for e in exclusions),
-                   _reasons(*(Provenance.of(e, Provenance()) for e in exclusions or []))),
-              Fact("insurers", len(version.insurers), _section_assumption(data, "insurers")),
-              Fact("lead_share_largest", all(lead.share.value >= c.share.value for c in co),
-                   _reasons(*(i.share.prov for i in version.insurers))),
-              Fact("insurer_term_years", insurers.get("term_years"), _section_assumption(data, "insurers"))]
-    return facts
+    if isinstance(promised, dict):
+        promised = promised["value"]
+    exclusions = data.get("exclusions")
+    return [*(Fact(key, _state(regulation.get(key), assumed), assumed)
+              for key in ("surplus_rollover", "social_insurance_distinguished")),
+            *(Fact(key, regulation.get(key), assumed) for key in ("backtest", "disclosure", "data_items")),
+            Fact("promised_claims_ratio", None if promised is None else engine_value("promised_claims_ratio", promised),
+                 assumed),
+            Fact("excludes_common_disease", None if exclusions is None else any(e["common"] for e in exclusions),
+                 _reasons(*(Provenance.of(e, Provenance()) for e in exclusions or [])))]
+
+
+def _insurers(version: Version, data: dict) -> list[Fact]:
+    lead, *co = version.insurers
+    assumed = _section_assumption(data, "insurers")
+    return [Fact("insurers", len(version.insurers), assumed),
+            Fact("lead_share_largest", all(lead.share.value >= c.share.value for c in co),
+                 _reasons(*(i.share.prov for i in version.insurers))),
+            Fact("insurer_term_years", data["insurers"].get("term_years"), assumed)]
 
 
 def _declared_limits(version: Version) -> list[Fact]:
