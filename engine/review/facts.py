@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .. import vocab
+from ..conditions import Condition
 from ..explain import assumptions
 from ..impact import POPULATION_ASSUMPTION, reference_population, run_population
 from ..model import Liability, Product, Provenance, Version
@@ -125,21 +126,15 @@ def engine_value(name: str, written):
 
 # ── reading conditions (the one place that knows how a `when:` is represented) ─────────────────
 
-def condition_keys(when) -> set[str]:
+def condition_keys(when: Condition) -> set[str]:
     """The dimensions a condition tests."""
-    return set(when)
+    return set(when.keys)
 
 
-def condition_allows(when, key: str, value) -> bool:
+def condition_allows(when: Condition, key: str, value) -> bool:
     """Could someone with `key = value` satisfy the condition (whatever their other dimensions)?"""
-    if key not in when:
-        return True
-    wanted = when[key]
-    if key == "age":
-        return wanted.get("min", 0) <= value <= wanted.get("max", vocab.MAX_AGE)
-    if isinstance(wanted, bool):
-        return wanted is value
-    return value in wanted
+    clause = when.get(key)
+    return clause is None or clause.holds(value)
 
 
 # ── deriving ──────────────────────────────────────────────────────────────────────────────────
