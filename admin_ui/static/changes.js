@@ -18,7 +18,7 @@
   function show(state) {
     if (state.percent !== null) {
       bar.value = state.percent;
-      note.textContent = fill(msg.msgProgress, {phase: state.phase === "new" ? msg.msgNew : msg.msgOld,
+      note.textContent = fill(msg.msgProgress, {phase: state.message === "new" ? msg.msgNew : msg.msgOld,
                                                 percent: state.percent});
     } else {
       bar.removeAttribute("value"); // an indeterminate bar: nothing counted yet
