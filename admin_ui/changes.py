@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user
 
 from engine import SchemeError, Version, vocab
@@ -362,11 +362,18 @@ def page(row_id: int):
 @bp.get("/versions/<int:row_id>/changes/impact.json")
 @requires("view")
 def impact_json(row_id: int):
-    """Starts the job if there is none, then reports it; once done, also the result and its rendered table."""
+    """Starts the job (or joins the user's own), then reports it; `?job=ID` reports that job only, so a job
+    that failed — its process died — is said to have failed rather than started again at each poll.
+    Once done, also the result and its rendered table."""
     pair = _pair(row_id)
     if pair is None or pair.previous is None:
         return {"status": "unavailable", "error": _("没有可比较的上一版本，或本版本未通过校验。")}, 409
-    job = start_impact(pair)
+    if request.args.get("job"):
+        job = jobs().owned(request.args["job"], current_user.id)
+        if job is None:
+            abort(404)
+    else:
+        job = start_impact(pair)
     if job is None:
         return {"status": "failed", "error": _("正在运行的计算任务太多，请稍后再试。")}, 503
     body = job.as_json()
