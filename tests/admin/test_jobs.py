@@ -7,7 +7,6 @@ servers on loopback. The app here imports 咸惠保 (2023) and 枣惠保 (2023�
 from __future__ import annotations
 
 import io
-import shutil
 import threading
 import time
 
@@ -19,16 +18,9 @@ from admin_ui.jobs import DEAD, JobState, Jobs, Work, key_of
 from admin_ui.models import Job, User
 from engine import compare as engine_compare
 
-from .conftest import REPO, Browser, version_row
+from .conftest import Browser, version_row
+from .test_compare import products_copy  # noqa: F401 — the app imports 咸惠保 and 枣惠保
 from .test_files import _new_product
-
-ZAOHUIBAO = REPO / "products" / "zaohuibao.yaml"
-
-
-@pytest.fixture
-def products_copy(products_copy):
-    shutil.copy(ZAOHUIBAO, products_copy / "zaohuibao.yaml")
-    return products_copy
 
 
 @pytest.fixture

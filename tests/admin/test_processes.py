@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -29,8 +28,7 @@ from admin_ui.jobs import DEAD
 from admin_ui.models import Job, SchemeVersion
 
 from .conftest import BACKENDS, PASSWORDS, POSTGRES_URL, REPO, TOKEN
-
-ZAOHUIBAO = REPO / "products" / "zaohuibao.yaml"
+from .test_compare import products_copy  # noqa: F401 — 咸惠保 and 枣惠保
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 
 
@@ -48,7 +46,7 @@ def database(request, tmp_path) -> str:
 
 @pytest.fixture
 def products(products_copy) -> Path:
-    shutil.copy(ZAOHUIBAO, products_copy / "zaohuibao.yaml")
+    """咸惠保 and 枣惠保 (test_compare's products_copy)."""
     return products_copy
 
 
