@@ -177,7 +177,7 @@ class Jobs:
             return JobState.of(row)
 
     def result_for(self, kind: str, key: str) -> Any:
-        """The newest result of finished reusable work with this key, whoever asked for it; None if there is none."""
+        """The newest result of finished work of this kind and key, whoever asked for it; None if there is none."""
         with self._sessions() as session:
             return session.scalar(self._done(kind, key).with_only_columns(Job.result))
 
