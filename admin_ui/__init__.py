@@ -18,6 +18,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from engine.money import format_yuan, yuan_to_fen
 
 from . import db as database
+from . import jobs
 from .config import defaults
 from .guard import refused
 from .i18n import LANGUAGES, N_, _, action_label, current_language, role_label, status_label
@@ -41,6 +42,7 @@ def create_app(config: dict | None = None) -> Flask:
         _instance_folder(Path(app.instance_path))
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'hmb-admin.db'}"
     database.init_app(app, app.config["DATABASE_URL"])
+    jobs.init_app(app)
     csrf.init_app(app)
     # translations/ beside this file (Flask-Babel's default directory); i18n.py says how strings get there.
     babel.init_app(app, default_locale=app.config["DEFAULT_LANGUAGE"], locale_selector=current_language)

@@ -204,7 +204,7 @@ def rules_in_force(product_id: str):
 @api_route("/compare", "view")
 def compare_versions():
     """Versions side by side (?v=row id, repeated): JSON with amounts in fen, or ?format=xlsx|csv as the page's download."""
-    from . import compare as comparing
+    from . import comparison as comparing
 
     ids = request.args.getlist("v")
     if not ids or not all(i.isdigit() for i in ids):

@@ -6,17 +6,17 @@ from datetime import date, datetime
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from engine.explain import ASSUMED_MARK, describe_version
 from engine.model import Layer, Liability, Version
 from engine.money import format_yuan, percent
 
 from .auth import requires
-from .changes import Pair, grouped_changes, previous_of
 from .db import db, get_or_404
 from .i18n import _
-from .models import Product, SchemeVersion
+from .models import SchemeVersion
+from .pairs import Pair, grouped_changes, previous_of
+from .queries import all_products
 from .services import (LOCAL_TZ, Conflict, WorkflowError, check_stored, create_next_draft, explain_rules,
                        unified_diff)
 
@@ -28,7 +28,7 @@ SUMMARY_LINES = 12  # changes listed on the version page; the changes page lists
 @bp.get("/")
 @requires("view")
 def index():
-    products = db().scalars(select(Product).order_by(Product.id)).all()
+    products = all_products(db())
     report = current_app.extensions.get("hmb_import_report")
     return render_template("products.html", products=products, report=report)
 
@@ -48,7 +48,7 @@ def version(row_id: int):
 
 
 def change_summary(pair: Pair, lines: int) -> dict | None:
-    """The changes page's semantic diff (changes.grouped_changes) cut to its first `lines` changes:
+    """The changes page's semantic diff (pairs.grouped_changes) cut to its first `lines` changes:
     {"groups": [(area label, changes)…], "count": all changes, "hidden": those not listed}.
     None when there is nothing to compare by meaning: this text or the previous one does not validate."""
     if not pair.check.ok or pair.old is None:
@@ -145,7 +145,7 @@ def next_draft(product_id: str):
 @requires("view")
 def rules():
     """Which rules applied to a claim dated D, as known on K (a GET form: the answer is a link one can send)."""
-    products = db().scalars(select(Product).order_by(Product.id)).all()
+    products = all_products(db())
     today = datetime.now(LOCAL_TZ).date()
     product_id = request.args.get("product") or (products[0].id if products else "")
     claim_date, known_on = _arg_date("claim_date"), _arg_date("known_on") or today

@@ -14,23 +14,16 @@ change: their rulesets are finite, and they are evaluated here.
 """
 from __future__ import annotations
 
-import logging
-import threading
-import uuid
-from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
 
-from flask import Blueprint, current_app, render_template, request
-from sqlalchemy import select
+from flask import Blueprint, abort, current_app, render_template, request
+from flask_login import current_user
 
 from engine import SchemeError, Version, vocab
 from engine.cases import CaseResult, Check, case_file_for, load_cases
-from engine.diff import AREAS, Change, diff_versions
 from engine.explain import ASSUMED_MARK
 from engine.impact import shift_claim
 from engine.issues import InputError
@@ -38,68 +31,17 @@ from engine.money import format_yuan, percent
 
 from .auth import requires
 from .charts import WAN, grouped_bars, unit_for
-from .db import db, get_or_404
+from .db import get_or_404
 from .i18n import N_, _
-from .models import FROZEN_STATUSES, Product, SchemeVersion
-from .schemes import Analysis
+from .jobs import SYNC_WAIT_SECONDS, JobState, Work, jobs, key_of
+from .models import Product, SchemeVersion
+from .pairs import Pair, grouped_changes, previous_of
 from .services import check_stored, evaluate_stored
 
 bp = Blueprint("changes", __name__)
-log = logging.getLogger(__name__)
-
-SYNC_WAIT_SECONDS = 150  # the no-JavaScript link waits this long; the sandbox itself gives up after 120 s
-
-
-@bp.record_once
-def _setup(state) -> None:
-    # One registry per app: results are reused across visits, and test apps never see each other's jobs.
-    state.app.extensions["hmb_impact_jobs"] = ImpactJobs()
 
 
 # ── which version this one follows ────────────────────────────────────────────────────────────
-
-@dataclass(frozen=True)
-class Pair:
-    """A valid version and the one it follows (None: the first of its product)."""
-
-    row: SchemeVersion
-    check: Analysis
-    previous: SchemeVersion | None = None
-    how: str = ""  # "copy": the draft was copied from it; "published": the latest published earlier period
-
-    @property
-    def version(self) -> Version:
-        return self.check.version
-
-    @property
-    def old(self) -> Version | None:
-        return check_stored(self.previous).version if self.previous else None
-
-
-def previous_of(row: SchemeVersion) -> tuple[SchemeVersion | None, str]:
-    """The copy source recorded in `origin` (what the draft was made from), else the latest published
-    (or since retired) version of the product whose period starts earlier."""
-    source = _copied_from(row)
-    if source is not None and check_stored(source).ok:
-        return source, "copy"
-    if row.period_start is None:
-        return None, ""
-    earlier = db().scalar(select(SchemeVersion).where(
-        SchemeVersion.product_id == row.product_id, SchemeVersion.id != row.id,
-        SchemeVersion.status.in_(FROZEN_STATUSES), SchemeVersion.period_start < row.period_start)
-        .order_by(SchemeVersion.period_start.desc(), SchemeVersion.id.desc()).limit(1))
-    return (earlier, "published") if earlier is not None else (None, "")
-
-
-def _copied_from(row: SchemeVersion) -> SchemeVersion | None:
-    if not row.origin.startswith("copy:") or "@" not in row.origin:
-        return None
-    product_id, version_id = row.origin.removeprefix("copy:").rsplit("@", 1)
-    if product_id != row.product_id:
-        return None
-    return db().scalar(select(SchemeVersion).where(SchemeVersion.product_id == product_id,
-                                                   SchemeVersion.version_id == version_id))
-
 
 def _pair(row_id: int) -> Pair | None:
     """The row and what it follows, or None when its text does not validate (nothing to compare yet)."""
@@ -109,16 +51,6 @@ def _pair(row_id: int) -> Pair | None:
         return None
     previous, how = previous_of(row)
     return Pair(row, check, previous, how)
-
-
-# ── 1. semantic diff ──────────────────────────────────────────────────────────────────────────
-
-def grouped_changes(old: Version, new: Version) -> list[tuple[str, list[Change]]]:
-    """engine.diff's changes under their Chinese area labels, in the engine's fixed area order."""
-    groups: dict[str, list[Change]] = {}
-    for change in diff_versions(old, new):
-        groups.setdefault(change.area, []).append(change)
-    return [(AREAS.get(area, area), items) for area, items in groups.items()]
 
 
 # ── 2. golden cases ───────────────────────────────────────────────────────────────────────────
@@ -303,98 +235,27 @@ def _band_name(band_id: str, version: Version) -> str:
     return next((band.name for band in version.bands if band.id == band_id), band_id)
 
 
-# ── 3. impact: background jobs ────────────────────────────────────────────────────────────────
-
-@dataclass
-class ImpactJob:
-    id: str
-    total: int  # members of the reference population (each is priced and claimed twice: old, then new)
-    status: str = "queued"  # queued → running → done | failed
-    phase: str = ""  # "old" | "new" while running
-    done: int = 0
-    result: dict | None = None
-    error: str = ""
-    finished: threading.Event = field(default_factory=threading.Event, repr=False)
-
-    def progress(self, label: str, done: int, total: int) -> None:
-        """engine.impact's callback: `done` of `total` members under the old, then the new version."""
-        self.phase, self.done = label, (total if label == "new" else 0) + done
-
-    @property
-    def percent(self) -> int | None:
-        return self.done * 100 // (2 * self.total) if self.total else None
-
-    def as_json(self) -> dict:
-        return {"job": self.id, "status": self.status, "phase": self.phase, "done": self.done,
-                "total": 2 * self.total, "percent": self.percent,
-                "error": self.error or None}
-
-
-class ImpactJobs:
-    """In-process registry of impact jobs keyed by what determines the answer (both hashes, the population),
-    so a repeated visit, or the JSON poll and the no-JS link, share one computation.
-
-    One worker thread: the rules engine runs under a process-wide lock anyway, and a queue bounds the load
-    many visitors can start. Per process: behind several web workers each computes once for itself.
-    """
-
-    KEEP = 32  # finished results kept (oldest dropped first)
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._jobs: OrderedDict[tuple, ImpactJob] = OrderedDict()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hmb-impact")
-
-    def get(self, key: tuple) -> ImpactJob | None:
-        with self._lock:
-            return self._jobs.get(key)
-
-    def start(self, key: tuple, total: int, work: Callable[[ImpactJob], dict]) -> ImpactJob:
-        """The job for `key`: the existing one unless it failed (a retry), else a new one, queued."""
-        with self._lock:
-            job = self._jobs.get(key)
-            if job is not None and job.status != "failed":
-                return job
-            job = self._jobs[key] = ImpactJob(uuid.uuid4().hex[:12], total)
-            self._forget_old()
-        self._executor.submit(self._run, job, work)
-        return job
-
-    @staticmethod
-    def _run(job: ImpactJob, work: Callable[[ImpactJob], dict]) -> None:
-        job.status = "running"
-        try:
-            job.result = work(job)
-            job.status = "done"
-        except Exception as exc:  # noqa: BLE001 — shown on the page; the worker thread must live on
-            job.error = str(exc) or type(exc).__name__
-            job.status = "failed"
-            log.exception("impact job %s failed", job.id)
-        finally:
-            job.finished.set()
-
-    def _forget_old(self) -> None:
-        finished = [key for key, job in self._jobs.items() if job.finished.is_set()]
-        for key in finished[:max(0, len(self._jobs) - self.KEEP)]:
-            del self._jobs[key]
-
+# ── 3. impact: a background job (admin_ui/jobs.py) ───────────────────────────────────────────
 
 def population() -> int:
     return int(current_app.config["IMPACT_POPULATION"])  # admin_ui.config: HMB_IMPACT_POPULATION
 
 
-def impact_key(pair: Pair) -> tuple:
-    return (pair.row.id, pair.version.content_hash, pair.old.content_hash, population())
+def impact_work(pair: Pair) -> Work:
+    """engine.impact of the pair, keyed by what determines it: both texts' hashes and the population size.
+    Its progress: `done` of 2 × population members, priced and claimed under the old, then the new version
+    (the message says which)."""
+    size, row, payload = population(), pair.row, {"previous": pair.previous, "population": population()}
+
+    def run(progress) -> dict:
+        report = lambda label, done, total: progress((total if label == "new" else 0) + done, message=label)  # noqa: E731
+        return evaluate_stored(row, "impact", payload, report)
+
+    return Work("impact", key_of(pair.version.content_hash, pair.old.content_hash, size), 2 * size, run)
 
 
-def jobs() -> ImpactJobs:
-    return current_app.extensions["hmb_impact_jobs"]
-
-
-def start_impact(pair: Pair) -> ImpactJob:
-    size = population()
-    row, payload = pair.row, {"previous": pair.previous, "population": size}
-    return jobs().start(impact_key(pair), size, lambda job: evaluate_stored(row, "impact", payload, job.progress))
+def start_impact(pair: Pair) -> JobState | None:
+    return jobs().start(impact_work(pair), current_user.id)
 
 
 # ── 3. impact: what the page shows ────────────────────────────────────────────────────────────
@@ -488,31 +349,40 @@ def page(row_id: int):
     context = {"row": pair.row, "pair": pair, "check": pair.check, "assumed_mark": ASSUMED_MARK}
     if pair.previous is None:
         return render_template("changes.html", **context, groups=[], change_count=0, cases=golden_cases(pair))
-    job = jobs().get(impact_key(pair))
-    if request.args.get("impact"):  # the no-JavaScript path: start (or join) the job and wait for it
-        job = start_impact(pair)
-        job.finished.wait(SYNC_WAIT_SECONDS)
+    work = impact_work(pair)
+    job = jobs().start(work, current_user.id) if request.args.get("impact") else None
+    if job is not None:  # the no-JavaScript path: start (or join) the job and wait for it
+        job = jobs().wait(job.id, SYNC_WAIT_SECONDS)
+    result = job.result if job is not None and job.status == "done" else jobs().result_for(work.kind, work.key)
     groups = grouped_changes(pair.old, pair.version)
     return render_template("changes.html", **context, groups=groups, change_count=sum(len(g[1]) for g in groups),
-                           cases=golden_cases(pair), **_impact_context(pair, job))
+                           cases=golden_cases(pair), **_impact_context(pair, job, result))
 
 
 @bp.get("/versions/<int:row_id>/changes/impact.json")
 @requires("view")
 def impact_json(row_id: int):
-    """Starts the job if there is none, then reports it; once done, also the result and its rendered table."""
+    """Starts the job (or joins the user's own), then reports it; `?job=ID` reports that job only, so a job
+    that failed — its process died — is said to have failed rather than started again at each poll.
+    Once done, also the result and its rendered table."""
     pair = _pair(row_id)
     if pair is None or pair.previous is None:
         return {"status": "unavailable", "error": _("没有可比较的上一版本，或本版本未通过校验。")}, 409
-    job = start_impact(pair)
+    if request.args.get("job"):
+        job = jobs().owned(request.args["job"], current_user.id)
+        if job is None:
+            abort(404)
+    else:
+        job = start_impact(pair)
+    if job is None:
+        return {"status": "failed", "error": _("正在运行的计算任务太多，请稍后再试。")}, 503
     body = job.as_json()
     if job.status == "done":
         body["result"] = job.result
-        body["html"] = render_template("_changes_impact.html", pair=pair, **_impact_context(pair, job))
+        body["html"] = render_template("_changes_impact.html", pair=pair, **_impact_context(pair, job, job.result))
     return body
 
 
-def _impact_context(pair: Pair, job: ImpactJob | None) -> dict:
-    done = job is not None and job.status == "done"
-    return {"job": job, "impact": impact_view(job.result, pair.old, pair.version) if done else None}
+def _impact_context(pair: Pair, job: JobState | None, result: dict | None) -> dict:
+    return {"job": job, "impact": impact_view(result, pair.old, pair.version) if result is not None else None}
 

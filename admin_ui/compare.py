@@ -1,137 +1,35 @@
-"""Compare versions side by side: parameters in one vocabulary, payouts on standard patient profiles, premiums
-for standard persons, benefit curves — all computed by the engine (`engine.compare`), nothing recomputed here.
+"""The comparison page (`/compare`): the versions to compare, the figures with their two SVG charts, and the
+Excel and CSV downloads; what it shows comes from admin_ui/comparison.py.
 
-This module chooses the versions, keeps recent results (keyed by the versions' content hashes: the same
-texts always give the same figures), runs a long comparison as a background job whose progress the page
-polls (static/compare.js), lays out the two SVG charts and writes the Excel and CSV downloads.
-Without JavaScript the form is a plain GET and the page computes while the browser waits.
+A long comparison runs as a background job whose progress the page polls (static/compare.js); without
+JavaScript the form is a plain GET and the page computes while the browser waits.
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
-from engine import Version
-from engine.compare import comparison_steps, graded_bill_sizes
 from engine.explain import ASSUMED_MARK
-from engine.money import fen_to_yuan, format_yuan
 
 from .auth import requires
 from .charts import (CHART_WIDTH, PLOT_LEFT, PLOT_RIGHT, WAN, YUAN, grouped_bars, legend, nice_step, number,
                      plot_top, scale)
+from .comparison import (Column, chosen_rows, columns_of, comparison, comparison_csv, comparison_work,
+                         comparison_xlsx, requested_ids)
 from .db import db
-from .export import Flagged, Sheet, Share, Yuan, csv_response, xlsx_response
-from .i18n import _
-from .jobs import Job, jobs
+from .jobs import jobs
 from .models import SchemeVersion
-from .services import check_stored, evaluate_stored
+from .queries import valid_versions
 
 bp = Blueprint("compare", __name__)
-
-
-# ── choosing versions ─────────────────────────────────────────────────────────────────────────
-
-@dataclass(frozen=True)
-class Column:
-    """One compared version: its row's id, name and status (for links), the engine's Version and the row."""
-    id: int
-    name: str
-    city: str
-    status: str
-    version: Version = field(repr=False)
-    row: SchemeVersion = field(repr=False)
-
-    @property
-    def key(self) -> str:
-        return self.version.key
-
-
-def candidate_rows() -> list[SchemeVersion]:
-    return list(db().scalars(select(SchemeVersion).where(SchemeVersion.content_hash.is_not(None))
-                             .order_by(SchemeVersion.product_id, SchemeVersion.period_start)).all())
-
-
-def requested_ids(values: list[str]) -> set[int]:
-    return {int(v) for v in values if v.isdigit()}
-
-
-def chosen_rows(rows: list[SchemeVersion], ids: set[int]) -> list[SchemeVersion]:
-    """The versions asked for, in catalogue order; by default each product's latest published one."""
-    if ids:
-        return [r for r in rows if r.id in ids]
-    latest: dict[str, SchemeVersion] = {}
-    for row in rows:
-        if row.status == "published":
-            latest[row.product_id] = row  # ordered by period start: the last one wins
-    return list(latest.values())
-
-
-def columns_of(rows: list[SchemeVersion]) -> tuple[list[Column], list[SchemeVersion]]:
-    """The rows as engine versions, and the rows that do not validate (a draft being edited)."""
-    columns, broken = [], []
-    for row in rows:
-        version = check_stored(row).version
-        if version is None:
-            broken.append(row)
-        else:
-            columns.append(Column(row.id, f"{row.product.name} {row.version_id}", row.product.city, row.status,
-                                  version, row))
-    return columns, broken
-
-
-# ── computing: cached, and in the background when the page asks ──────────────────────────────
-
-_RESULTS: OrderedDict[tuple, dict] = OrderedDict()
-_RESULTS_LOCK = threading.Lock()
-RESULTS_KEPT = 32
-
-
-def _result_key(columns: list[Column]) -> tuple:
-    return tuple(c.version.content_hash for c in columns)
-
-
-def cached(columns: list[Column]) -> dict | None:
-    with _RESULTS_LOCK:
-        result = _RESULTS.get(_result_key(columns))
-        if result is not None:
-            _RESULTS.move_to_end(_result_key(columns))
-        return result
-
-
-def comparison(columns: list[Column], progress=None) -> dict:
-    """The engine's comparison of these versions (amounts in fen), from the cache when it has it."""
-    result = cached(columns)
-    if result is None:
-        result = _compare(columns, progress)
-        with _RESULTS_LOCK:
-            _RESULTS[_result_key(columns)] = result
-            while len(_RESULTS) > RESULTS_KEPT:
-                _RESULTS.popitem(last=False)
-    return result
-
-
-def _compare(columns: list[Column], progress=None) -> dict:
-    """engine.compare through services.evaluate_stored: in the sandbox's worker when a draft is among them."""
-    first, *others = columns
-    return evaluate_stored(first.row, "compare", {"others": [c.row for c in others]}, progress)
-
-
-def start_job(columns: list[Column], page: str) -> Job | None:
-    """The comparison in the background (engine.compare reports each evaluation); None when too many run."""
-    total = comparison_steps(len(columns), len(graded_bill_sizes()))
-    return jobs().start(current_user.id, total, lambda job: comparison(columns, job.progress), page, "compare")
 
 
 # ── routes ────────────────────────────────────────────────────────────────────────────────────
 
 def _selection() -> tuple[list[SchemeVersion], list[Column], list[SchemeVersion]]:
-    rows = candidate_rows()
+    rows = valid_versions(db())
     columns, broken = columns_of(chosen_rows(rows, requested_ids(request.values.getlist("v"))))
     return rows, columns, broken
 
@@ -140,7 +38,7 @@ def _selection() -> tuple[list[SchemeVersion], list[Column], list[SchemeVersion]
 @requires("view")
 def index():
     rows, columns, broken = _selection()
-    result = comparison(columns) if columns else None
+    result = comparison(columns, current_user.id) if columns else None
     return render_template("compare.html", rows=rows, columns=columns, broken=broken, result=result,
                            chosen={c.id for c in columns}, ids=[c.id for c in columns],
                            curve=curve_chart(result, columns) if result else None,
@@ -155,33 +53,33 @@ def start():
     """Start computing the comparison in the background (CSRF-checked like every POST); poll the answer's URL."""
     _, columns, _broken = _selection()
     page = url_for("compare.index", v=[c.id for c in columns])
-    job = start_job(columns, page) if columns else None
+    job = jobs().start(comparison_work(columns, page), current_user.id) if columns else None
     if job is None:  # nothing to compute, or too many jobs: the script goes to the plain page
         return jsonify({"finished": True, "done": 0, "total": 0, "error": "", "page": page}), 200
-    return jsonify({**job.as_dict(), "poll": url_for("compare.job_status", job_id=job.id)}), 202
+    return jsonify({**job.as_json(), "poll": url_for("compare.job_status", job_id=job.id)}), 202
 
 
 @bp.get("/compare/jobs/<job_id>")
 @requires("view")
 def job_status(job_id: str):
-    job = jobs().get(job_id, current_user.id)
+    job = jobs().owned(job_id, current_user.id)
     if job is None:
         abort(404)
-    return jsonify(job.as_dict())
+    return jsonify(job.as_json())
 
 
 @bp.get("/compare.csv")
 @requires("view")
 def csv_file():
     _, columns, _broken = _selection()
-    return comparison_csv(columns, comparison(columns))
+    return comparison_csv(columns, comparison(columns, current_user.id))
 
 
 @bp.get("/compare.xlsx")
 @requires("view")
 def xlsx_file():
     _, columns, _broken = _selection()
-    return comparison_xlsx(columns, comparison(columns))
+    return comparison_xlsx(columns, comparison(columns, current_user.id))
 
 
 # ── charts: geometry in admin_ui.charts, markup in _charts.html / compare.html ─────────────────
@@ -222,69 +120,3 @@ def premium_chart(result: dict, columns: list[Column], height: int = 240) -> dic
     return grouped_bars([(c.key, c.name) for c in columns], groups, YUAN, height)
 
 
-# ── exports: the same figures as the page, amounts in yuan from integer fen ──────────────────
-
-def comparison_sheets(columns: list[Column], result: dict) -> list[Sheet]:
-    names = [c.name for c in columns]
-    parameters = Sheet(_("参数"), [_("参数"), *names], [
-        [row["label"], *(Flagged(marked, "；".join(reasons)) if assumed else value
-                         for value, marked, assumed, reasons in zip(row["values"], row["marked"], row["assumed"],
-                                                                     row["reasons"]))]
-        for row in result["parameters"]], widths={1: 16, **{i + 2: 36 for i in range(len(names))}})
-    payouts = Sheet(_("标准病例赔付"), [
-        _("标准病例"), _("目录内自付（元）"), _("目录外自付（元）"), _("自付合计（元）"),
-        *(f"{name} {what}" for name in names for what in (_("赔付（元）"), _("个人负担（元）"), _("赔付比例")))],
-        [[p["name"], Yuan(p["in_policy_fen"]), Yuan(p["out_of_policy_fen"]), Yuan(p["total_fen"]),
-          *(cell for c in p["cells"] for cell in (Yuan(c["paid_fen"]), Yuan(c["remainder_fen"]),
-                                                  Share(Decimal(c["ratio"]))))]
-         for p in result["profiles"]], widths={1: 40})
-    premiums = Sheet(_("保费"), [_("标准人群"), *(f"{name} {what}" for name in names
-                                                 for what in (_("档位"), _("保费（元）"), _("个人缴费（元）")))],
-                     [[p["name"], *(cell for c in p["cells"] for cell in (
-                         Flagged(f"{ASSUMED_MARK}{c['band_name']}") if c["assumed"] else c["band_name"],
-                         Yuan(c["premium_fen"]), Yuan(c["self_pay_fen"])))] for p in result["premiums"]],
-                     widths={1: 18})
-    curve = result["curves"]
-    share = f"{Decimal(curve['out_of_policy_share']) * 100:.0f}%"
-    curves = Sheet(_("收益曲线"), [_("个人自付合计（元；目录外占 {share}）", share=share),
-                                 *(f"{name} {_('赔付（元）')}" for name in names)],
-                   [[Yuan(bill), *(Yuan(paid[i]) for paid in curve["paid_fen"])]
-                    for i, bill in enumerate(curve["bill_fen"])], widths={1: 24},
-                   scatter={"title": _("收益曲线：赔付与个人自付"), "x_title": _("个人自付合计（元）"),
-                            "y_title": _("本方案赔付（元）")})
-    return [parameters, payouts, premiums, curves]
-
-
-def comparison_xlsx(columns: list[Column], result: dict):
-    return xlsx_response("hmb-compare.xlsx", comparison_sheets(columns, result))
-
-
-CSV_HEADER = ["section", "item", "name", "measure", "version", "value", "note"]
-
-
-def comparison_csv(columns: list[Column], result: dict):
-    """Long form, one line per figure and version: any number of versions, one header, easy to pivot."""
-    return csv_response("hmb-compare.csv", CSV_HEADER, comparison_lines(columns, result))
-
-
-def comparison_lines(columns: list[Column], result: dict):
-    keys = [c.key for c in columns]
-    for row in result["parameters"]:
-        for key, marked, reasons in zip(keys, row["marked"], row["reasons"]):
-            yield ["参数", row["key"], row["label"], "value", key, marked, "；".join(reasons)]
-    for p in result["profiles"]:
-        for key, c in zip(keys, p["cells"]):
-            for measure, value in (("paid_yuan", Yuan(c["paid_fen"])), ("remainder_yuan", Yuan(c["remainder_fen"])),
-                                   ("ratio", c["ratio"])):
-                yield ["标准病例赔付", p["id"], p["name"], measure, key, value, c["note"]]
-    for p in result["premiums"]:
-        for key, c in zip(keys, p["cells"]):
-            note = ASSUMED_MARK if c["assumed"] else ""
-            for measure, value in (("band", c["band_name"]), ("premium_yuan", Yuan(c["premium_fen"])),
-                                   ("self_pay_yuan", Yuan(c["self_pay_fen"]))):
-                yield ["保费", p["id"], p["name"], measure, key, value, note]
-    curve = result["curves"]
-    for i, bill in enumerate(curve["bill_fen"]):
-        for key, paid in zip(keys, curve["paid_fen"]):
-            yield ["收益曲线", str(fen_to_yuan(bill)), f"个人自付 {format_yuan(bill)} 元", "paid_yuan", key,
-                   Yuan(paid[i]), f"目录外占 {curve['out_of_policy_share']}"]

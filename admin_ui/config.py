@@ -40,4 +40,9 @@ def defaults() -> dict:
         # Members of the reference population the changes page prices and claims under both versions
         # (engine.impact's default); tests set a small one.
         "IMPACT_POPULATION": int(os.environ.get("HMB_IMPACT_POPULATION", 5000)),
+        # Background jobs (admin_ui/jobs.py): threads per process that run them; how long a running job may go
+        # without its process's heartbeat before it is reported failed; how long a job is kept afterwards.
+        "JOB_THREADS": int(os.environ.get("HMB_JOB_THREADS", 4)),
+        "JOB_STALE_SECONDS": float(os.environ.get("HMB_JOB_STALE_SECONDS", 30)),
+        "JOB_KEEP_SECONDS": float(os.environ.get("HMB_JOB_KEEP_SECONDS", 600)),
     }

@@ -15,9 +15,11 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
+from dataclasses import asdict
+from hashlib import sha256
+
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from engine import SchemeError
 
@@ -25,8 +27,9 @@ from .auth import requires
 from .db import db, get_or_404
 from .i18n import _
 from .importer import FileReport, import_text, unreadable
-from .jobs import Job, jobs
-from .models import FROZEN_STATUSES, STATUSES, Product, SchemeVersion, User
+from .jobs import JobState, Work, jobs, key_of
+from .models import FROZEN_STATUSES, STATUSES, Product, User
+from .queries import product_versions
 from .schemes import join_versions, normalise_newlines
 
 bp = Blueprint("files", __name__)
@@ -98,28 +101,32 @@ def start():
     sent = _sent()
     if not sent:
         return jsonify({"error": _("请选择方案文件或粘贴方案文本。")}), 400
-    app, user_id = current_app._get_current_object(), current_user.id
-
-    def work(job: Job) -> list[FileReport]:
-        with app.app_context():  # a session of its own, closed when the context ends
-            user = db().get(User, user_id)
-            reports = []
-            for done, (name, data) in enumerate(sent, 1):
-                reports.append(_import(name, data, user))
-                job.progress(done)
-            return reports
-
-    job = jobs().start(user_id, len(sent), work, name="import")
+    job = jobs().start(import_work(sent, current_user.id), current_user.id)
     if job is None:  # too many jobs: the script submits the form itself
         return jsonify({"error": "busy"}), 503
-    job.page = url_for("files.report", job_id=job.id)
-    return jsonify({**job.as_dict(), "poll": url_for("files.job_status", job_id=job.id)}), 202
+    return jsonify({**_status(job), "poll": url_for("files.job_status", job_id=job.id)}), 202
+
+
+def import_work(sent: list[tuple[str, bytes]], user_id: int) -> Work:
+    """The files imported one after another as `user_id`; its progress: one step per file. Keyed by the files
+    themselves: sent twice while the first import runs, they are imported once. Its answer depends on what is
+    stored when it runs, so a finished import is never reused."""
+    def run(progress) -> list[dict]:
+        user = db().get(User, user_id)
+        reports = []
+        for done, (name, data) in enumerate(sent, 1):
+            reports.append(asdict(_import(name, data, user)))
+            progress(done, message=name)
+        return reports
+
+    return Work("import", key_of(user_id, *((name, sha256(data).hexdigest()) for name, data in sent)), len(sent), run,
+                reusable=False)
 
 
 @bp.get("/products/import/jobs/<job_id>")
 @requires("draft.create")
 def job_status(job_id: str):
-    return jsonify(_job(job_id).as_dict())
+    return jsonify(_status(_job(job_id)))
 
 
 @bp.get("/products/import/jobs/<job_id>/report")
@@ -128,16 +135,21 @@ def report(job_id: str):
     job = _job(job_id)
     if not job.finished:
         abort(409)
-    if job.error:
-        return _page(error=job.error), 500
-    return _page(reports=job.result), 422 if any(r.issues for r in job.result) else 200
+    if job.status == "failed":
+        return _page(error=job.error_shown), 500
+    reports = [FileReport(**r) for r in job.result]
+    return _page(reports=reports), 422 if any(r.issues for r in reports) else 200
 
 
-def _job(job_id: str) -> Job:
-    job = jobs().get(job_id, current_user.id)
+def _job(job_id: str) -> JobState:
+    job = jobs().owned(job_id, current_user.id)
     if job is None:
         abort(404)
     return job
+
+
+def _status(job: JobState) -> dict:
+    return {**job.as_json(), "page": url_for("files.report", job_id=job.id)}
 
 
 # ── export ────────────────────────────────────────────────────────────────────────────────────
@@ -149,9 +161,7 @@ def export(product_id: str):
     review. Ordered by period start; the header (product, sources, drug lists) is the latest version's."""
     product = get_or_404(Product, product_id)
     drafts = request.args.get("drafts") == "1"
-    rows = db().scalars(select(SchemeVersion).where(
-        SchemeVersion.product_id == product.id, SchemeVersion.status.in_(STATUSES if drafts else FROZEN_STATUSES))
-        .order_by(SchemeVersion.period_start, SchemeVersion.version_id)).all()
+    rows = product_versions(db(), product.id, STATUSES if drafts else FROZEN_STATUSES)
     if not rows:
         return _refuse(_("{product} 没有已发布或已停用的版本可导出（要导出草稿请选“含草稿”）。", product=product.id)
                        if not drafts else _("{product} 没有可导出的版本。", product=product.id))

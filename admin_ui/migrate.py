@@ -5,9 +5,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+LOCK = 0x686D62  # "hmb": the PostgreSQL advisory lock that lets one process at a time migrate
 
 
 def alembic_config() -> Config:
@@ -19,5 +21,8 @@ def alembic_config() -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     config = alembic_config()
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Hosts starting at the same moment: one migrates, the others wait, then find nothing left to do.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": LOCK})
         config.attributes["connection"] = connection  # env.py uses it instead of opening its own
         command.upgrade(config, revision)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 from sqlalchemy import (JSON, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
-                        event)
+                        event, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -198,3 +198,42 @@ class AuditEvent(Base):
 
 def _iso(value: date | None) -> str | None:
     return value.isoformat() if value else None
+
+
+JOB_STATUSES = ("queued", "running", "done", "failed")
+LIVE_JOB_STATUSES = ("queued", "running")
+
+
+class Job(Base):
+    """Background work a page started and polls: a comparison, an impact report, an import (admin_ui/jobs.py).
+
+    In the database, so that any of several web processes can answer a poll for a job another one runs.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="ck_jobs_status"),
+        CheckConstraint("done >= 0 AND total >= 0", name="ck_jobs_progress"),
+        Index("ix_jobs_kind_key", "kind", "key"),
+        # One live job per work and user, whichever process is asked: the database settles a race between two.
+        Index("uq_jobs_live_work", "kind", "key", "owner_id", unique=True,
+              sqlite_where=text("status IN ('queued', 'running')"),
+              postgresql_where=text("status IN ('queued', 'running')")),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "compare", "impact", "import"
+    key: Mapped[str] = mapped_column(String(64))  # digest of what determines the work (jobs.key_of)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))  # NULL: nobody polls it
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(String(200), default="")  # what the work says it is doing
+    page: Mapped[str] = mapped_column(Text, default="")  # where the browser goes when it is done
+    result: Mapped[dict | list | None] = mapped_column(JSON)  # amounts in integer fen
+    error: Mapped[str] = mapped_column(Text, default="")
+    runner: Mapped[str] = mapped_column(String(128))  # the process running it: "host:pid:token"
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -18,7 +18,7 @@
   function show(state) {
     if (state.percent !== null) {
       bar.value = state.percent;
-      note.textContent = fill(msg.msgProgress, {phase: state.phase === "new" ? msg.msgNew : msg.msgOld,
+      note.textContent = fill(msg.msgProgress, {phase: state.message === "new" ? msg.msgNew : msg.msgOld,
                                                 percent: state.percent});
     } else {
       bar.removeAttribute("value"); // an indeterminate bar: nothing counted yet
@@ -35,8 +35,10 @@
     body.insertBefore(error, body.firstChild);
   }
 
+  var url = msg.url; // the first request starts (or joins) the job; then its own address is polled
+
   function poll() {
-    fetch(msg.url, {credentials: "same-origin", headers: {Accept: "application/json"}})
+    fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}})
       .then(function (response) {
         if (!response.ok && response.status !== 409) throw new Error(String(response.status));
         return response.json();
@@ -44,6 +46,7 @@
       .then(function (state) {
         if (state.status === "done") { body.innerHTML = state.html; return; }
         if (state.status === "failed" || state.status === "unavailable") { fail(state.error || msg.msgFailed); return; }
+        url = msg.url + "?job=" + encodeURIComponent(state.id);
         show(state);
         window.setTimeout(poll, 400);
       })

@@ -179,13 +179,13 @@ def test_the_impact_json_reports_progress_then_the_engines_result(pm, session, m
     assert first["status"] in ("queued", "running")
     assert reported.wait(10)
     during = pm.get(url).get_json()
-    assert (during["status"], during["phase"], during["done"], during["total"], during["percent"]) == \
+    assert (during["status"], during["message"], during["done"], during["total"], during["percent"]) == \
         ("running", "old", POPULATION, 2 * POPULATION, 50)
-    assert during["job"] == first["job"]  # one job, not one per poll
+    assert during["id"] == first["id"]  # one job, not one per poll
     release.set()
 
     done = wait_for_impact(pm, url)
-    assert done["status"] == "done" and done["job"] == first["job"] and done["percent"] == 100
+    assert done["status"] == "done" and done["id"] == first["id"] and done["percent"] == 100
     old, new = versions(session, "zaohuibao", "2024", "2025")
     assert done["result"] == impact(old, new, population=POPULATION)
     # premium income is what the engine charges each member of the reference population under 2025
@@ -202,7 +202,7 @@ def test_a_repeated_visit_reuses_the_result(pm, session, monkeypatch):
     assert 'id="impact-start"' in before and "保费收入（元）" not in before  # not computed yet: the page offers it
     done = wait_for_impact(pm, url + "/impact.json")
     monkeypatch.setattr(engine_impact, "impact", lambda *a, **k: pytest.fail("computed twice"))
-    assert pm.get(url + "/impact.json").get_json()["job"] == done["job"]
+    assert pm.get(url + "/impact.json").get_json()["id"] == done["id"]
     page = text_of(pm.get(url))
     assert "保费收入（元）" in page and "计算影响" not in page  # shown at once, no script needed
 

@@ -10,13 +10,14 @@ import io
 import re
 import shutil
 import time
-from collections import OrderedDict
 from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import select
 
-from admin_ui import compare as comparing
+from admin_ui import comparison as comparing
+from admin_ui.models import Job
 from engine import adjudicate, load_product, parse_claim
 from engine.compare import comparison_steps, graded_bill_sizes, standard_profiles
 from engine.money import format_yuan
@@ -244,8 +245,7 @@ def _wait(user: Browser, url: str) -> dict:
     raise AssertionError("the comparison job did not finish")
 
 
-def test_a_background_job_reports_progress_and_leads_to_the_page(app, two, monkeypatch):
-    monkeypatch.setattr(comparing, "_RESULTS", OrderedDict())  # nothing cached: the job really computes
+def test_a_background_job_reports_progress_and_leads_to_the_page(app, two, session, monkeypatch):
     regulator = Browser(app, "regulator")
     ids = [v.split("=")[1] for v in two.split("&")]
     started = regulator.post("/compare/jobs", data={"v": ids})
@@ -255,7 +255,8 @@ def test_a_background_job_reports_progress_and_leads_to_the_page(app, two, monke
     assert job["total"] == steps == 100 and job["page"] == f"/compare?{two}"
     done = _wait(regulator, job["poll"])
     assert (done["done"], done["total"], done["error"]) == (steps, steps, "")
-    assert len(comparing._RESULTS) == 1  # the page will find the result ready
+    [stored] = session.scalars(select(Job).where(Job.kind == "compare")).all()  # the page will find it ready
+    monkeypatch.setattr(comparing, "evaluate_stored", lambda *args: pytest.fail("computed twice"))
     page = regulator.get(done["page"]).get_data(as_text=True)
     assert 'data-paid-fen="18880000"' in page
     assert Browser(app, "pm").get(job["poll"]).status_code == 404  # a job is its owner's
@@ -265,7 +266,6 @@ def test_a_draft_is_compared_in_the_sandbox_with_progress_and_the_same_figures(a
     """durable-rules never frees a ruleset: a draft's text is compiled in the sandbox's worker, never here."""
     from engine import rules, sandbox
 
-    monkeypatch.setattr(comparing, "_RESULTS", OrderedDict())
     draft.yaml_text = draft.yaml_text.replace("ratio: {value: 0.8,", "ratio: {value: 0.85,")
     session.commit()
     published = version_row(session, "xianhuibao", "2023")

@@ -12,7 +12,7 @@ from html import unescape
 
 import pytest
 
-from admin_ui import catalogue, changes
+from admin_ui import catalogue, changes, pairs
 from admin_ui.services import check_stored
 from engine.impact import impact
 
@@ -66,7 +66,7 @@ def test_the_first_version_has_no_changes_section(app, session):
 
 def test_the_summary_stops_at_its_lines_and_counts_the_rest(app, session):
     row, previous = version_row(session, "zaohuibao", "2025"), version_row(session, "zaohuibao", "2024")
-    summary = catalogue.change_summary(changes.Pair(row, check_stored(row), previous), lines=4)
+    summary = catalogue.change_summary(pairs.Pair(row, check_stored(row), previous), lines=4)
     assert summary["count"] == 12 and summary["hidden"] == 8
     assert [(label, len(items)) for label, items in summary["groups"]] == [("保险期间", 2), ("保费档位", 2)]
     assert catalogue.SUMMARY_LINES == 12
