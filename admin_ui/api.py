@@ -1,8 +1,8 @@
 """JSON API v1 for machines; its OpenAPI 3.1 document, generated from these routes and `api_models`, is at
 /api/v1/openapi.json. A client's guide: docs/api.md.
 
-- Authentication: `Authorization: Bearer <token>` on every request (tokens.py). The browser session cookie is
-  ignored here, which is why these routes may skip CSRF: a cross-site page cannot make a browser send it.
+- Authentication: `Authorization: Bearer <token>` on every request (tokens.py), or a person's HTTP Basic
+  through the login form's throttled check. The browser session cookie is ignored here, which is why these routes may skip CSRF: a cross-site page cannot make a browser send it.
 - Requests are validated against the same models the document is generated from: a request that breaks the
   document is refused with 422 and one issue per field, before anything is read or written.
 - Statuses: 422 means "the request breaks the document"; 409 means "well-formed, but the version's state or
@@ -28,6 +28,7 @@ from .api_errors import ApiError, api_error, envelope, unexpected_error
 from .api_models import (MAX_ID, ApproveRequest, Claim, CompareQuery, Comparison, Person, Products, Quote, RetireRequest,
                          RowVersionRequest, RulesInForce, RulesQuery, SaveRequest, SendBackRequest, Settlement,
                          Validation, ValidateRequest, Version, VersionIssues, VersionSummary)
+from .credentials import Throttled, authenticate
 from .db import db
 from .guard import refused
 from .models import Product, SchemeVersion
@@ -38,7 +39,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 ROW = "<row_id:row_id>"
 PRODUCT = "<string(maxlength=64):product_id>"  # products.id is String(64)
-CHALLENGE = {"WWW-Authenticate": 'Bearer realm="hmb-admin"'}
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="hmb-admin", Basic realm="hmb-admin", charset="UTF-8"'}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -88,6 +89,9 @@ def api_route(rule: str, permission: str, methods=("GET",), *, ok: dict, errors:
 
 
 def _token_user():
+    basic = request.authorization
+    if basic is not None and basic.type == "basic" and basic.username:
+        return _password_user(basic.username, basic.password or "")
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise ApiError(401, headers=CHALLENGE)
@@ -95,6 +99,18 @@ def _token_user():
     if user is None:
         raise ApiError(401, "令牌无效、已撤销或已过期",
                        headers={"WWW-Authenticate": 'Bearer realm="hmb-admin", error="invalid_token"'})
+    return user
+
+
+def _password_user(username: str, password: str):
+    """A person's own script with HTTP Basic: the login form's check (credentials.authenticate), throttled and
+    audited. Kept within v1 because v1 clients were built on it; machines use tokens (docs/api.md)."""
+    try:
+        user = authenticate(db(), username, password, request.remote_addr, via="api")
+    except Throttled as blocked:
+        raise ApiError(429, blocked.message(), headers={"Retry-After": str(blocked.retry_after)}) from None
+    if user is None:
+        raise ApiError(401, "用户名或密码不正确", headers=CHALLENGE)
     return user
 
 

@@ -20,7 +20,7 @@ TITLE = "惠民保方案管理 API"
 DESCRIPTION = ("机器调用的 JSON 接口（docs/api.md）。认证：`Authorization: Bearer <令牌>`，令牌由管理员为一个集成按角色签发。"
                "金额一律为整数“分”（*_fen）。错误一律为 {\"ok\": false, \"error\", \"issues\"}。")
 # Statuses every authenticated operation can answer; each operation adds its own.
-ALWAYS = (400, 401, 403, 500)
+ALWAYS = (400, 401, 403, 429, 500)  # 429: a password tried too often (credentials.authenticate)
 
 
 def _refused(_req, _resp, validation_error, _instance, _model_adapter=None) -> None:
@@ -42,8 +42,11 @@ spec = SpecTree(
     "flask", mode="strict", title=TITLE, description=DESCRIPTION, version="1",
     path="api/v1/docs", page_templates={},  # the document is served by api.openapi; no UI pages (no CDN)
     security_schemes=[SecurityScheme(name="bearer", data=SecuritySchemeData(type="http", scheme="bearer",
-                                                          description="管理员签发的 API 令牌"))],
-    security={"bearer": []}, before=_refused, after=_answer_checked, validation_error_status=422,
+                                                          description="管理员签发的 API 令牌")),
+                      SecurityScheme(name="basic", data=SecuritySchemeData(
+                          type="http", scheme="basic", description="个人的用户名和密码（与登录页同样限流、审计；机器请用令牌）"))],
+    security=[{"bearer": []}, {"basic": []}],  # either one
+    before=_refused, after=_answer_checked, validation_error_status=422,
     validation_error_model=Error,
     # Plain names (the models' own, unique in api_models): one component per model, nested ones included.
     naming_strategy=lambda model: model.__name__, nested_naming_strategy=lambda _parent, child: child)

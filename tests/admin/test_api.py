@@ -34,7 +34,7 @@ def test_a_token_is_required_and_the_session_cookie_is_not_enough(app):
     envelope_of(client.get("/api/v1/products"), 401)
     assert client.get("/api/v1/products").headers["WWW-Authenticate"].startswith("Bearer")
     envelope_of(client.get("/api/v1/products", headers={"Authorization": "Bearer hmb_not-a-token"}), 401)
-    envelope_of(client.get("/api/v1/products", headers={"Authorization": "Basic cG06cG0tZGVtbw=="}), 401)  # pm:pm-demo
+    envelope_of(client.get("/api/v1/products", headers={"Authorization": "Basic cG06d3Jvbmc="}), 401)  # pm:wrong
     logged_in = Browser(app, "pm")  # a browser session, as a cross-site request would carry it
     envelope_of(logged_in.client.get("/api/v1/products"), 401)
     envelope_of(logged_in.client.post("/api/v1/products/xianhuibao/drafts"), 401)
