@@ -41,11 +41,11 @@ def _issue(error: dict) -> dict:
 spec = SpecTree(
     "flask", mode="strict", title=TITLE, description=DESCRIPTION, version="1",
     path="api/v1/docs", page_templates={},  # the document is served by api.openapi; no UI pages (no CDN)
+    # Machines: tokens only. A person's HTTP Basic still works within v1 (api._password_user) but is not part of
+    # the machines' contract (docs/api.md), so the document does not offer it.
     security_schemes=[SecurityScheme(name="bearer", data=SecuritySchemeData(type="http", scheme="bearer",
-                                                          description="管理员签发的 API 令牌")),
-                      SecurityScheme(name="basic", data=SecuritySchemeData(
-                          type="http", scheme="basic", description="个人的用户名和密码（与登录页同样限流、审计；机器请用令牌）"))],
-    security=[{"bearer": []}, {"basic": []}],  # either one
+                                                          description="管理员签发的 API 令牌"))],
+    security={"bearer": []},
     before=_refused, after=_answer_checked, validation_error_status=422,
     validation_error_model=Error,
     # Plain names (the models' own, unique in api_models): one component per model, nested ones included.
