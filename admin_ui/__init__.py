@@ -19,6 +19,7 @@ from engine.money import format_yuan, yuan_to_fen
 
 from . import db as database
 from . import jobs
+from .api_errors import API_PREFIX, envelope
 from .config import defaults
 from .guard import refused
 from .i18n import LANGUAGES, N_, _, action_label, current_language, role_label, status_label
@@ -79,15 +80,18 @@ def _instance_secret(path: Path) -> str:
 
 
 def _register(app: Flask) -> None:
-    from . import (api, audit_log, auth, catalogue, changes, compare, credentials, editor, files, guard, review,
-                   simulator, workflow)
+    from . import (api, api_errors, audit_log, auth, catalogue, changes, compare, credentials, editor, files, guard,
+                   review, simulator, tokens, workflow)
 
     auth.login_manager.init_app(app)
     guard.init_app(app)
     credentials.dummy_hash(app.config["PASSWORD_HASH_METHOD"])  # made now, so no first unknown name pays for it
-    for module in (auth, catalogue, editor, workflow, simulator, compare, changes, audit_log, files, review, api):
+    for module in (auth, catalogue, editor, workflow, simulator, compare, changes, audit_log, files, review, tokens,
+                   api):
         app.register_blueprint(module.bp)
-    csrf.exempt(api.bp)  # Basic auth only there, never the session cookie: see api.py
+    csrf.exempt(api.bp)  # bearer tokens only there, never the session cookie: see api.py
+    api_errors.init_app(app)
+    app.cli.add_command(tokens.cli)
     app.jinja_env.globals.update(_=_, can=lambda permission: can(current_user, permission),
                                  status_label=status_label, role_label=role_label, action_label=action_label, LANGUAGES=LANGUAGES,
                                  current_language=current_language)
@@ -128,7 +132,7 @@ def _error_page(code: int, message: str):
     def handler(error):
         if not g.get("refusal_reason"):
             refused(error.description)
-        if request.path.startswith("/api/"):
-            return {"ok": False, "error": _(message)}, code
+        if request.path.startswith(API_PREFIX):
+            return envelope(code)
         return render_template("error.html", code=code, message=_(message)), code
     return handler

@@ -17,6 +17,7 @@ from flask import Flask, g, render_template, request
 from flask_login import current_user
 
 from . import audit
+from .api_errors import API_PREFIX as API_ERRORS_PREFIX, envelope
 from .db import db
 from .i18n import _
 
@@ -38,8 +39,8 @@ def check_origin():
         return None
     refused(f"origin {claimed or 'missing'} is not {own_origin()}")
     message = _("请求不是从本站页面发出的，已拒绝。")
-    if request.path.startswith("/api/"):
-        return {"ok": False, "error": message}, 403
+    if request.path.startswith(API_ERRORS_PREFIX):
+        return envelope(403, message)
     return render_template("error.html", code=403, message=message), 403
 
 

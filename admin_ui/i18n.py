@@ -33,7 +33,9 @@ ACTION = {"version.import": N_("导入并发布"), "version.create_draft": N_("�
           "version.submit": N_("提交审核"), "version.publish": N_("审批发布"), "version.send_back": N_("退回修改"),
           "version.retire": N_("停用"), "version.upload": N_("上传为草稿"), "user.login": N_("登录"),
           "user.login_failed": N_("登录失败"), "user.login_throttled": N_("登录受限（失败次数过多）"),
-          "user.logout": N_("退出"), "request.refused": N_("请求被拒绝")}
+          "user.logout": N_("退出"), "request.refused": N_("请求被拒绝"),
+          "api_token.create": N_("签发 API 令牌"), "api_token.revoke": N_("撤销 API 令牌"),
+          "api_token.refused": N_("拒绝 API 令牌")}
 ROLE = {"product_manager": N_("产品经理"), "reviewer": N_("审核员"), "regulator": N_("监管人员"),
         "admin": N_("系统管理员")}
 

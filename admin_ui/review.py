@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from engine.review.report import render_body, render_html, write_pdf_bytes
 
-from .api import ApiError, api_route
+from .api import ROW, valid_row, api_route
 from .auth import requires
 from .db import db, get_or_404
 from .models import FROZEN_STATUSES, SchemeVersion
@@ -52,13 +52,8 @@ def pdf(row_id: int):
                     headers={"Content-Disposition": f'inline; filename="review-{row.product_id}-{row.version_id}.pdf"'})
 
 
-@api_route("/versions/<int:row_id>/review", "view")
+@api_route(f"/versions/{ROW}/review", "view", errors=(404, 409), ok={200: (
+    None, "合规审查：适用规则逐项的结论（条款、原文、方案取值）、需人工确认的事项、标准案例、变化（金额为分）")})
 def api_review(row_id: int):
     """The same verdicts for machines: the report as JSON (amounts in fen)."""
-    row = db().get(SchemeVersion, row_id)
-    if row is None:
-        raise ApiError(404, "没有这个版本")
-    data = report_of(row)
-    if data is None:
-        raise ApiError(422, "该版本未通过校验", check_stored(row).issues)
-    return data
+    return report_of(valid_row(row_id))

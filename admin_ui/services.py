@@ -31,6 +31,7 @@ PERMISSIONS: dict[str, set[str]] = {
     "review": {"reviewer", "admin"},  # approve (= publish with an effective period) or send back
     "retire": {"admin"},
     "audit.view": {"reviewer", "regulator", "admin"},
+    "tokens.manage": {"admin"},  # issue and revoke API tokens (tokens.py)
 }
 
 

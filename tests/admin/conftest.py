@@ -123,3 +123,13 @@ def draft(app, browser, session):
     response = pm.post("/products/xianhuibao/next-draft")
     assert response.status_code == 302
     return version_row(session, "xianhuibao", "2024")
+
+
+def bearer(app, role: str, name: str | None = None, days: int = 30) -> dict:
+    """The Authorization header of a new API token for `role`, issued as the command line issues one."""
+    from admin_ui import tokens
+    from admin_ui.db import db
+
+    with app.app_context():
+        _token, secret = tokens.create(db(), None, name or f"test-{role}", role, days)
+    return {"Authorization": f"Bearer {secret}"}

@@ -22,7 +22,7 @@ from engine import adjudicate, load_product, parse_claim
 from engine.compare import comparison_steps, graded_bill_sizes, standard_profiles
 from engine.money import format_yuan
 
-from .conftest import REPO, XIANHUIBAO, Browser, login, version_row
+from .conftest import REPO, XIANHUIBAO, Browser, bearer, login, version_row
 
 ZAOHUIBAO = REPO / "products" / "zaohuibao.yaml"
 
@@ -296,18 +296,17 @@ def test_starting_a_job_needs_the_csrf_token(app, two):
 # ── the JSON API ─────────────────────────────────────────────────────────────────────────────
 
 def test_the_api_compares_and_downloads(app, two):
-    from .test_api import basic
-
     client = app.test_client()
-    body = client.get(f"/api/v1/compare?{two}", headers=basic("regulator")).get_json()
+    auth = bearer(app, "regulator")
+    body = client.get(f"/api/v1/compare?{two}", headers=auth).get_json()
     assert [v["key"] for v in body["versions"]] == ["xianhuibao@2023", "zaohuibao@2025"]
     cancer = next(p for p in body["profiles"] if p["id"] == "cancer-inpatient")
     assert [c["paid_fen"] for c in cancer["cells"]] == [188_800_00, 213_600_00]
     assert next(r for r in body["parameters"] if r["key"] == "premium")["assumed"] == [True, False]
-    xlsx = client.get(f"/api/v1/compare?{two}&format=xlsx", headers=basic("regulator"))
+    xlsx = client.get(f"/api/v1/compare?{two}&format=xlsx", headers=auth)
     assert load_workbook(io.BytesIO(xlsx.data)).sheetnames == ["参数", "标准病例赔付", "保费", "收益曲线"]
-    assert client.get(f"/api/v1/compare?{two}&format=csv", headers=basic("regulator")).data.startswith(b"\xef\xbb\xbf")
-    assert client.get("/api/v1/compare", headers=basic("regulator")).status_code == 400
-    assert client.get(f"/api/v1/compare?{two}&format=pdf", headers=basic("regulator")).status_code == 400
-    assert client.get("/api/v1/compare?v=9999", headers=basic("regulator")).status_code == 404
+    assert client.get(f"/api/v1/compare?{two}&format=csv", headers=auth).data.startswith(b"\xef\xbb\xbf")
+    assert client.get("/api/v1/compare", headers=auth).status_code == 422  # v is required
+    assert client.get(f"/api/v1/compare?{two}&format=pdf", headers=auth).status_code == 422
+    assert client.get("/api/v1/compare?v=9999", headers=auth).status_code == 404
     assert client.get(f"/api/v1/compare?{two}").status_code == 401

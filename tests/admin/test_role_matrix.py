@@ -63,6 +63,9 @@ EXPECTED = {
     ("files.export", "GET"): LOGGED_IN,
     ("audit_log.index", "GET"): AUDITORS,
     ("audit_log.download", "GET"): AUDITORS,
+    ("tokens.index", "GET"): ADMIN,
+    ("tokens.index", "POST"): ADMIN,
+    ("tokens.revoke_page", "POST"): ADMIN,
     ("api.openapi", "GET"): PUBLIC,
     ("api.products", "GET"): LOGGED_IN,
     ("api.version", "GET"): LOGGED_IN,
@@ -94,7 +97,7 @@ def test_the_table_covers_every_route(app):
 
 
 def _url(app, endpoint: str, method: str, row_id: int) -> str:
-    values = {"row_id": row_id, "product_id": "xianhuibao", "job_id": "no-such-job", "code": "zh",
+    values = {"row_id": row_id, "token_id": 1, "product_id": "xianhuibao", "job_id": "no-such-job", "code": "zh",
               "filename": "app.css"}
     rule = next(r for r in app.url_map.iter_rules(endpoint) if method in r.methods)
     return app.url_map.bind("localhost").build(endpoint, {k: values[k] for k in rule.arguments}, method=method)

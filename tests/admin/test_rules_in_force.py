@@ -5,7 +5,6 @@ The story is told on a clock the test sets (services and the importer read the t
 """
 from __future__ import annotations
 
-import base64
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -17,7 +16,7 @@ from admin_ui import importer, services
 from admin_ui.migrate import alembic_config
 from admin_ui.models import AuditEvent, SchemeVersion, User
 
-from .conftest import PASSWORDS, Browser, version_row
+from .conftest import Browser, bearer, version_row
 
 CHINA = services.LOCAL_TZ
 
@@ -179,13 +178,13 @@ def test_the_page_and_the_api_answer_the_same(superseded, app):
     assert "截至 2023-12-01 当日，平台上还没有生效期包含 2024-03-01 的已发布版本。" in html
     assert "按今天所知，适用的是" in html and "xianhuibao@2024" in html
 
-    auth = {"Authorization": "Basic " + base64.b64encode(f"regulator:{PASSWORDS['regulator']}".encode()).decode()}
+    auth = bearer(app, "regulator")
     client = app.test_client()
     url = "/api/v1/products/xianhuibao/rules-in-force"
     before = client.get(f"{url}?claim_date=2024-03-01&known_on=2023-12-01", headers=auth).get_json()
     assert before["version"] is None and [v["key"] for v in before["published_later"]] == ["xianhuibao@2024"]
     last_year = client.get(f"{url}?claim_date=2023-06-01&known_on=2026-06-01", headers=auth).get_json()
     assert last_year["version"]["key"] == "xianhuibao@2023" and last_year["version"]["retired_as_of_known_on"]
-    assert client.get(f"{url}?claim_date=2023-13-01", headers=auth).status_code == 400
+    assert client.get(f"{url}?claim_date=2023-13-01", headers=auth).status_code == 422
     assert client.get("/api/v1/products/nothing/rules-in-force?claim_date=2023-06-01", headers=auth).status_code == 404
     assert client.get(f"{url}?claim_date=2023-06-01").status_code == 401
