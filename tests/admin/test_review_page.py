@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from engine.cli import main
 
 from .conftest import REPO, version_row
-from .test_api import basic
+from .conftest import bearer
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def test_the_review_pdf_is_served(app, browser, session):
 
 def test_the_api_gives_the_same_verdicts_as_the_command_line(app, session, products_copy):
     row = version_row(session, "zaohuibao", "2025")
-    response = app.test_client().get(f"/api/v1/versions/{row.id}/review", headers=basic("regulator"))
+    response = app.test_client().get(f"/api/v1/versions/{row.id}/review", headers=bearer(app, "regulator"))
     assert response.status_code == 200
     cli = CliRunner().invoke(main, ["review", str(products_copy / "zaohuibao.yaml"), "--year", "2025", "--json"])
     assert cli.exit_code == 0, cli.output
