@@ -290,6 +290,22 @@ class Version:
         return Provenance(assumed=own.assumed) if own.assumed else self.prov
 
 
+def money_choices(version: Version) -> list[Choice]:
+    """Every choice that changes an amount in a version: its own (rounding, one-stop, age reference, filings,
+    subsidy order), each liability's covered care, and each deductible's order — declared, or (None) missing
+    where liabilities for different costs share the deductible, so that one claim may draw on it twice."""
+    found = list(version.choices)
+    layers = list({id(layer): layer for layer in version.layers}.values())
+    for layer in layers:
+        found += [l.care_choice for l in layer.liabilities if l.care_choice]
+        for pool in layer.deductibles.values():
+            if pool.order is not None:
+                found.append(pool.order)
+            elif len({l.covers for l in layer.liabilities if l.deductible == pool.id}) > 1:
+                found.append(Choice("deductible_order", None, pool.prov, pool.path))
+    return found
+
+
 @dataclass(frozen=True)
 class Product:
     id: str

@@ -15,7 +15,7 @@ from . import vocab
 from .conditions import Condition, coverage, dimensions_used, summarise_points
 from .issues import Issue
 from .load import Document
-from .model import Amount, Choice, Layer, Liability, Path, Product, Version
+from .model import Amount, Layer, Liability, Path, Product, Version, money_choices
 from .money import format_yuan
 
 BAND_DIMS = ("age", "pre_existing", "low_income")
@@ -120,30 +120,10 @@ def _chain_declaration_issues(doc: Document, vpath: Path) -> list[Issue]:
 
 # ── choices that move money ───────────────────────────────────────────────────────────────────
 
-def version_choices(version: Version) -> list[Choice]:
-    """Every choice that changes an amount in a version: its own, each liability's care, each shared
-    deductible's order (a deductible used by liabilities for different costs must declare it)."""
-    found = list(version.choices)
-    for layer in _distinct_layers(version):
-        found += [l.care_choice for l in layer.liabilities if l.care_choice]
-        for pool in layer.deductibles.values():
-            if pool.order is not None:
-                found.append(pool.order)
-            elif shared_by_costs(layer, pool.id):
-                found.append(Choice("deductible_order", None, pool.prov, pool.path))
-    return found
-
-
-def shared_by_costs(layer: Layer, pool_id: str) -> bool:
-    """Whether liabilities for different costs (in-policy, out-of-policy…) use this deductible: then one claim
-    may draw on it twice, and the order matters."""
-    return len({l.covers for l in layer.liabilities if l.deductible == pool_id}) > 1
-
-
 def _choice_issues(doc: Document, version: Version) -> list[Issue]:
     """No choice that moves money falls back to a default, and each is sourced or assumed."""
     issues = []
-    for item in version_choices(version):
+    for item in money_choices(version):
         what, key = vocab.CHOICES[item.key], vocab.CHOICE_KEYS[item.key]
         if not item.written:
             issues.append(doc.issue("choice.missing", f"没有写{what}（{key}）：它决定赔付或保费金额，不能用默认值；"
