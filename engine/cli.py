@@ -251,6 +251,10 @@ def cases(files, as_json) -> None:
                     click.echo(f"        依据 {failure.rule}{'：' + failure.clause if failure.clause else ''}")
             if r.error:
                 click.echo(f"      无法运行：{r.error}")
+            if r.basis_broken:
+                click.echo("      标为 basis: source，但结果依赖以下假设（请改为 basis: derived 并在 note 中写明推算）：")
+                for item in r.rests_on:
+                    click.echo(f"        - {item}")
         click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if failed:
         sys.exit(1)

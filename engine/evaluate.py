@@ -104,7 +104,8 @@ def quote(person: Person, version: Version, trace: bool = True) -> Quote:
         raise EngineError(f"{version.key}: no premium band for {point}")
     band = next(b for b in version.bands if b.id == band_decision.value.band)
     result.band, result.band_name, result.premium_fen = band.id, band.name, band.amount.fen
-    steps.add("band", band_decision.rule, band.amount.prov,
+    # who the band is for may be an assumption even where its amount is the source's own
+    steps.add("band", band_decision.rule, band.prov if band.prov.is_assumption else band.amount.prov,
               f"年龄 {point['age']} 岁，适用档位“{band.name}”，保费 {format_yuan(band.amount.fen)} 元",
               result_fen=band.amount.fen)
     remaining = band.amount.fen
