@@ -7,7 +7,7 @@ from datetime import date, datetime
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from engine.explain import ASSUMED_MARK, describe_version
+from engine.explain import ASSUMED_MARK, choice_text, describe_version
 from engine.model import Layer, Liability, Version
 from engine.money import format_yuan, percent
 
@@ -77,18 +77,30 @@ def marked_liability(item: dict, version: Version) -> dict:
 
 
 def assumed_figures(layer: Layer, liability: Liability) -> list[dict]:
-    """[{"what", "figure", "reason"}…]: each assumed value of the liability, its figure as engine.explain
-    writes it in the liability's sentence (a zero deductible reads "不设起付线")."""
+    """[{"what", "figure", "reason"}…]: each assumed value or choice of the liability, its figure as
+    engine.explain writes it in the liability's sentence, 【假设】 included (a zero deductible reads
+    "不设起付线【假设】")."""
     found = []
+    if liability.care_choice and liability.care_choice.prov.is_assumption:
+        found.append({"what": f"{liability.name} 就医类型", "figure": choice_text(liability.care_choice),
+                      "reason": liability.care_choice.prov.assumed})
     deductible = layer.deductibles[liability.deductible]
     for pool in [deductible, *(layer.caps[c] for c in liability.caps)]:
         if pool.amount.prov.is_assumption:
             amount = f"{format_yuan(pool.amount.fen)} 元"
             figure = "不设起付线" if pool is deductible and not pool.amount.fen else amount
-            found.append({"what": f"{pool.name} {amount}", "figure": figure, "reason": pool.amount.prov.assumed})
+            found.append({"what": f"{pool.name} {amount}", "figure": figure + ASSUMED_MARK,
+                          "reason": pool.amount.prov.assumed})
+    if not deductible.inline and deductible.amount.fen:  # a shared deductible: that it is shared, its order
+        if deductible.prov.is_assumption:
+            found.append({"what": f"{deductible.name} 共用", "figure": f"共用{ASSUMED_MARK}",
+                          "reason": deductible.prov.assumed})
+        if deductible.order and deductible.order.prov.is_assumption:
+            found.append({"what": f"{deductible.name} 扣减顺序", "figure": choice_text(deductible.order),
+                          "reason": deductible.order.prov.assumed})
     for row in liability.rows:
         rates = [("比例", row.rate)] if row.rate is not None else [("分段比例", s.rate) for s in row.segments]
-        found += [{"what": f"{liability.name} {kind} {percent(rate.value)}", "figure": percent(rate.value),
+        found += [{"what": f"{liability.name} {kind} {percent(rate.value)}", "figure": percent(rate.value) + ASSUMED_MARK,
                    "reason": rate.prov.assumed} for kind, rate in rates if rate.prov.is_assumption]
     return found
 

@@ -7,6 +7,7 @@ A case file sits beside its product (`products/NAME.cases.yaml`):
       - id: worked-example
         name: 计算示例
         basis: source        # source: the numbers are the document's own; derived: worked arithmetic
+                             # (`source` only if no value the result rests on is assumed: checked)
         source: DOC clause   # where the numbers come from
         version: "2023"
         claim: {...}         # or claims: [...] (settled in date order, accumulating) or quote: {...} (a person)
@@ -20,11 +21,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from . import vocab
 from .evaluate import quote
+from .explain import ASSUMED_MARK, choice_text
 from .inputs import parse_claim, parse_person
 from .issues import InputError, Issue, SchemeError
 from .load import Document, load_file
-from .model import Product
+from .model import Product, Version
 from .money import yuan_to_fen
 from .settle import settle_in_order
 
@@ -66,18 +69,25 @@ class CaseResult:
     basis: str
     checks: tuple[Check, ...] = ()
     error: str = ""  # why the case could not run (bad input, unknown version); then it fails
+    rests_on: tuple[str, ...] = ()  # the assumed values its results rest on ("what【假设】why")
 
     @property
     def failures(self) -> list[Check]:
         return [check for check in self.checks if not check.passed]
 
     @property
+    def basis_broken(self) -> bool:
+        """A case that says its numbers are the source's own, yet rests on assumed values."""
+        return self.basis == "source" and bool(self.rests_on)
+
+    @property
     def passed(self) -> bool:
-        return not self.error and not self.failures
+        return not self.error and not self.failures and not self.basis_broken
 
     def as_dict(self) -> dict:
         return {"id": self.id, "name": self.name, "basis": self.basis, "passed": self.passed,
                 **({"error": self.error} if self.error else {}),
+                **({"rests_on": list(self.rests_on)} if self.rests_on else {}),
                 "failures": [check.as_dict() for check in self.failures]}
 
 
@@ -141,21 +151,58 @@ def load_cases(path: str | Path) -> tuple[Path, list[dict]]:
 
 def run_case(product: Product, case: dict) -> CaseResult:
     checks: list[Check] = []
+    rests_on: list[str] = []
     try:
         version = product.version(case["version"])
         if "quote" in case:
-            outcome = quote(parse_person(case["quote"]), version)
+            person = parse_person(case["quote"])
+            outcome = quote(person, version)
             checks += _quote_checks(outcome.as_dict(), case["expect"])
+            rests_on += assumed_basis(version, outcome.trace, quoted=set(case["expect"]),
+                                      born=person.birth_date is not None)
         else:
             claims = case["claims"] if "claims" in case else [case["claim"]]
             expects = case["expect"] if isinstance(case["expect"], list) else [case["expect"]]
             settled = settle_in_order([parse_claim(data) for data in claims], version)
             for i, ((got, _), expect) in enumerate(zip(settled, expects, strict=True)):
                 checks += _settlement_checks(got, expect, i + 1 if len(claims) > 1 else None)
+                rests_on += assumed_basis(version, got["trace"])
         error = ""
     except (InputError, SchemeError, KeyError) as exc:
         error = str(exc)
-    return CaseResult(case["id"], case.get("name", case["id"]), case.get("basis", "derived"), tuple(checks), error)
+    return CaseResult(case["id"], case.get("name", case["id"]), case.get("basis", "derived"), tuple(checks), error,
+                      tuple(dict.fromkeys(rests_on)))
+
+
+def assumed_basis(version: Version, trace: list[dict], quoted: set | None = None, born: bool = False) -> list[str]:
+    """The assumed values a result rests on: each assumed step of its trace (a band, a subsidy, a deductible,
+    a ratio, a cap, the deductible's order…), and the choices the steps used without naming them — the
+    rounding of any ratio, the covered care that routed a part, and for a quote of a person given by birth
+    date (`born`; an age given directly needs no reference date) the age reference date when its band or a
+    subsidy it got depends on age.  `quoted`: a quote's expectations (a subsidy moves only who pays, so it
+    counts only where the case expects payers)."""
+    skip = {"subsidy"} if quoted is not None and "payers" not in quoted else set()
+    found = [f"{step['text']}{ASSUMED_MARK}{step['clause'].removeprefix('假设：')}"
+             for step in trace if step.get("assumed") and step["step"] not in skip]
+    choices = {item.key: item for item in version.choices}
+    used = []
+    if any(step["step"] in ("ratio", "segment") for step in trace):
+        used.append(choices["rounding"])
+    if born and _depends_on_age(version, trace):
+        used.append(choices["age_reference"])
+    routed = {(step.get("layer"), step.get("liability")) for step in trace if step["step"] == "route"}
+    used += [l.care_choice for layer in version.layers for l in layer.liabilities
+             if (layer.id, l.id) in routed and l.care_choice]
+    found += [f"{vocab.CHOICES[c.key]}：{choice_text(c)}{c.prov.assumed}" for c in used if c.prov.is_assumption]
+    return found
+
+
+def _depends_on_age(version: Version, trace: list[dict]) -> bool:
+    """Whether a quote's band, or a subsidy it got, is chosen by age (then the age reference date matters)."""
+    names = {step["text"] for step in trace}
+    band = next((b for b in version.bands if any(f"“{b.name}”" in text for text in names)), None)
+    subsidies = [s for s in version.subsidies if any(text.startswith(f"{s.name}：") for text in names)]
+    return any("age" in item.when for item in [*([band] if band else []), *subsidies])
 
 
 def _money(expectation: str, item: str, claim: int | None, want, got_fen: int, step: dict | None) -> Check:

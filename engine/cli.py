@@ -145,7 +145,7 @@ def quote_command(file, year, age, birth_date, pre_existing, low_income, entitle
             if elig.outcome != "eligible":
                 click.echo(f"  注意：{vocab.ELIGIBILITY_OUTCOMES[elig.outcome]}（{elig.reason}）")
         if show_trace:
-            click.echo(trace_text(result.trace))
+            click.echo(trace_text(result.trace, version.sources))
     if result.eligibility.outcome == "not_eligible":
         sys.exit(1)
 
@@ -176,10 +176,11 @@ def claim(file, claim_file, year, show_trace, db, as_json) -> None:
         dup = "（重复提交：返回已结算结果，不再赔付）" if result.get("duplicate") else ""
         click.echo(f"理赔 {result['claim_id']}（{result['version']}）{dup}：赔付 {format_yuan(result['paid_fen'])} 元，"
                    f"个人负担 {format_yuan(result['patient_remainder_fen'])} 元")
+        names = {layer.key_of(l): l.name for layer in version.layers for l in layer.liabilities}
         for liability, fen in result["by_liability"].items():
-            click.echo(f"  {liability}: {format_yuan(fen)} 元")
+            click.echo(f"  {names.get(liability, liability)}：{format_yuan(fen)} 元")
         if show_trace:
-            click.echo(trace_text(result["trace"]))
+            click.echo(trace_text(result["trace"], version.sources))
 
 
 def _ledger_url(url: str | None) -> str | None:
@@ -250,6 +251,10 @@ def cases(files, as_json) -> None:
                     click.echo(f"        依据 {failure.rule}{'：' + failure.clause if failure.clause else ''}")
             if r.error:
                 click.echo(f"      无法运行：{r.error}")
+            if r.basis_broken:
+                click.echo("      标为 basis: source，但结果依赖以下假设（请改为 basis: derived 并在 note 中写明推算）：")
+                for item in r.rests_on:
+                    click.echo(f"        - {item}")
         click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if failed:
         sys.exit(1)

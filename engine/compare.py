@@ -43,8 +43,8 @@ def _covers_text(version: Version, covers: str, describe) -> str:
 def _ratio_text(_layer, liability: Liability) -> str:
     rows = liability.rows
     if len(rows) == 1:
-        return ratio_phrase(rows[0]).removeprefix("按 ").removesuffix(" 赔付")
-    return "；".join(f"{conditions.describe(r.when)} {ratio_phrase(r).removeprefix('按 ').removesuffix(' 赔付')}"
+        return ratio_phrase(rows[0], marked=False).removeprefix("按 ").removesuffix(" 赔付")
+    return "；".join(f"{conditions.describe(r.when)} {ratio_phrase(r, marked=False).removeprefix('按 ').removesuffix(' 赔付')}"
                      for r in rows)
 
 
@@ -65,8 +65,14 @@ def _section(key: str):
     return lambda v: [v.section_prov(key)]
 
 
+def _choice(version: Version, key: str):
+    return next(c for c in version.choices if c.key == key)
+
+
 def _deductible_provs(layer, liability: Liability) -> list[Provenance]:
-    return [layer.deductibles[liability.deductible].amount.prov]
+    """The amount, and for a shared deductible that it is shared and the order it is used in."""
+    pool = layer.deductibles[liability.deductible]
+    return [pool.amount.prov, *([pool.prov] if not pool.inline else []), *([pool.order.prov] if pool.order else [])]
 
 
 def _ratio_provs(_layer, liability: Liability) -> list[Provenance]:
@@ -109,9 +115,9 @@ PARAMETERS = [
      lambda v: [d.prov for drugs in v.drug_lists.values() for d in drugs.values()]),
     ("care", "保障的就医类型", lambda v: "、".join(vocab.CARE[c] for c in sorted(
         {c for l in v.scheme_layer.liabilities for c in l.care}, key=list(vocab.CARE).index)),
-     lambda v: [l.prov for l in v.scheme_layer.liabilities]),
+     lambda v: [l.care_choice.prov for l in v.scheme_layer.liabilities]),
     ("insurers", "共保体", lambda v: f"{v.insurers[0].name} 主承保，共 {len(v.insurers)} 家", _section("insurers")),
-    ("one_stop", "一站式结算", lambda v: "是" if v.one_stop else "否", _section("settlement")),
+    ("one_stop", "一站式结算", lambda v: "是" if v.one_stop else "否", lambda v: [_choice(v, "one_stop").prov]),
     ("assumptions", "假设数值", lambda v: f"{len(assumptions(v))} 项", _no_provenance),
 ]
 

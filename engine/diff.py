@@ -177,7 +177,7 @@ def _liability_text(layer: Layer, liability: Liability) -> dict:
         "赔付": vocab.COVERS[liability.covers],
         "就医类型": "、".join(vocab.CARE[c] for c in liability.care),
         "适用人群": conditions.describe(liability.when),
-        "比例": "；".join((f"{conditions.describe(r.when)} " if r.when else "") + ratio_phrase(r).removeprefix("按 ")
+        "比例": "；".join((f"{conditions.describe(r.when)} " if r.when else "") + ratio_phrase(r, marked=False).removeprefix("按 ")
                         .removesuffix(" 赔付") for r in liability.rows),
         "起付线": _pool_name(layer.deductibles[liability.deductible]),
         "封顶线": "、".join(_pool_name(layer.caps[c]) for c in liability.caps) or "不封顶",

@@ -104,7 +104,8 @@ def quote(person: Person, version: Version, trace: bool = True) -> Quote:
         raise EngineError(f"{version.key}: no premium band for {point}")
     band = next(b for b in version.bands if b.id == band_decision.value.band)
     result.band, result.band_name, result.premium_fen = band.id, band.name, band.amount.fen
-    steps.add("band", band_decision.rule, band.amount.prov,
+    # who the band is for may be an assumption even where its amount is the source's own
+    steps.add("band", band_decision.rule, band.prov if band.prov.is_assumption else band.amount.prov,
               f"年龄 {point['age']} 岁，适用档位“{band.name}”，保费 {format_yuan(band.amount.fen)} 元",
               result_fen=band.amount.fen)
     remaining = band.amount.fen
@@ -321,18 +322,104 @@ def _pay_layer(layer: Layer, routed_parts: list[tuple[Part, Decision]], claim: C
                           layer=layer.id, amount_fen=part.fen, result_fen=0)
             continue
         routed.setdefault(decision.value.liability, []).append((part, decision))
-    for liability in layer.liabilities:
-        for part, decision in routed.get(liability.id, []):
-            row = liability.rows[decision.value.row]
-            steps.add("route", decision.rule, liability.basis, lambda p=part, l=liability: f"{p.label} "
-                      f"{format_yuan(p.fen)} 元 → {layer.name}·{l.name}", layer=layer.id, liability=liability.id,
-                      amount_fen=part.fen)
-            pool_key = partial(PoolKey, claim.member.id, version.key, layer.id)
-            fen = _pay_part(layer, liability, row, part, version, acc, pool_key, steps)
-            paid[part.covers] += fen
-            key = layer.key_of(liability)
-            by_liability[key] = by_liability.get(key, 0) + fen
+    items = [(liability, liability.rows[decision.value.row], part)
+             for liability in layer.liabilities for part, decision in routed.get(liability.id, [])]
+    pool_key = partial(PoolKey, claim.member.id, version.key, layer.id)
+    deductions = _deductions(layer, items, version, acc, pool_key, steps)
+    for (liability, row, part), decision, deducted in zip(items, _decisions(routed, layer), deductions):
+        steps.add("route", decision.rule, liability.basis, lambda p=part, l=liability: f"{p.label} "
+                  f"{format_yuan(p.fen)} 元 → {layer.name}·{l.name}", layer=layer.id, liability=liability.id,
+                  amount_fen=part.fen)
+        fen = _pay_part(layer, liability, row, part, deducted, version, acc, pool_key, steps)
+        paid[part.covers] += fen
+        key = layer.key_of(liability)
+        by_liability[key] = by_liability.get(key, 0) + fen
     return paid
+
+
+def _decisions(routed: dict, layer: Layer) -> list[Decision]:
+    return [decision for liability in layer.liabilities for _, decision in routed.get(liability.id, [])]
+
+
+# ── deductibles shared by several parts of one claim ──────────────────────────────────────────
+
+Item = tuple  # (Liability, RatioRow, Part): one part routed to a liability, in liability order
+
+
+def _deductions(layer: Layer, items: list[Item], version: Version, acc: Accumulators,
+                pool_key: Callable[[PoolKind, str], PoolKey], steps: Trace) -> list[int]:
+    """How much each item's deductible takes from it.  A pool one claim draws on for several parts is used in
+    the order the scheme declares (`order:`); the trace says which order was used."""
+    deducted = [0] * len(items)
+    best = []
+    for pool_id in dict.fromkeys(liability.deductible for liability, _, _ in items):
+        pool = layer.deductibles[pool_id]
+        members = [i for i, (liability, _, _) in enumerate(items) if liability.deductible == pool_id]
+        left = max(pool.amount.fen - acc.get(pool_key(PoolKind.DEDUCTIBLE, pool.id), 0), 0)
+        order = pool.order.value if pool.order and len(members) > 1 else "in_policy_first"
+        if order == "best_for_patient":
+            best.append((pool, members, left))
+            continue
+        _allocate(deducted, _split(items, members, left, order, version), members)
+        if len(members) > 1:
+            _trace_order(steps, layer, pool, vocab.DEDUCTIBLE_ORDERS[order])
+    for pool, members, left in best:  # after the others, so that each candidate is paid in full
+        tried = []
+        for order in ("in_policy_first", "out_of_policy_first"):
+            candidate = list(deducted)
+            _allocate(candidate, _split(items, members, left, order, version), members)
+            tried.append((_dry_run(layer, items, candidate, version, acc, pool_key), order, candidate))
+        paid, order, deducted = max(tried, key=lambda t: t[0])  # max keeps the first of equals
+        others = "；".join(f"{vocab.DEDUCTIBLE_ORDERS[o]}赔付 {format_yuan(p)} 元" for p, o, _ in tried)
+        _trace_order(steps, layer, pool, f"{vocab.DEDUCTIBLE_ORDERS['best_for_patient']}：比较后采用“"
+                     f"{vocab.DEDUCTIBLE_ORDERS[order]}”（{others}）")
+    return deducted
+
+
+def _allocate(deducted: list[int], amounts: list[int], members: list[int]) -> None:
+    for i, fen in zip(members, amounts):
+        deducted[i] = fen
+
+
+def _split(items: list[Item], members: list[int], left: int, order: str, version: Version) -> list[int]:
+    """What is left of a deductible, over the parts that use it: in turn (in-policy or out-of-policy first,
+    the rest in liability order), or pro rata to their amounts in whole fen by the declared rounding."""
+    amounts = [items[i][2].fen for i in members]
+    if order == "pro_rata":
+        return _pro_rata(min(left, sum(amounts)), amounts, version.rounding)
+    first = {"in_policy_first": "in_policy_self_pay", "out_of_policy_first": "out_of_policy_self_pay"}[order]
+    turn = sorted(range(len(members)), key=lambda k: items[members[k]][2].covers != first)
+    out = [0] * len(members)
+    for k in turn:
+        out[k] = min(amounts[k], left)
+        left -= out[k]
+    return out
+
+
+def _pro_rata(take: int, amounts: list[int], rounding: str) -> list[int]:
+    """`take` fen shared in proportion to `amounts`: each share rounded by the declared rule (never beyond its
+    part), then the fen the rounding left over or took too many settled on the parts in order."""
+    total = sum(amounts)
+    out = [min(apply_ratio(take, Decimal(fen) / total, rounding), fen) for fen in amounts]
+    for k, fen in enumerate(amounts):
+        gap = take - sum(out)
+        if gap == 0:
+            break
+        out[k] += max(min(gap, fen - out[k]), -out[k])
+    return out
+
+
+def _dry_run(layer: Layer, items: list[Item], deducted: list[int], version: Version, acc: Accumulators,
+             pool_key: Callable[[PoolKind, str], PoolKey]) -> int:
+    """What the layer would pay with these deductions (caps included), on a copy of the accumulators."""
+    scratch, off = dict(acc), Trace(enabled=False)
+    return sum(_pay_part(layer, liability, row, part, d, version, scratch, pool_key, off)
+               for (liability, row, part), d in zip(items, deducted))
+
+
+def _trace_order(steps: Trace, layer: Layer, pool, how: str) -> None:
+    steps.add("deductible_order", f"pool.{pool.id}.order", pool.order.prov if pool.order else pool.prov,
+              lambda: f"{pool.name}由本次几部分费用共用：{how}", layer=layer.id)
 
 
 def _care_unspecified(claim: Claim, layer: Layer, covers: str) -> str:
@@ -350,14 +437,14 @@ def _scope(layer: Layer, covers: str) -> Provenance:
     return Provenance(assumed="；".join(p.assumed for p in provs)) if provs else Provenance()
 
 
-def _pay_part(layer: Layer, liability: Liability, row: RatioRow, part: Part, version: Version,
+def _pay_part(layer: Layer, liability: Liability, row: RatioRow, part: Part, deducted: int, version: Version,
               acc: Accumulators, pool_key: Callable[[PoolKind, str], PoolKey], steps: Trace) -> int:
-    """Deductible, then ratio (flat or progressive segments), then caps — all against the annual accumulators."""
+    """Deductible (`deducted`, as `_deductions` shared it out), then ratio (flat or progressive segments), then
+    caps — all against the annual accumulators."""
     where = {"layer": layer.id, "liability": liability.id}
     pool = layer.deductibles[liability.deductible]
     ded_key = pool_key(PoolKind.DEDUCTIBLE, pool.id)
     used = acc.get(ded_key, 0)
-    deducted = min(part.fen, max(pool.amount.fen - used, 0))
     acc[ded_key] = used + deducted
     if pool.amount.fen:
         steps.add("deductible", f"pool.{pool.id}", pool.amount.prov,

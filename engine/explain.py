@@ -7,42 +7,86 @@ assumptions are marked and gathered at the end so a reviewer sees them at a glan
 from __future__ import annotations
 
 from . import vocab
-from .model import Amount, Layer, Liability, Provenance, RatioRow, Version
+from .model import Amount, Choice, Layer, Liability, Provenance, RatioRow, Version, money_choices
 from .money import format_yuan, percent
 
 ASSUMED_MARK = "【假设】"
 
 
-def _ref(prov: Provenance) -> str:
+def mark(prov: Provenance | None) -> str:
+    """【假设】 right after a value the source does not give, so it never reads as sourced beside a citation."""
+    return ASSUMED_MARK if prov is not None and prov.is_assumption else ""
+
+
+def _ref(prov: Provenance, sources: dict) -> str:
     if prov.source:
-        return f"〔{prov.source}〕"
+        return f"〔{cited(prov.source, sources)}〕"
     return f"{ASSUMED_MARK}{prov.assumed}" if prov.assumed else ""
 
 
+def cited(source: str, sources: dict) -> str:
+    """A `source:` with its document named by title, not by the file's id: '《…实施方案》 三(二) …'."""
+    doc_id, _, clause = source.partition(" ")
+    return f"《{sources[doc_id]['title']}》{clause}" if doc_id in sources else source
+
+
 def _money(value: Amount) -> str:
-    return f"{format_yuan(value.fen)} 元"
+    return f"{format_yuan(value.fen)} 元{mark(value.prov)}"
 
 
-def ratio_phrase(row: RatioRow) -> str:
+def choice_text(item: Choice) -> str:
+    """A choice in words, marked when assumed: '四舍五入【假设】'."""
+    value = item.value
+    if item.key == "care":
+        text = "、".join(vocab.CARE[c] for c in value)
+    elif item.key.startswith("filing."):
+        text = vocab.FILING_STATES[value]
+    else:
+        table = {"rounding": vocab.ROUNDING, "age_reference": vocab.AGE_REFERENCE,
+                 "deductible_order": vocab.DEDUCTIBLE_ORDERS, "subsidy_order": vocab.SUBSIDY_ORDERS,
+                 "one_stop": {True: "与基本医保一站式结算", False: "出院后申请理赔"}}[item.key]
+        text = table.get(value, str(value))
+    return f"{text}{mark(item.prov)}"
+
+
+def regime_name(version: Version, code: str) -> str:
+    """A regulatory basis by name: a known regime, else the title of the source document it names."""
+    if code in vocab.REGIMES:
+        return vocab.REGIMES[code]
+    return f"《{version.sources[code]['title']}》" if code in version.sources else code
+
+
+def ratio_phrase(row: RatioRow, marked: bool = True) -> str:
+    """'按 80%【假设】 赔付', or the segments; `marked=False` for tables that mark a whole cell instead."""
+    if not marked:
+        return _unmarked(ratio_phrase(row))
     if row.rate is not None:
-        return f"按 {percent(row.rate.value)} 赔付"
+        return f"按 {percent(row.rate.value)}{mark(row.rate.prov)} 赔付"
     pieces = []
     for seg in row.segments:
         upper = "以上" if seg.hi is None else f"至 {format_yuan(seg.hi)} 元"
-        pieces.append(f"{format_yuan(seg.lo)} 元{upper}部分 {percent(seg.rate.value)}")
+        bounds = mark(next((a.prov for a in seg.written if a.prov.is_assumption), None))
+        pieces.append(f"{format_yuan(seg.lo)} 元{upper}{bounds}部分 {percent(seg.rate.value)}{mark(seg.rate.prov)}")
     return "分段赔付：" + "；".join(pieces)
+
+
+def _unmarked(text: str) -> str:
+    return text.replace(ASSUMED_MARK, "")
 
 
 def liability_sentence(layer: Layer, liability: Liability) -> str:
     """'医保目录内个人自付：住院、急诊…发生的医保政策范围内个人自付费用，扣除起付线 18,000.00 元后按 80% 赔付，…'"""
-    care = "、".join(vocab.CARE[c] for c in liability.care)
+    care = choice_text(liability.care_choice) if liability.care_choice else "、".join(vocab.CARE[c] for c in liability.care)
     what = vocab.COVERS[liability.covers]
     pool = layer.deductibles[liability.deductible]
     if pool.amount.fen:
-        shared = "" if pool.inline else "（与其他责任共用）"
+        shared = ""
+        if not pool.inline:
+            order = f"，{choice_text(pool.order)}" if pool.order else ""
+            shared = f"（与其他责任共用{mark(pool.prov)}{order}）"
         deductible = f"年度累计超过起付线 {_money(pool.amount)}{shared}的部分"
     else:
-        deductible = "不设起付线"
+        deductible = f"不设起付线{mark(pool.amount.prov)}"
     who = f"（限{liability.when.describe()}）" if liability.when else ""
     rows = liability.rows
     if len(rows) == 1:
@@ -58,8 +102,8 @@ def liability_sentence(layer: Layer, liability: Liability) -> str:
 
 
 def _band_rows(version: Version) -> list[dict]:
-    return [{"id": b.id, "name": b.name, "who": b.when.describe(), "premium": _money(b.amount),
-             "premium_fen": b.amount.fen, "ref": _ref(b.amount.prov), "assumed": b.amount.prov.is_assumption}
+    return [{"id": b.id, "name": b.name, "who": b.when.describe() + mark(b.prov), "premium": _money(b.amount),
+             "premium_fen": b.amount.fen, "ref": _ref(b.amount.prov, version.sources), "assumed": b.amount.prov.is_assumption}
             for b in version.bands]
 
 
@@ -72,10 +116,13 @@ def assumptions(version: Version) -> list[dict]:
             found.append({"what": what, "reason": prov.assumed})
 
     for band in version.bands:
-        note(f"保费档位“{band.name}” {_money(band.amount)}", band.amount.prov)
+        note(f"保费档位“{band.name}” {format_yuan(band.amount.fen)} 元", band.amount.prov)
+        note(f"保费档位“{band.name}”适用的人群（{band.when.describe()}）", band.prov)
     for layer in version.layers:
         for pool in [*layer.deductibles.values(), *layer.caps.values()]:
-            note(f"{layer.name}·{pool.name} {_money(pool.amount)}", pool.amount.prov)
+            note(f"{layer.name}·{pool.name} {format_yuan(pool.amount.fen)} 元", pool.amount.prov)
+            if not pool.inline and pool.order:  # a shared deductible: that it is shared, and its order
+                note(f"{layer.name}·{pool.name}由几项责任共用", pool.prov)
         for liability in layer.liabilities:
             for row in liability.rows:
                 if row.rate is not None:
@@ -89,15 +136,29 @@ def assumptions(version: Version) -> list[dict]:
         note(f"资助“{subsidy.name}”", value.prov if value else subsidy.prov)
     for drug in drugs_in_force(version):
         note(f"特药 {drug.name}", drug.prov)
-    for key, label in SECTION_LABELS.items():  # assumptions that are not numbers: dates, filings, chain...
+    for item in money_choices(version):
+        if item.written:
+            note(f"{_chosen_for(version, item)}{vocab.CHOICES[item.key]}：{choice_text(item).removesuffix(ASSUMED_MARK)}",
+                 item.prov)
+    for key, label in SECTION_LABELS.items():  # assumptions that are neither numbers nor choices: dates, chain...
         written = version.sections.get(key)
         if written and written.assumed:
             note(label, Provenance(assumed=written.assumed))
     return found
 
 
+def _chosen_for(version: Version, item: Choice) -> str:
+    """'医保目录内个人自付·' before a liability's or a pool's choice; nothing before the version's own."""
+    for layer in version.layers:
+        for node in [*layer.liabilities, *layer.deductibles.values()]:
+            if item.path[:len(node.path)] == node.path and node.path:
+                return f"{node.name}·"
+    return ""
+
+
+# sections whose assumptions are not already listed value by value (filings and settlement are choices)
 SECTION_LABELS = {"period": "保险期间", "enrolment": "参保期", "regulation": "监管依据与定价方式", "insurers": "共保体",
-                  "filings": "三书", "settlement": "结算方式", "eligibility": "参保条件", "premium": "保费",
+                  "eligibility": "参保条件", "premium": "保费",
                   "funding": "缴费与资助", "chain": "赔付顺序"}
 
 
@@ -110,23 +171,25 @@ def drugs_in_force(version: Version) -> list:
 
 def describe_version(version: Version) -> dict:
     """The version as sections of plain Chinese, each sentence with its numbers and references."""
-    insurers = "；".join(f"{i.name}{'（主承保）' if i.lead else ''} {percent(i.share.value)}" for i in version.insurers)
-    filings = "、".join(name for key, name in (("authorisation", "授权书"), ("actuarial_opinion", "精算意见书"),
-                                               ("legal_opinion", "法律意见书")) if version.filings.get(key))
+    insurers = "；".join(f"{i.name}{'（主承保）' if i.lead else ''} {percent(i.share.value)}{mark(i.share.prov)}"
+                         for i in version.insurers)
+    choices = {item.key: item for item in version.choices}
+    filings = "、".join(f"{vocab.CHOICES[c.key].partition('·')[2]}{choice_text(c)}"
+                        for c in version.choices if c.key.startswith("filing.") and c.written)
     base = "须参加基本医疗保险" if version.basic_insurance_required else "不要求参加基本医疗保险"
     open_to_all = "，不设年龄、健康状况、既往症等其他门槛" if not version.eligibility_rules else ""
-    elig = [f"参保条件：{base}{open_to_all}。 {_ref(version.eligibility_prov)}"]
+    elig = [f"参保条件：{base}{open_to_all}。 {_ref(version.eligibility_prov, version.sources)}"]
     if version.suspend_when_basic_in_arrears:
         elig.append("基本医疗保险欠费或参保关系中断期间暂停享受待遇，补缴后恢复。")
     for rule in version.eligibility_rules:
         elig.append(f"{rule.name}：{rule.when.describe()} → {vocab.ELIGIBILITY_OUTCOMES[rule.outcome]}"
-                    f" {_ref(rule.prov)}")
+                    f" {_ref(rule.prov, version.sources)}")
     liabilities = []
     for layer in version.layers:
         for liability in layer.liabilities:
             prefix = "" if layer.kind == "scheme" else f"［{layer.name}］"
             liabilities.append({"id": liability.id, "layer": layer.id,
-                                "text": prefix + liability_sentence(layer, liability), "ref": _ref(liability.prov)})
+                                "text": prefix + liability_sentence(layer, liability), "ref": _ref(liability.prov, version.sources)})
     funding = []
     account = version.personal_account
     if account.get("allowed"):
@@ -136,10 +199,12 @@ def describe_version(version: Version) -> dict:
         funding.append("支持单位团体参保。")
     if version.donated_enrolment:
         funding.append(f"支持爱心企业等捐赠参保：捐赠方为指定人员缴纳资助之后剩余的全部保费，不设固定金额。 "
-                       f"{_ref(version.section_prov('funding'))}".rstrip())
+                       f"{_ref(version.section_prov('funding'), version.sources)}".rstrip())
     for s in version.subsidies:
-        how = _money(s.amount) if s.amount else f"保费的 {percent(s.share.value)}"
-        funding.append(f"{s.name}：{s.when.describe()}，由{vocab.PAYERS[s.payer]}承担 {how} {_ref(s.prov)}")
+        how = _money(s.amount) if s.amount else f"保费的 {percent(s.share.value)}{mark(s.share.prov)}"
+        funding.append(f"{s.name}：{s.when.describe()}，由{vocab.PAYERS[s.payer]}承担 {how} {_ref(s.prov, version.sources)}")
+    if "subsidy_order" in choices:
+        funding.append(f"一人符合几项资助时：{choice_text(choices['subsidy_order'])}")
     after = "、".join(vocab.LAYER_KINDS[k] for k in version.chain_after) or "无"
     return {
         "title": f"{version.product_name}（{version.city}，{version.region}）{version.name}",
@@ -147,7 +212,7 @@ def describe_version(version: Version) -> dict:
         "ruleset": version.ruleset_name,
         "period": f"保险期间 {version.period[0]} 至 {version.period[1]}；参保期 {version.enrolment[0]} 至 {version.enrolment[1]}",
         "governance": [f"共保体：{insurers}", f"三书：{filings or '未声明'}",
-                       f"监管依据：{'、'.join(version.regimes)}；定价方式："
+                       f"监管依据：{'、'.join(regime_name(version, r) for r in version.regimes)}；定价方式："
                        f"{'统一定价' if version.pricing == 'flat' else '差异化定价'}"],
         "eligibility": elig,
         "bands": _band_rows(version),
@@ -155,12 +220,12 @@ def describe_version(version: Version) -> dict:
         "chain": f"赔付顺序：{after} 之后，由本方案赔付",
         "liabilities": liabilities,
         "drugs": [{"code": d.code, "name": d.name, "indications": "、".join(d.indications.values()),
-                   "valid": f"{d.valid_from} 起" + (f"至 {d.valid_to}" if d.valid_to else ""), "ref": _ref(d.prov)}
+                   "valid": f"{d.valid_from} 起" + (f"至 {d.valid_to}" if d.valid_to else ""), "ref": _ref(d.prov, version.sources)}
                   for d in drugs_in_force(version)],
-        "limits": [f"{LIMIT_LABELS[k]}：{_money(v) if isinstance(v, Amount) else percent(v.value)} {_ref(v.prov)}"
+        "limits": [f"{LIMIT_LABELS[k]}：{_money(v) if isinstance(v, Amount) else percent(v.value)} {_ref(v.prov, version.sources)}"
                    for k, v in version.limits.items()],
-        "settlement": f"赔付金额按“{ROUNDING_LABELS[version.rounding]}”取整到分；"
-                      f"{'与基本医保一站式结算' if version.one_stop else '出院后申请理赔'}",
+        "settlement": f"赔付金额按“{choice_text(choices['rounding'])}”取整到分；{choice_text(choices['one_stop'])}",
+        "age_reference": f"年龄按{choice_text(choices['age_reference'])}计算",
         "notes": [text for text in [version.note] if text]
         + [f"{l.name}：{l.note}" for l in version.scheme_layer.liabilities if l.note],
         "assumptions": assumptions(version),
@@ -169,7 +234,6 @@ def describe_version(version: Version) -> dict:
 
 LIMIT_LABELS = {"premium_max": "保费上限", "deductible_max": "起付线上限", "cap_min": "封顶线下限",
                 "claims_ratio_min": "年度赔付率下限"}
-ROUNDING_LABELS = {"half_up": "四舍五入", "half_even": "四舍六入五成双", "down": "舍去分以下"}
 
 
 def version_text(version: Version) -> str:
@@ -177,7 +241,7 @@ def version_text(version: Version) -> str:
     lines = [d["title"], "=" * 40, d["period"], *d["governance"], d["settlement"]]
     if d["limits"]:
         lines += ["", "【监管限额】", *d["limits"]]
-    lines += ["", "【参保条件】", *d["eligibility"], "", "【保费档位】"]
+    lines += ["", "【参保条件】", *d["eligibility"], "", "【保费档位】", d["age_reference"]]
     width = max(len(b["name"]) for b in d["bands"])
     for band in d["bands"]:
         lines.append(f"  {band['name']:<{width}}  {band['premium']:>12}  {band['who']}  {band['ref']}")
@@ -187,20 +251,24 @@ def version_text(version: Version) -> str:
     lines += [f"  {i + 1}. {item['text']} {item['ref']}" for i, item in enumerate(d["liabilities"])]
     if d["drugs"]:
         lines += ["", "【特药目录】"]
-        lines += [f"  {x['name']}（{x['code']}）：{x['indications']}，{x['valid']}" for x in d["drugs"]]
+        lines += [f"  {x['name']}：{x['indications']}，{x['valid']} {x['ref']}" for x in d["drugs"]]
     if d["notes"]:
         lines += ["", "【说明】", *d["notes"]]
     if d["assumptions"]:
-        lines += ["", f"【假设】以下数值来源未规定，为本文件的假设（共 {len(d['assumptions'])} 项）："]
+        lines += ["", f"【假设】以下数值和选择来源未规定，为本文件的假设（共 {len(d['assumptions'])} 项）："]
         lines += [f"  - {a['what']}：{a['reason']}" for a in d["assumptions"]]
     return "\n".join(lines)
 
 
-def trace_text(trace: list[dict]) -> str:
-    """A claim's trace as numbered Chinese lines with their clauses."""
+def trace_text(trace: list[dict], sources: dict | None = None) -> str:
+    """A claim's trace as numbered Chinese lines with their clauses; an assumed value's step is marked 【假设】.
+    (The rule names stay in the trace's data, for machines; a person reads the clause.)"""
     lines = []
     for i, step in enumerate(trace, 1):
         clause = step.get("clause", "")
-        ref = f"  〔{clause}〕" if clause else ""
-        lines.append(f"{i:>2}. {step['text']}{ref}  ‹{step['rule']}›")
+        if step.get("assumed"):
+            ref = f"  {ASSUMED_MARK}{clause.removeprefix('假设：')}"
+        else:
+            ref = f"  〔{cited(clause, sources or {})}〕" if clause else ""
+        lines.append(f"{i:>2}. {step['text']}{ref}")
     return "\n".join(lines)

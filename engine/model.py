@@ -67,6 +67,31 @@ class Amount:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """A choice that moves money — rounding, one-stop settlement, age reference date, covered care, the order a
+    shared deductible is used in, subsidy order, a filing — with its provenance.  `value` is None when the
+    document does not write it: validation reports that rather than fall back to a default."""
+
+    key: str  # what is chosen: a key of vocab.CHOICES
+    value: object
+    prov: Provenance
+    path: Path = field(default=(), compare=False, repr=False)  # where it is written, else where it belongs
+
+    @property
+    def written(self) -> bool:
+        return self.value is not None
+
+
+def choice(key: str, holder: dict, name: str, inherited: Provenance, path: Path) -> Choice:
+    """`holder[name]` as a Choice: its own {value, source|assumed}, else the provenance around it."""
+    if name not in holder:
+        return Choice(key, None, inherited, tuple(path))
+    value, own = value_node(holder[name]) if isinstance(holder[name], dict) else (holder[name], {})
+    return Choice(key, tuple(value) if isinstance(value, list) else value, Provenance.of(own, inherited),
+                  tuple(path) + (name,))
+
+
+@dataclass(frozen=True)
 class Rate:
     value: Decimal
     prov: Provenance
@@ -97,6 +122,8 @@ class Pool:
     amount: Amount
     inline: bool = False  # written on a liability (deductible/cap: {value: …}): named after it, its own pool
     path: Path = field(default=(), compare=False, repr=False)
+    prov: Provenance = field(default=Provenance(), compare=False)  # the pool's own, or what it inherits
+    order: Choice | None = None  # a deductible: the order one claim's parts use it in (`order:`)
 
 
 @dataclass(frozen=True)
@@ -114,6 +141,7 @@ class Liability:
     note: str | None = None
     path: Path = field(default=(), compare=False, repr=False)
     caps_listed: bool = field(default=False, compare=False, repr=False)  # `cap:` written as a list of pool ids
+    care_choice: Choice | None = field(default=None, compare=False)  # the covered care types and their provenance
 
     def cap_path(self, i: int) -> Path:
         """Where the i-th cap of the liability is written."""
@@ -156,6 +184,7 @@ class Band:
     when: Condition
     amount: Amount
     path: Path = field(default=(), compare=False, repr=False)
+    prov: Provenance = field(default=Provenance(), compare=False)  # who the band is for: the band's own provenance
 
 
 @dataclass(frozen=True)
@@ -212,7 +241,7 @@ class Version:
     pricing: str
     limits: dict  # name → Amount | Rate
     insurers: tuple[Insurer, ...]
-    filings: dict
+    filings: dict  # authorisation… → True (declared), False (not declared), None (unknown)
     rounding: str
     one_stop: bool
     basic_insurance_required: bool
@@ -235,6 +264,8 @@ class Version:
     sections: dict  # section key (period, funding…) → Provenance the section writes of itself
     note: str | None = None
     path: Path = field(default=(), compare=False, repr=False)
+    choices: tuple[Choice, ...] = ()  # rounding, one-stop, age reference, filings, subsidy order (pools and
+    # liabilities carry their own: Pool.order, Liability.care_choice)
 
     @property
     def key(self) -> str:
@@ -257,6 +288,22 @@ class Version:
         if own.source:  # a source wins over an assumption written beside it, as in Provenance.of
             return Provenance(source=own.source)
         return Provenance(assumed=own.assumed) if own.assumed else self.prov
+
+
+def money_choices(version: Version) -> list[Choice]:
+    """Every choice that changes an amount in a version: its own (rounding, one-stop, age reference, filings,
+    subsidy order), each liability's covered care, and each deductible's order — declared, or (None) missing
+    where liabilities for different costs share the deductible, so that one claim may draw on it twice."""
+    found = list(version.choices)
+    layers = list({id(layer): layer for layer in version.layers}.values())
+    for layer in layers:
+        found += [l.care_choice for l in layer.liabilities if l.care_choice]
+        for pool in layer.deductibles.values():
+            if pool.order is not None:
+                found.append(pool.order)
+            elif len({l.covers for l in layer.liabilities if l.deductible == pool.id}) > 1:
+                found.append(Choice("deductible_order", None, pool.prov, pool.path))
+    return found
 
 
 @dataclass(frozen=True)
@@ -309,8 +356,9 @@ def _pools(items: list, inherited: Provenance, path: Path) -> tuple[Pool, ...]:
     pools = []
     for i, item in enumerate(items):
         prov = Provenance.of(item, inherited)
+        order = choice("deductible_order", item, "order", prov, path + (i,)) if "order" in item else None
         pools.append(Pool(item["id"], item["name"], amount(item["amount"], prov, path + (i, "amount")),
-                          path=path + (i,)))
+                          path=path + (i,), prov=prov, order=order))
     return tuple(pools)
 
 
@@ -349,7 +397,8 @@ def _liability(item: dict, inherited: Provenance, deductibles: dict, caps: dict,
     deductible = item["deductible"]
     if not isinstance(deductible, str):
         pool_id, at = f"{item['id']}.deductible", path + ("deductible",)
-        deductibles[pool_id] = Pool(pool_id, f"{item['name']}起付线", amount(deductible, prov, at), inline=True, path=at)
+        deductibles[pool_id] = Pool(pool_id, f"{item['name']}起付线", amount(deductible, prov, at), inline=True, path=at,
+                                    prov=prov)
         deductible = pool_id
     cap = item["cap"]
     if cap == "none":
@@ -360,12 +409,13 @@ def _liability(item: dict, inherited: Provenance, deductibles: dict, caps: dict,
         cap_ids = tuple(cap)
     else:
         pool_id, at = f"{item['id']}.cap", path + ("cap",)
-        caps[pool_id] = Pool(pool_id, f"{item['name']}封顶线", amount(cap, prov, at), inline=True, path=at)
+        caps[pool_id] = Pool(pool_id, f"{item['name']}封顶线", amount(cap, prov, at), inline=True, path=at, prov=prov)
         cap_ids = (pool_id,)
-    return Liability(item["id"], item["name"], item["covers"], tuple(item["care"]),
+    care = choice("care", item, "care", prov, path)
+    return Liability(item["id"], item["name"], item["covers"], care.value,
                      Condition.parse(item.get("when", {}), path + ("when",)), deductible, cap_ids,
                      _ratio_rows(item["ratio"], prov, path + ("ratio",)), item.get("drug_list"), prov,
-                     item.get("note"), path, isinstance(cap, list))
+                     item.get("note"), path, isinstance(cap, list), care)
 
 
 def _layer(holder: dict, layer_id: str, name: str, kind: str, inherited: Provenance, path: Path) -> Layer:
@@ -399,6 +449,7 @@ def content_hash(product: dict, sources: dict, drug_lists: dict, version: dict) 
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+FILINGS = ("authorisation", "actuarial_opinion", "legal_opinion")  # 三书
 SECTIONS = ("period", "enrolment", "regulation", "insurers", "filings", "settlement", "eligibility", "premium",
             "funding", "chain")
 
@@ -436,6 +487,19 @@ def build_version(data: dict, item: dict, path: Path = (), drug_lists: dict | No
     drug_data = {k: v for k, v in data.get("drug_lists", {}).items() if k in used_lists}
     all_lists = _drug_lists(data.get("drug_lists", {})) if drug_lists is None else drug_lists
     settlement = item.get("settlement", {})
+    settlement_prov = Provenance.of(settlement, prov)
+    settlement_path = path + ("settlement",)
+    # rounding stands in the model as written or the one rounding rule money.py knows, so that a version can be
+    # built for checking; validation refuses a version that does not write it (semantics.choices)
+    rounding = choice("rounding", settlement, "rounding", settlement_prov, settlement_path)
+    one_stop = choice("one_stop", settlement, "one_stop", settlement_prov, settlement_path)
+    age_reference = choice("age_reference", premium, "age_reference", premium_prov, path + ("premium",))
+    filings_node = item["filings"]
+    filings = tuple(choice(f"filing.{name}", filings_node, name, Provenance.of(filings_node, prov),
+                           path + ("filings",)) for name in FILINGS)
+    several = len(funding.get("subsidies", [])) > 1  # the order matters only when one person may get several
+    subsidy_order = (choice("subsidy_order", funding, "subsidy_order", funding_prov, path + ("funding",)),) \
+        if several else ()
     return Version(
         product_id=info["id"], product_name=info["name"], city=info["city"], region=info["region"],
         id=str(item["id"]), name=item["name"],
@@ -443,15 +507,15 @@ def build_version(data: dict, item: dict, path: Path = (), drug_lists: dict | No
         enrolment=(item["enrolment"]["start"], item["enrolment"]["end"]),
         regimes=tuple(regulation["regimes"]), pricing=regulation["pricing"], limits=limits,
         insurers=insurers,
-        filings={k: v for k, v in item["filings"].items() if k not in ("source", "assumed")},
-        rounding=settlement.get("rounding", DEFAULT_ROUNDING), one_stop=settlement.get("one_stop", False),
+        filings={c.key.partition(".")[2]: None if c.value == "unknown" else c.value for c in filings},
+        rounding=rounding.value or DEFAULT_ROUNDING, one_stop=bool(one_stop.value),
         basic_insurance_required=elig["basic_insurance_required"],
         suspend_when_basic_in_arrears=elig["suspend_when_basic_in_arrears"],
         eligibility_rules=tuple(EligibilityRule(c["id"], c["name"], Condition.parse(c["when"], elig_path + (i, "when")),
                                                 c["outcome"], Provenance.of(c, elig_prov), elig_path + (i,))
                                 for i, c in enumerate(elig.get("conditions", []))),
         eligibility_prov=elig_prov,
-        age_reference=premium["age_reference"],
+        age_reference=age_reference.value,
         bands=tuple(_band(b, premium_prov, bands_path + (i,)) for i, b in enumerate(premium["bands"])),
         personal_account=funding.get("personal_account", {"allowed": False}),
         group_enrolment=funding.get("group_enrolment", False),
@@ -468,13 +532,14 @@ def build_version(data: dict, item: dict, path: Path = (), drug_lists: dict | No
         sections={key: Provenance.written(item[key]) for key in SECTIONS if isinstance(item.get(key), dict)},
         note=item.get("note"),
         path=path,
+        choices=(rounding, one_stop, age_reference, *filings, *subsidy_order),
     )
 
 
 def _band(item: dict, inherited: Provenance, path: Path) -> Band:
     prov = Provenance.of(item, inherited)
     return Band(item["id"], item["name"], Condition.parse(item["when"], path + ("when",)),
-                amount(item["amount"], prov, path + ("amount",)), path)
+                amount(item["amount"], prov, path + ("amount",)), path, prov)
 
 
 def _subsidy(item: dict, inherited: Provenance, path: Path) -> Subsidy:

@@ -34,9 +34,15 @@ def enum_list(values) -> dict:
 
 
 def sourced(value_schema: dict) -> dict:
-    """A number, or {value: number, source|assumed} to give it its own provenance."""
+    """A number or a choice, or {value: …, source|assumed} to give it its own provenance."""
     return {"oneOf": [value_schema, obj({"value": value_schema}, required=("value",))]}
 
+
+choice = sourced  # a choice that moves money (rounding, deductible order, covered care…) is written the same way
+
+
+FILING = choice({"enum": [True, False, "unknown"]})  # declared, not declared, unknown
+DEDUCTIBLE_ORDER = choice({"enum": ["in_policy_first", "out_of_policy_first", "pro_rata", "best_for_patient"]})
 
 MONEY = sourced({"type": "number", "minimum": 0, "maximum": MAX_YUAN})
 RATE = sourced({"type": "number", "minimum": 0, "maximum": 1})
@@ -59,13 +65,16 @@ POOL_REF = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]*$", "not": {"cons
 DEDUCTIBLE_REF = {"oneOf": [POOL_REF, MONEY]}
 CAP_REF = {"oneOf": [{"const": "none"}, POOL_REF, {"type": "array", "items": POOL_REF, "minItems": 1}, MONEY]}
 POOL = obj({"id": ID, "name": TEXT, "amount": MONEY}, required=("id", "name", "amount"))
+# a deductible shared by liabilities for different costs declares the order in which one claim uses it
+DEDUCTIBLE_POOL = obj({"id": ID, "name": TEXT, "amount": MONEY, "order": DEDUCTIBLE_ORDER},
+                      required=("id", "name", "amount"))
 
 LIABILITY = obj(
     {
         "id": ID,
         "name": TEXT,
         "covers": {"enum": list(vocab.COVERS)},
-        "care": enum_list(vocab.CARE),
+        "care": choice(enum_list(vocab.CARE)),
         "when": CONDITION,
         "deductible": DEDUCTIBLE_REF,
         "ratio": RATIO,
@@ -81,7 +90,7 @@ LAYER = obj(
         "id": ID,
         "name": TEXT,
         "kind": {"enum": list(vocab.LAYER_KINDS)},
-        "deductibles": {"type": "array", "items": POOL},
+        "deductibles": {"type": "array", "items": DEDUCTIBLE_POOL},
         "caps": {"type": "array", "items": POOL},
         "liabilities": {"type": "array", "items": LIABILITY},
     },
@@ -136,11 +145,11 @@ VERSION = obj(
             required=("lead",),
         ),
         "filings": obj(
-            {"authorisation": {"type": "boolean"}, "actuarial_opinion": {"type": "boolean"},
-             "legal_opinion": {"type": "boolean"}},
+            {"authorisation": FILING, "actuarial_opinion": FILING, "legal_opinion": FILING},
             required=("authorisation", "actuarial_opinion", "legal_opinion"),
         ),
-        "settlement": obj({"rounding": {"enum": ["half_up", "half_even", "down"]}, "one_stop": {"type": "boolean"}}),
+        "settlement": obj({"rounding": choice({"enum": ["half_up", "half_even", "down"]}),
+                           "one_stop": choice({"type": "boolean"})}),
         "eligibility": obj(
             {
                 "basic_insurance_required": {"type": "boolean"},
@@ -153,7 +162,7 @@ VERSION = obj(
         ),
         "premium": obj(
             {
-                "age_reference": {"oneOf": [{"enum": ["period_start", "enrolment_start"]}, DATE]},
+                "age_reference": choice({"oneOf": [{"enum": ["period_start", "enrolment_start"]}, DATE]}),
                 "bands": {"type": "array", "items": BAND, "minItems": 1},
             },
             required=("age_reference", "bands"),
@@ -169,6 +178,7 @@ VERSION = obj(
                 "donated_enrolment": {"type": "boolean",
                                       "description": "允许爱心企业等捐赠方为指定人员缴纳资助后剩余的全部保费（pay_with: donor），不设固定金额"},
                 "subsidies": {"type": "array", "items": SUBSIDY},
+                "subsidy_order": choice({"const": "as_written"}),  # several subsidies: each takes what is left
             }
         ),
         "chain": obj(
@@ -178,7 +188,7 @@ VERSION = obj(
             },
             required=("after",),
         ),
-        "deductibles": {"type": "array", "items": POOL},
+        "deductibles": {"type": "array", "items": DEDUCTIBLE_POOL},
         "caps": {"type": "array", "items": POOL},
         "liabilities": {"type": "array", "items": LIABILITY, "minItems": 1},
         # Named exclusions; `common: true` marks one of a common or frequent disease (regulators forbid those).

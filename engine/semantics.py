@@ -15,7 +15,7 @@ from . import vocab
 from .conditions import Condition, coverage, dimensions_used, summarise_points
 from .issues import Issue
 from .load import Document
-from .model import Amount, Layer, Liability, Path, Product, Version
+from .model import Amount, Layer, Liability, Path, Product, Version, money_choices
 from .money import format_yuan
 
 BAND_DIMS = ("age", "pre_existing", "low_income")
@@ -31,6 +31,7 @@ def semantic_issues(doc: Document, product: Product) -> list[Issue]:
     for version in product.versions:
         issues += _money_precision_issues(doc, version)
         issues += _version_issues(doc, version)
+        issues += _choice_issues(doc, version)
         issues += _chain_declaration_issues(doc, version.path)
     return issues
 
@@ -114,6 +115,22 @@ def _chain_declaration_issues(doc: Document, vpath: Path) -> list[Issue]:
         if any(layers[i].get(key) for key in ("liabilities", "deductibles", "caps")):
             issues.append(doc.issue("chain.scheme_layer_body", "kind: scheme 这一层代表本方案，责任写在版本的 liabilities 中，这里不要重复",
                                     lpath + (i,)))
+    return issues
+
+
+# ── choices that move money ───────────────────────────────────────────────────────────────────
+
+def _choice_issues(doc: Document, version: Version) -> list[Issue]:
+    """No choice that moves money falls back to a default, and each is sourced or assumed."""
+    issues = []
+    for item in money_choices(version):
+        what, key = vocab.CHOICES[item.key], vocab.CHOICE_KEYS[item.key]
+        if not item.written:
+            issues.append(doc.issue("choice.missing", f"没有写{what}（{key}）：它决定赔付或保费金额，不能用默认值；"
+                                    "请写明，并注明 source（来源条款）或 assumed（假设及理由）", item.path))
+        elif not item.prov:
+            issues.append(doc.issue("choice.provenance", f"{what}没有出处：请在它或它所在的条目上写 source"
+                                    "（来源文件 + 条款）或 assumed（假设及理由）", item.path))
     return issues
 
 

@@ -150,3 +150,34 @@ DATA_ITEMS = {
     "location": "位置信息",
     "address_book": "通讯录",
 }
+
+# Choices that move money (model.Choice.key) → what a person calls them; each must be sourced or assumed.
+CHOICES = {
+    "rounding": "取整规则",
+    "one_stop": "一站式结算",
+    "age_reference": "计算年龄的日期",
+    "care": "覆盖的就医类型",
+    "deductible_order": "共用起付线的扣减顺序",
+    "subsidy_order": "多项资助的扣减顺序",
+    "filing.authorisation": "三书·授权书",
+    "filing.actuarial_opinion": "三书·精算意见书",
+    "filing.legal_opinion": "三书·法律意见书",
+}
+# Where each choice is written, for messages that ask for a missing one.
+CHOICE_KEYS = {"rounding": "settlement.rounding", "one_stop": "settlement.one_stop",
+               "age_reference": "premium.age_reference", "care": "care", "deductible_order": "order",
+               "subsidy_order": "funding.subsidy_order", "filing.authorisation": "filings.authorisation",
+               "filing.actuarial_opinion": "filings.actuarial_opinion", "filing.legal_opinion": "filings.legal_opinion"}
+
+ROUNDING = {"half_up": "四舍五入", "half_even": "四舍六入五成双", "down": "舍去分以下"}
+AGE_REFERENCE = {"period_start": "保险期间起始日", "enrolment_start": "参保期起始日"}
+DEDUCTIBLE_ORDERS = {
+    "in_policy_first": "先扣政策范围内个人自付，再扣政策范围外个人自费",
+    "out_of_policy_first": "先扣政策范围外个人自费，再扣政策范围内个人自付",
+    "pro_rata": "按各部分费用的比例分摊",
+    "best_for_patient": "按对患者赔付最多的顺序扣减",
+}
+SUBSIDY_ORDERS = {"as_written": "按书写顺序依次资助，每项最多资助剩下的保费"}
+FILING_STATES = {True: "已出具", False: "未出具", "unknown": "来源未说明"}
+# Regulatory regimes a version may name in `regulation.regimes` besides its own source documents.
+REGIMES = {"cbirc-2021-city-customised": "原银保监会《关于规范保险公司城市定制型商业医疗保险业务的通知》（2021 年）"}

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
+from engine import vocab
 from scheme_texts import scheme_text
 
 DEDUCTIBLE_MAX = 2_000_000  # fen: 20,000 yuan; every cap is at least this (a cap below a deductible is invalid)
@@ -61,22 +62,28 @@ cap_fen = st.integers(DEDUCTIBLE_MAX, CAP_MAX)
 class Pools:
     deductibles: dict  # id → fen
     caps: dict
+    orders: dict = None  # deductible id → the order one claim's parts use it in (`order:`)
 
     def block(self) -> str:
         lines = []
         for key, pools in (("deductibles", self.deductibles), ("caps", self.caps)):
             if pools:
                 lines.append(f"{key}:")
-                lines += [f"  - {flow({'id': i, 'name': f'额度{i}', 'amount': yuan(fen), 'source': 'doc 第五条'})}"
-                          for i, fen in pools.items()]
+                lines += [f"  - {flow(self.pool(key, i, fen))}" for i, fen in pools.items()]
         return "\n".join(lines)
+
+    def pool(self, key: str, ident: str, fen: int) -> dict:
+        written = {"id": ident, "name": f"额度{ident}", "amount": yuan(fen), "source": "doc 第五条"}
+        return written | ({"order": self.orders[ident]} if key == "deductibles" else {})
 
 
 @st.composite
 def pools(draw) -> Pools:
     deductibles = draw(st.lists(deductible_fen, max_size=2))
     caps = draw(st.lists(cap_fen, max_size=2))
-    return Pools({f"d{i}": fen for i, fen in enumerate(deductibles)}, {f"c{i}": fen for i, fen in enumerate(caps)})
+    orders = {f"d{i}": draw(st.sampled_from(list(vocab.DEDUCTIBLE_ORDERS))) for i in range(len(deductibles))}
+    return Pools({f"d{i}": fen for i, fen in enumerate(deductibles)}, {f"c{i}": fen for i, fen in enumerate(caps)},
+                 orders)
 
 
 @st.composite

@@ -1,7 +1,8 @@
 """Small scheme files for tests that need specific parameters (not products: nothing here is sourced from a city).
 
 Default version (every amount in yuan):
-  shared deductible pool 10,000 for in_policy and out_of_policy; one shared cap "total" 100,000
+  shared deductible pool 10,000 for in_policy and out_of_policy, used in-policy first (`order`);
+  one shared cap "total" 100,000
   in_policy      80 %, inpatient            out_of_policy  50 %, inpatient
   special_drugs  no deductible, 50 %, cap 50,000, inpatient / outpatient / pharmacy;
                  catalogue: drug-a for cancer-a, valid 2024-03-01 to 2024-06-30 (the 2024 version)
@@ -41,8 +42,8 @@ VERSION = """\
   insurers:
     source: doc 第二条
 @INSURERS@
-  filings: {authorisation: true, actuarial_opinion: true, legal_opinion: true}
-  settlement: {rounding: @ROUNDING@}
+  filings: {authorisation: true, actuarial_opinion: true, legal_opinion: true, source: doc 第一条}
+  settlement: {rounding: @ROUNDING@, one_stop: false, source: doc 第一条}
   eligibility:
     basic_insurance_required: true
     suspend_when_basic_in_arrears: true
@@ -63,7 +64,7 @@ VERSION = """\
 
 POOLS = """\
 deductibles:
-  - {id: shared, name: 共用起付线, amount: 10000, source: doc 第五条}
+  - {id: shared, name: 共用起付线, amount: 10000, order: @ORDER@, source: doc 第五条}
 caps:
   - {id: total, name: 共用保额, amount: 100000, source: doc 第六条}"""
 
@@ -109,14 +110,15 @@ def _block(text: str, indent: int) -> str:
     return textwrap.indent(textwrap.dedent(text).strip("\n"), " " * indent) if text else ""
 
 
-def scheme_text(years=("2024",), rounding="half_up", insurers=INSURERS, conditions="", bands=BANDS,
-                liabilities=LIABILITIES, chain="", funding="", pools=POOLS) -> str:
+def scheme_text(years=("2024",), rounding="half_up", order="in_policy_first", insurers=INSURERS, conditions="",
+                bands=BANDS, liabilities=LIABILITIES, chain="", funding="", pools=POOLS) -> str:
     versions = []
     for year in years:
         body = (VERSION.replace("@YEAR@", year).replace("@ROUNDING@", rounding)
                 .replace("@INSURERS@", _block(insurers, 4)).replace("@CONDITIONS@", _block(conditions, 4))
                 .replace("@BANDS@", _block(bands, 6)).replace("@CHAIN@", _block(chain, 4))
                 .replace("@FUNDING@", _block(funding, 2)).replace("@POOLS@", _block(pools, 2))
+                .replace("@ORDER@", order)
                 .replace("@LIABILITIES@", _block(liabilities, 4)))
         versions.append(_block(body, 2))
     text = TEMPLATE.replace("@VERSIONS@", "\n".join(versions) + "\n")

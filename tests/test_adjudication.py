@@ -382,7 +382,7 @@ def test_a_liability_without_its_own_source_cites_its_ratio_not_a_blank_assumpti
     - id: in_policy
       name: 目录内
       covers: in_policy_self_pay
-      care: [inpatient]
+      care: {value: [inpatient], source: doc 第七条（住院）}
       deductible: shared
       ratio: {value: 0.8, source: doc 第七条（比例）}
       cap: total"""

@@ -215,7 +215,28 @@ CASES = [
     # ── provenance ─────────────────────────────────────────────────────────────────────────────────
     Broken("number-without-provenance", "        source: s1 第七条（四）\n", "", "provenance.missing",
            "versions[1].liabilities[3].ratio", says=("0.5", "source", "assumed"), at=("- id: chronic", "ratio:"),
-           count=3),  # its deductible, ratio and cap all lost their source
+           count=4),  # its care, deductible, ratio and cap all lost their source
+    # ── every choice that moves money is written, and sourced or assumed ─────────────────────────────
+    Broken("rounding-missing", "    settlement: {rounding: half_up, one_stop: false,", "    settlement: {one_stop: false,",
+           "choice.missing", "versions[0].settlement", says=("取整规则", "settlement.rounding", "assumed")),
+    Broken("one-stop-missing", "      one_stop: true\n", "", "choice.missing", "versions[1].settlement",
+           says=("一站式结算", "settlement.one_stop"), at=(V1, "settlement:")),
+    Broken("rounding-without-provenance", "      rounding: half_up\n      one_stop: true\n      source: s1 第九条\n",
+           "      rounding: half_up\n      one_stop: {value: true, source: s1 第九条}\n", "choice.provenance",
+           "versions[1].settlement.rounding", says=("取整规则", "source", "assumed"), at=(V1, "rounding:")),
+    Broken("deductible-order-missing", "amount: 3000, source: s1 第五条, order: in_policy_first}",
+           "amount: 3000, source: s1 第五条}", "choice.missing", "versions[1].deductibles[0]",
+           says=("共用起付线的扣减顺序", "order")),
+    Broken("deductible-order-unknown", "order: in_policy_first}", "order: cheapest_first}", "schema.enum",
+           "versions[1].deductibles[0].order", says=("cheapest_first",)),
+    Broken("age-reference-without-provenance", "      age_reference: {value: period_start, source: s1 第三条}\n",
+           "      age_reference: period_start\n", "choice.provenance", "versions[0].premium.age_reference",
+           says=("计算年龄的日期",)),
+    Broken("filing-without-provenance", "      legal_opinion: unknown\n      source: s1 第八条\n",
+           "      legal_opinion: unknown\n", "choice.provenance", "versions[1].filings.authorisation",
+           says=("授权书",), at=(V1, "authorisation:"), count=3),  # the three filings lost their source
+    Broken("filing-not-three-valued", "      legal_opinion: unknown\n", "      legal_opinion: maybe\n",
+           "schema.enum", "versions[1].filings.legal_opinion", says=("maybe",)),
     Broken("source-of-undeclared-document", "        source: s1 第七条（四）\n", "        source: s9 第七条（四）\n",
            "provenance.unknown_source", "versions[1].liabilities[3].source", says=("s9",)),
     Broken("source-without-clause", "      source: guidance 第三条\n", "      source: guidance\n",

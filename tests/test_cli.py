@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from engine.cli import main
+from engine.load import load_file
 from engine.schema import SCHEME_SCHEMA
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,7 +89,8 @@ def test_claim_json_has_total_per_liability_and_trace(run):
 def test_claim_text_trace_shows_clauses(run):
     result = run("claim", XIANNING, EXAMPLE, "--year", "2023", "--trace")
     assert result.exit_code == 0
-    assert "xn-news" in result.output and "假设" in result.output
+    title = load_file(XIANNING).data["sources"]["xn-news"]["title"]
+    assert f"《{title}》" in result.output and "【假设】" in result.output  # documents by title, not by id
 
 
 def test_bad_claim_exits_1_naming_the_field(run, tmp_path):

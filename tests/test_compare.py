@@ -42,11 +42,17 @@ def test_a_value_resting_on_an_assumption_is_marked_and_a_sourced_one_is_not(pro
     from engine import load_product
     zaohuibao = load_product(products_dir / "zaohuibao.yaml")
     rows = {r["key"]: r for r in parameter_rows([zaohuibao.version("2024"), zaohuibao.version("2025")])}
-    # the seed states the deductible for 2025 (8,000) but not for 2024: only the 2024 cell is an assumption
+    # the seed states the deductible for 2025 (8,000) but not for 2024; that in- and out-of-policy costs share
+    # it, and in which order, is assumed both years: the 2025 cell rests on those assumptions only
     deductible = rows["in_policy_deductible"]
-    assert deductible["assumed"] == [True, False]
-    assert deductible["marked"] == ["【假设】" + deductible["values"][0], deductible["values"][1]]
-    assert deductible["reasons"][0] and deductible["reasons"][1] == []
+    assert deductible["assumed"] == [True, True]
+    assert deductible["marked"] == ["【假设】" + value for value in deductible["values"]]
+    amount_2024 = zaohuibao.version("2024").scheme_layer.deductibles["annual"].amount.prov.assumed
+    assert amount_2024 in deductible["reasons"][0] and amount_2024 not in deductible["reasons"][1]
+    assert len(deductible["reasons"][1]) == 2  # shared, and its order
+    # the 2025 premium bands are all the source's own
+    assert rows["bands"]["assumed"] == [False, False]
+    assert rows["bands"]["marked"][1] == rows["bands"]["values"][1]
     assert rows["city"]["assumed"] == [False, False]  # the product header is never an assumption
 
 

@@ -120,3 +120,57 @@ def test_a_case_that_cannot_run_says_why_and_fails(xianhuibao):
     result = run_case(xianhuibao, {"id": "v", "version": "1999", "quote": {"age": 30}, "expect": {"premium": 69}})
     assert not result.passed and result.checks == () and "1999" in result.error
     assert result.as_dict()["error"] == result.error
+
+
+# ── basis: source only where every value the result rests on is sourced ─────────────────────────────
+
+def test_a_source_case_resting_on_an_assumed_ratio_fails_and_names_it(xianhuibao):
+    # 咸惠保 2023: the in-policy deductible 18,000 and 80 % are assumed (the file says why)
+    case = {"id": "s", "basis": "source", "version": "2023", "claim": _inpatient("s", 20000), "expect": {"paid": 1600}}
+    result = run_case(xianhuibao, case)
+    assert not result.failures and not result.passed and result.basis_broken
+    liability = xianhuibao.version("2023").scheme_layer.liabilities[0]
+    assert any(liability.rows[0].rate.prov.assumed in item for item in result.rests_on)
+    assert any("取整规则" in item for item in result.rests_on)  # the rounding of the ratio is assumed too
+    assert result.as_dict()["rests_on"] == list(result.rests_on)
+    assert run_case(xianhuibao, {**case, "basis": "derived"}).passed  # the same numbers, worked by hand
+
+
+def test_a_source_case_resting_only_on_sourced_values_passes(products_dir):
+    zaohuibao = load_product(products_dir / "zaohuibao.yaml")
+    # 2025: 51 and over without a pre-existing condition pay 99 yuan, and the band is the source's own
+    case = {"id": "q", "basis": "source", "version": "2025", "quote": {"age": 60}, "expect": {"premium": 99}}
+    result = run_case(zaohuibao, case)
+    assert result.passed and result.rests_on == ()
+
+
+def test_a_person_given_by_birth_date_rests_on_the_age_reference_date(products_dir):
+    zaohuibao = load_product(products_dir / "zaohuibao.yaml")
+    case = {"id": "q", "basis": "source", "version": "2025", "quote": {"birth_date": "1960-06-01"},
+            "expect": {"premium": 99}}
+    result = run_case(zaohuibao, case)
+    assert not result.passed and any("计算年龄的日期" in item for item in result.rests_on)
+
+
+def test_a_subsidy_counts_only_where_the_case_expects_payers(products_dir):
+    zaohuibao = load_product(products_dir / "zaohuibao.yaml")
+    premium = {"id": "q", "basis": "source", "version": "2025", "quote": {"age": 40, "low_income": "dibao"},
+               "expect": {"premium": 10}}
+    assert run_case(zaohuibao, premium).passed  # 10 yuan for the low-income: the source's own
+    payers = {**premium, "expect": {"premium": 10, "payers": {"donor": 10}}}
+    result = run_case(zaohuibao, payers)  # that a donor pays it is this file's assumption
+    assert not result.passed and any("捐赠" in item for item in result.rests_on)
+
+
+def test_the_cli_reports_the_assumed_values_a_source_case_rests_on(tmp_path):
+    from click.testing import CliRunner
+    from engine.cli import main
+    product = tmp_path / "xianhuibao.yaml"
+    product.write_text((PRODUCTS / "xianhuibao.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    cases = tmp_path / "xianhuibao.cases.yaml"
+    cases.write_text("product: xianhuibao.yaml\ncases:\n  - id: s\n    basis: source\n    version: '2023'\n"
+                     "    claim: {claim_id: s, member: {id: m, age: 40}, date: 2023-03-01, care: inpatient,"
+                     " in_policy_self_pay: 20000}\n    expect: {paid: 1600}\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["cases", str(product)])
+    assert result.exit_code == 1
+    assert "basis: source" in result.output and "【假设】" in result.output

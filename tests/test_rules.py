@@ -38,6 +38,7 @@ MULTI_BANDS = f"""\
 MULTI_FUNDING = """\
 funding:
   source: doc 第十一条
+  subsidy_order: as_written
   subsidies:
     - {id: assistance, name: 医疗救助资金全额资助, payer: assistance_fund, when: {low_income: [dibao, tekun]}, share: 1}
     - {id: elderly, name: 70 岁以上社会捐赠, payer: donor, when: {age: {min: 70}}, amount: 5}"""
@@ -99,6 +100,7 @@ GROUP_BANDS = f"""\
 GROUP_FUNDING = """\
 funding:
   source: doc 第十一条
+  subsidy_order: as_written
   donated_enrolment: true
   subsidies:
     - {id: disabled-help, name: 残疾人资助, payer: assistance_fund, when: {disabled: true}, amount: 5}

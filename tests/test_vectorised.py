@@ -129,6 +129,14 @@ def test_a_liability_under_two_caps_is_refused_not_approximated():
         VectorVersion(variant)
 
 
+@pytest.mark.parametrize("order", ["out_of_policy_first", "pro_rata", "best_for_patient"])
+def test_a_deductible_order_other_than_liability_order_is_refused_not_approximated(order):
+    from scheme_texts import version as test_version
+    with pytest.raises(Unsupported, match=f"deductible order {order}"):
+        VectorVersion(test_version(order=order))
+    VectorVersion(test_version(order="in_policy_first"))  # the order it pays in: accepted
+
+
 def test_claims_the_rules_path_refuses_are_refused_too():
     version = next(v for v in VERSIONS if any("hospital_level" in row.when
                                              for l in v.scheme_layer.liabilities for row in l.rows))

@@ -102,6 +102,11 @@ class LayerPlan:
         for liability in layer.liabilities:
             if len(liability.caps) > 1:  # min over several pools is not a saturated running sum
                 raise Unsupported(f"{layer.id}.{liability.id}: more than one cap on one liability")
+        for pool in layer.deductibles.values():  # pools fill in liability order: the declared order must be it
+            covers = [l.covers for l in layer.liabilities if l.deductible == pool.id]
+            in_policy_first = covers == sorted(covers, key=lambda c: c != "in_policy_self_pay")
+            if pool.order and (pool.order.value != "in_policy_first" or not in_policy_first):
+                raise Unsupported(f"{layer.id}.{pool.id}: deductible order {pool.order.value}")
         # per kind of cost: which liability takes a part (-1: none) and which of its ratio rows, first by priority
         self.routes = {}
         for covers in vocab.COVERS:

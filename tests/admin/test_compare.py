@@ -68,8 +68,8 @@ def test_the_page_lists_every_parameter_with_one_column_per_version(app, two):
     premium = re.findall(r"<td[^>]*>(.*?)</td>", rows["premium"], re.S)
     assert premium == ['<span class="mark">【假设】</span>69.00 元', "10.00–159.00 元"]
     assert 'title="假设：来源未公布保费；取湖北省内惠民保常见的统一价 69 元"' in rows["premium"]
-    # the 2025 deductible (8,000) is stated by the source: not marked
-    assert re.findall(r"<td>(.*?)</td>", rows["in_policy_deductible"]) == ["8,000.00 元（共用）"]
+    # 枣惠保 2025's bands are all stated by the source: not marked
+    assert "【假设】" not in re.findall(r"<td[^>]*>(.*?)</td>", rows["bands"], re.S)[1]
     assert "【假设】" not in rows["city"]
 
 

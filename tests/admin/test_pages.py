@@ -28,7 +28,8 @@ def test_version_page_explains_the_scheme_with_sources_and_assumptions(app, sess
     assert "保费档位" in page and "统一保费" in page and "69.00 元" in page
     assert "医保目录内个人自付：住院" in page  # a liability sentence from engine.explain
     assert 'class="ref assumed"' in page and "来源未公布保费" in page  # assumptions highlighted with their reason
-    assert "〔xn-news" in page  # a source reference beside a value
+    title = load_product(REPO / "products" / "xianhuibao.yaml").sources["xn-news"]["title"]
+    assert f"〔《{title}》" in page  # a source reference beside a value, its document by title
     assert "假设（共" in page and row.content_hash in page
 
 
@@ -150,12 +151,13 @@ def test_the_version_page_marks_each_assumed_figure_where_it_is_read(app, sessio
     row = version_row(session, "xianhuibao", "2023")
     page = Browser(app, "regulator").get(f"/versions/{row.id}").get_data(as_text=True)
     assert '起付线 <mark class="assumed" title="假设：来源未公布；与 80% 比例一起使示例目录内多报约 3 万元">' \
-           '18,000.00 元</mark>的部分，按 <mark class="assumed" title="假设：来源未公布；市场无既往症人群 70–90% ' \
-           '区间内取 80%">80%</mark> 赔付' in page
+           '18,000.00 元【假设】</mark>的部分，按 <mark class="assumed" title="假设：来源未公布；市场无既往症人群 ' \
+           '70–90% 区间内取 80%">80%【假设】</mark> 赔付' in page
 
 
 def test_a_figure_the_source_states_is_not_marked():
-    """枣惠保 2025: the shared deductible of 8,000 is the source's (zz-news), the ratios 80 % / 40 % are assumed."""
+    """枣惠保 2025: the deductible of 8,000 is the source's (zz-news); that it is shared and its order, the covered
+    care, the ratios 80 % / 40 % and the cap are assumed."""
     from admin_ui.catalogue import marked_liability
     from engine.explain import describe_version
 
@@ -163,5 +165,7 @@ def test_a_figure_the_source_states_is_not_marked():
     item = next(i for i in describe_version(version)["liabilities"] if i["id"] == "in_policy")
     marked = marked_liability(item, version)
     assert "起付线 8,000.00 元" in item["text"]
-    assert [piece for piece, a in marked["pieces"] if a] == ["80%", "40%", "1,500,000.00 元"]
+    assert [piece for piece, a in marked["pieces"] if a] == [
+        "住院【假设】", "共用【假设】", "先扣政策范围内个人自付，再扣政策范围外个人自费【假设】", "80%【假设】", "40%【假设】",
+        "1,500,000.00 元【假设】"]
     assert "".join(piece for piece, _a in marked["pieces"]) == item["text"]
