@@ -173,6 +173,8 @@ def test_hubei_three_filings_declared_missing_or_unknown():
     assumed = [(sourced + " “咸惠保”如何定保 — 出具了“三书”", "      legal_opinion: true\n      assumed: 来源未提三书，假设已出具")]
     unknown = verdict(reviewed(XIANNING, "2023", assumed), "hubei-2021", "three-filings")
     assert unknown.verdict == "需人工确认" and unknown.assumed
+    written_unknown = [("      authorisation: true\n", "      authorisation: unknown\n")]
+    assert verdict(reviewed(XIANNING, "2023", written_unknown), "hubei-2021", "three-filings").verdict == "需人工确认"
 
 
 @pytest.mark.parametrize("declared, expected", [("true", "符合"), ("false", "违规"), (None, "需人工确认")])

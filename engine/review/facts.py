@@ -143,7 +143,7 @@ def derive_facts(product: Product, version: Version, data: dict, population: int
                  ) -> dict[str, Fact]:
     """Every fact of one version.  `data` is the version's validated YAML mapping (for declared terms)."""
     facts = [*_identity(product, version, data), *_premiums(version, data), *_eligibility(version),
-             *_liabilities(version), *_filings(data), *_declarations(data), *_insurers(version, data),
+             *_liabilities(version), *_filings(version, data), *_declarations(data), *_insurers(version, data),
              *_declared_limits(version), _backtest(version, population, seed)]
     return {fact.name: fact for fact in facts}
 
@@ -244,9 +244,10 @@ def _state(value: bool | None, assumed: tuple[str, ...]) -> str:
     return "declared" if value else "not_declared"
 
 
-def _filings(data: dict) -> list[Fact]:
+def _filings(version: Version, data: dict) -> list[Fact]:
+    """三书 from the model: True declared, False not declared, None (written `unknown`) unknown."""
     assumed = _section_assumption(data, "filings")
-    return [Fact(f"filings_{key}", _state(data["filings"][key], assumed), assumed)
+    return [Fact(f"filings_{key}", _state(version.filings[key], assumed), assumed)
             for key in ("authorisation", "actuarial_opinion", "legal_opinion")]
 
 
