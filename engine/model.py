@@ -181,6 +181,15 @@ class EligibilityRule:
 
 
 @dataclass(frozen=True)
+class WaitingPeriod:
+    """Claims within `days` of the member's enrolment date are not paid, except for the `exempt` kinds."""
+    days: int
+    exempt: tuple[str, ...]  # vocab.WAITING_EXEMPTIONS
+    prov: Provenance
+    path: Path = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class Drug:
     code: str
     name: str
@@ -235,6 +244,7 @@ class Version:
     sections: dict  # section key (period, funding…) → Provenance the section writes of itself
     note: str | None = None
     path: Path = field(default=(), compare=False, repr=False)
+    waiting_period: WaitingPeriod | None = None
 
     @property
     def key(self) -> str:
@@ -468,7 +478,15 @@ def build_version(data: dict, item: dict, path: Path = (), drug_lists: dict | No
         sections={key: Provenance.written(item[key]) for key in SECTIONS if isinstance(item.get(key), dict)},
         note=item.get("note"),
         path=path,
+        waiting_period=_waiting_period(elig, elig_prov, path + ("eligibility", "waiting_period")),
     )
+
+
+def _waiting_period(elig: dict, inherited: Provenance, path: Path) -> WaitingPeriod | None:
+    node = elig.get("waiting_period")
+    if node is None:
+        return None
+    return WaitingPeriod(node["days"], tuple(node.get("exempt", [])), Provenance.of(node, inherited), path)
 
 
 def _band(item: dict, inherited: Provenance, path: Path) -> Band:
