@@ -205,7 +205,7 @@ def adjudicate(claim: Claim, version: Version, accumulators: Accumulators | None
                for layer, parts in plan for p in parts]
     decisions = compiled(version).decide(events)
     elig = _read_eligibility(decisions[0], claim.member, version, steps)
-    if elig.outcome == "eligible" and timeline.needed(claim, version):
+    if elig.outcome == "eligible" and timeline.has_history(claim):
         elig = _read_timeline(timeline.compiled(version).decide(claim), steps)
     result = Settlement(claim.claim_id, version.key, version.ruleset_name, elig, accumulators=acc)
     if elig.outcome != "eligible":

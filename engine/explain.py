@@ -13,6 +13,17 @@ from .money import format_yuan, percent
 ASSUMED_MARK = "【假设】"
 
 
+def waiting_period_text(version: Version) -> str:
+    """The waiting period in plain Chinese (engine/timeline.py applies it)."""
+    waiting = version.waiting_period
+    if waiting is None:
+        return "未声明等待期"
+    if not waiting.days:
+        return "不设等待期"
+    exempt = "、".join(vocab.WAITING_EXEMPTIONS[e] for e in waiting.exempt)
+    return f"等待期：参保之日起 {waiting.days} 天内就诊不予赔付" + (f"（{exempt}不设等待期）" if exempt else "")
+
+
 def _ref(prov: Provenance) -> str:
     if prov.source:
         return f"〔{prov.source}〕"
@@ -89,6 +100,8 @@ def assumptions(version: Version) -> list[dict]:
         note(f"资助“{subsidy.name}”", value.prov if value else subsidy.prov)
     for drug in drugs_in_force(version):
         note(f"特药 {drug.name}", drug.prov)
+    if version.waiting_period:
+        note(waiting_period_text(version), version.waiting_period.prov)
     for key, label in SECTION_LABELS.items():  # assumptions that are not numbers: dates, filings, chain...
         written = version.sections.get(key)
         if written and written.assumed:
@@ -118,6 +131,8 @@ def describe_version(version: Version) -> dict:
     elig = [f"参保条件：{base}{open_to_all}。 {_ref(version.eligibility_prov)}"]
     if version.suspend_when_basic_in_arrears:
         elig.append("基本医疗保险欠费或参保关系中断期间暂停享受待遇，补缴后恢复。")
+    if version.waiting_period:
+        elig.append(f"{waiting_period_text(version)}。 {_ref(version.waiting_period.prov)}")
     for rule in version.eligibility_rules:
         elig.append(f"{rule.name}：{rule.when.describe()} → {vocab.ELIGIBILITY_OUTCOMES[rule.outcome]}"
                     f" {_ref(rule.prov)}")

@@ -18,7 +18,6 @@ import itertools
 from dataclasses import dataclass
 from datetime import date
 
-from . import vocab
 from .inputs import Claim
 from .issues import InputError, Issue
 from .model import Provenance, Version
@@ -230,17 +229,7 @@ def compiled(version: Version) -> TimelineRules:
         return rules
 
 
-def needed(claim: Claim, version: Version) -> bool:
+def has_history(claim: Claim) -> bool:
     """Whether a claim has any history the timeline could decide on."""
     return bool(claim.member.birth_date or claim.member.events)
 
-
-def describe(version: Version) -> str:
-    """The waiting period in plain Chinese, for explain."""
-    waiting = version.waiting_period
-    if waiting is None:
-        return ""
-    if not waiting.days:
-        return "不设等待期。"
-    exempt = "、".join(vocab.WAITING_EXEMPTIONS[e] for e in waiting.exempt)
-    return f"等待期：参保之日起 {waiting.days} 天内就诊不予赔付" + (f"（{exempt}不设等待期）" if exempt else "") + "。"
