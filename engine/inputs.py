@@ -46,8 +46,9 @@ MEMBER_EVENT_SCHEMA = {
     "properties": {"type": {"enum": list(vocab.MEMBER_EVENTS)}, "date": _DATE, "from": _DATE,
                    "renewal": {"type": "boolean"}},
     "if": {"properties": {"type": {"const": "basic_arrears"}}},
-    "then": {"required": ["from"], "not": {"required": ["date"]}},
-    "else": {"required": ["date"], "not": {"required": ["from"]}},
+    "then": {"required": ["from"], "properties": {"type": True, "from": True}, "additionalProperties": False},
+    "else": {"required": ["date"], "properties": {"type": True, "date": True, "renewal": True},
+             "additionalProperties": False},
 }
 
 CLAIM_SCHEMA = {
