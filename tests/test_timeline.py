@@ -8,6 +8,7 @@ from engine import InputError, adjudicate, load_product_text, parse_claim
 from engine.diff import diff_versions
 from engine.explain import assumptions, version_text
 from engine.timeline import compiled
+from engine.vector import Unsupported, batch_from_claims
 
 from test_broken_schemes import BASE, FILE, issues_for, line_of, mutate
 
@@ -200,6 +201,13 @@ def test_every_timeline_condition_holds_one_operator_per_dict(versions):
             [condition] = fact.values()
             for node in _dicts(condition):
                 assert len(node) == 1, node
+
+
+def test_the_vectorised_path_leaves_a_member_with_history_to_the_rules(versions):
+    claim = {"claim_id": "c1", "date": "2024-05-01", "care": "inpatient", "in_policy_self_pay": 100}
+    batch_from_claims([parse_claim({**claim, "member": {"id": "m1", "age": 40}})], "2024-01-01")  # no history: fine
+    with pytest.raises(Unsupported, match="birth date or dated events"):
+        batch_from_claims([parse_claim({**claim, "member": {"id": "m1", "birth_date": "2024-06-01"}})], "2024-01-01")
 
 
 # ── the term in the language: broken uses, explain, diff ───────────────────────────────────────
