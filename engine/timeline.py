@@ -74,7 +74,8 @@ class TimelineRules:
         self._fired: list[tuple[str, dict]] = []
         self._errors: list[str] = []
         self.rules = self._rules(version)
-        self.fact_types = {t for name in self.rules for t in _RULES.get(name, (0, "", ()))[2]}
+        # only facts some rule reads may be asserted: any other raises MessageNotHandledException
+        self.fact_types = {fact for name in self.rules for fact in _RULES[name][2]}
         _host().set_rulesets({self.name: self._ruleset()})
 
     def _rules(self, version: Version) -> dict[str, list[dict]]:
@@ -82,10 +83,10 @@ class TimelineRules:
         def claim(fact: str, *tests: dict) -> dict:
             return {"clm": {"$and": [{"t": "claim"}, {"member": {fact: "member"}}, *tests]}}
 
+        enrolled = {"enrolled": {"t": "enrolled"}}
         rules = {
             "timeline.before_birth": [{"born": {"t": "born"}}, claim("born", {"$lt": {"day": {"born": "day"}}})],
-            "timeline.before_enrolment": [{"enrolled": {"t": "enrolled"}},
-                                          claim("enrolled", {"$lt": {"day": {"enrolled": "day"}}})],
+            "timeline.before_enrolment": [enrolled, claim("enrolled", {"$lt": {"day": {"enrolled": "day"}}})],
         }
         if version.suspend_when_basic_in_arrears:
             rules["timeline.suspended"] = [{"arrears": {"t": "arrears"}},
@@ -96,7 +97,6 @@ class TimelineRules:
         waiting = version.waiting_period
         if waiting and waiting.days:
             in_waiting = {"$lt": {"day": {"enrolled": "waits_until"}}}
-            enrolled = {"enrolled": {"t": "enrolled"}}
             if "renewal" in waiting.exempt:
                 rules["timeline.waiting.exempt_renewal"] = [
                     {"enrolled": {"$and": [{"t": "enrolled"}, {"renewal": True}]}}, claim("enrolled", in_waiting)]
@@ -107,8 +107,8 @@ class TimelineRules:
                     enrolled, {"born": {"$and": [{"t": "born"}, {"member": {"enrolled": "member"}},
                                                  {"$gte": {"day": _day(version.enrolment[0])}}]}},
                     claim("enrolled", in_waiting)]
-            rules["timeline.waiting"] = [dict(enrolled), claim("enrolled", in_waiting)]
-        rules["timeline.covered"] = [{"enrolled": {"t": "enrolled"}}, claim("enrolled")]
+            rules["timeline.waiting"] = [enrolled, claim("enrolled", in_waiting)]
+        rules["timeline.covered"] = [enrolled, claim("enrolled")]
         return rules
 
     def _ruleset(self) -> dict:
