@@ -21,7 +21,7 @@ from datetime import date
 from .inputs import Claim
 from .issues import InputError, Issue
 from .model import Provenance, Version
-from .rules import CATCH_ALL_PRIORITY, EngineError, _LOCK, _host
+from .rules import CATCH_ALL_PRIORITY, EngineError, _LOCK, _host, once_per_version
 
 _OPEN = date.max.toordinal()  # an arrears episode not (yet) restored
 _KEYS = itertools.count()
@@ -222,11 +222,7 @@ _COMPILED: dict[str, TimelineRules] = {}
 
 def compiled(version: Version) -> TimelineRules:
     """A version's timeline ruleset, compiled once per process per content hash."""
-    with _LOCK:
-        rules = _COMPILED.get(version.ruleset_name)
-        if rules is None:
-            rules = _COMPILED[version.ruleset_name] = TimelineRules(version)
-        return rules
+    return once_per_version(_COMPILED, version, TimelineRules)
 
 
 def has_history(claim: Claim) -> bool:
