@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from . import conditions, vocab
-from .explain import drugs_in_force, ratio_phrase
+from .explain import drugs_in_force, ratio_phrase, waiting_period_text
 from .model import Layer, Liability, Provenance, Version
 from .money import format_yuan, percent
 
@@ -119,6 +119,7 @@ def _eligibility(old: Version, new: Version) -> list[Change]:
     return (_scalar("eligibility", "须参加基本医保", _YES[old.basic_insurance_required], _YES[new.basic_insurance_required])
             + _scalar("eligibility", "基本医保欠费暂停待遇", _YES[old.suspend_when_basic_in_arrears],
                       _YES[new.suspend_when_basic_in_arrears])
+            + _scalar("eligibility", "等待期", waiting_period_text(old), waiting_period_text(new))
             + _keyed(rules_old, rules_new, "eligibility", lambda r: f"参保条件“{r.name}”",
                      lambda r: f"{conditions.describe(r.when)} → {vocab.ELIGIBILITY_OUTCOMES[r.outcome]}"))
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Callable
 
-from . import vocab
+from . import timeline, vocab
 from .accumulators import Accumulators, PoolKey, PoolKind, accumulators_as_list
 from .inputs import Claim, Person
 from .issues import InputError, Issue
@@ -206,6 +206,8 @@ def adjudicate(claim: Claim, version: Version, accumulators: Accumulators | None
                for layer, parts in plan for p in parts]
     decisions = compiled(version).decide(events)
     elig = _read_eligibility(decisions[0], claim.member, version, steps)
+    if elig.outcome == "eligible" and timeline.has_history(claim):
+        elig = _read_timeline(timeline.compiled(version).decide(claim), steps)
     result = Settlement(claim.claim_id, version.key, version.ruleset_name, elig, accumulators=acc)
     if elig.outcome != "eligible":
         steps.add("total", "eligibility", None, lambda: f"{vocab.ELIGIBILITY_OUTCOMES[elig.outcome]}，本次不予赔付",
@@ -232,6 +234,13 @@ def adjudicate(claim: Claim, version: Version, accumulators: Accumulators | None
               f"{format_yuan(result.patient_remainder_fen)} 元", amount_fen=claim.total_fen, result_fen=result.paid_fen)
     result.trace = steps.as_list()
     return result
+
+
+def _read_timeline(decision: timeline.TimelineDecision, steps: Trace) -> Eligibility:
+    """The member's history on the claim date (engine/timeline.py): covered, suspended or outside covered time."""
+    steps.add("timeline", decision.rule, decision.prov,
+              lambda: f"参保记录：{vocab.ELIGIBILITY_OUTCOMES[decision.outcome]}（{decision.reason}）")
+    return Eligibility(decision.outcome, decision.rule, decision.reason, decision.prov.ref())
 
 
 def _claim_point(claim: Claim) -> dict:

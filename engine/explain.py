@@ -18,6 +18,17 @@ def mark(prov: Provenance | None) -> str:
     return ASSUMED_MARK if prov is not None and prov.is_assumption else ""
 
 
+def waiting_period_text(version: Version) -> str:
+    """The waiting period in plain Chinese (engine/timeline.py applies it)."""
+    waiting = version.waiting_period
+    if waiting is None:
+        return "未声明等待期"
+    if not waiting.days:
+        return "不设等待期"
+    exempt = "、".join(vocab.WAITING_EXEMPTIONS[e] for e in waiting.exempt)
+    return f"等待期：参保之日起 {waiting.days} 天内就诊不予赔付" + (f"（{exempt}不设等待期）" if exempt else "")
+
+
 def _ref(prov: Provenance, sources: dict) -> str:
     if prov.source:
         return f"〔{cited(prov.source, sources)}〕"
@@ -140,6 +151,8 @@ def assumptions(version: Version) -> list[dict]:
         if item.written:
             note(f"{_chosen_for(version, item)}{vocab.CHOICES[item.key]}：{choice_text(item).removesuffix(ASSUMED_MARK)}",
                  item.prov)
+    if version.waiting_period:
+        note(waiting_period_text(version), version.waiting_period.prov)
     for key, label in SECTION_LABELS.items():  # assumptions that are neither numbers nor choices: dates, chain...
         written = version.sections.get(key)
         if written and written.assumed:
@@ -181,6 +194,9 @@ def describe_version(version: Version) -> dict:
     elig = [f"参保条件：{base}{open_to_all}。 {_ref(version.eligibility_prov, version.sources)}"]
     if version.suspend_when_basic_in_arrears:
         elig.append("基本医疗保险欠费或参保关系中断期间暂停享受待遇，补缴后恢复。")
+    if version.waiting_period:
+        waiting = version.waiting_period
+        elig.append(f"{waiting_period_text(version)}{mark(waiting.prov)}。 {_ref(waiting.prov, version.sources)}")
     for rule in version.eligibility_rules:
         elig.append(f"{rule.name}：{rule.when.describe()} → {vocab.ELIGIBILITY_OUTCOMES[rule.outcome]}"
                     f" {_ref(rule.prov, version.sources)}")

@@ -37,13 +37,30 @@ PERSON_SCHEMA = {
     "oneOf": [{"required": ["age"]}, {"required": ["birth_date"]}],
 }
 
+# One dated event of a member's history (engine/timeline.py): enrolment (a renewal or new), basic insurance in
+# arrears from a date, restoration of benefits after back-payment.
+MEMBER_EVENT_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["type"],
+    "properties": {"type": {"enum": list(vocab.MEMBER_EVENTS)}, "date": _DATE, "from": _DATE,
+                   "renewal": {"type": "boolean"}},
+    "if": {"properties": {"type": {"const": "basic_arrears"}}},
+    "then": {"required": ["from"], "properties": {"type": True, "from": True}, "additionalProperties": False},
+    "else": {"required": ["date"], "properties": {"type": True, "date": True, "renewal": True},
+             "additionalProperties": False},
+}
+
 CLAIM_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
     "required": ["claim_id", "member", "date", "care"],
     "properties": {
         "claim_id": {"type": ["string", "integer"]},
-        "member": {**PERSON_SCHEMA, "required": ["id"]},
+        "member": {**PERSON_SCHEMA, "required": ["id"],
+                   "properties": {**PERSON_SCHEMA["properties"],
+                                  "events": {"type": "array", "items": MEMBER_EVENT_SCHEMA}}},
+        "accident": {"type": "boolean"},
         "date": _DATE,
         "care": {"enum": list(vocab.CARE)},
         "hospital_level": {"enum": list(vocab.HOSPITAL_LEVELS)},
@@ -77,6 +94,13 @@ PERSON_DEFAULTS = {"pre_existing": False, "low_income": vocab.NOT_LOW_INCOME, "e
 
 
 @dataclass(frozen=True)
+class MemberEvent:
+    type: str  # vocab.MEMBER_EVENTS
+    date: str  # ISO date: the enrolment, the first day in arrears, or the restoration
+    renewal: bool = False  # an enrolment that renews last year's policy
+
+
+@dataclass(frozen=True)
 class Person:
     id: str
     age: int | None
@@ -91,6 +115,7 @@ class Person:
     relation: str = "self"
     entitled_care: bool = False  # 优抚对象
     disabled: bool = False  # 残疾人
+    events: tuple[MemberEvent, ...] = ()  # dated history, in date order (a claim's member only)
 
     def age_on(self, reference: str) -> int:
         """Whole years of age on the reference date (age given directly is taken as that age).
@@ -133,6 +158,7 @@ class Claim:
     out_of_policy_fen: int
     drugs: tuple[DrugItem, ...]
     raw_bill: bool
+    accident: bool = False  # care for an accidental injury (exempt from some waiting periods)
     data: dict = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -167,7 +193,9 @@ def _person(data: dict) -> Person:
                   entitled_care=merged["entitled_care"], disabled=merged["disabled"],
                   basic_insurance=merged["basic_insurance"], basic_insurance_status=merged["basic_insurance_status"],
                   hukou=merged["hukou"], occupation=merged["occupation"],
-                  pay_with=merged.get("pay_with", "self"), relation=merged.get("relation", "self"))
+                  pay_with=merged.get("pay_with", "self"), relation=merged.get("relation", "self"),
+                  events=tuple(sorted((MemberEvent(e["type"], e.get("date") or e["from"], e.get("renewal", False))
+                                       for e in merged.get("events", [])), key=lambda e: e.date)))
 
 
 def parse_person(data: dict, file: str = "<person>") -> Person:
@@ -197,7 +225,7 @@ def parse_claim(data, file: str = "<claim>", doc: Document | None = None) -> Cla
     level = data.get("hospital_level")  # int(): 2.0 passes the enum but is a Decimal, which the rules cannot take
     return Claim(claim_id=str(data["claim_id"]), member=_person(data["member"]), date=data["date"], care=data["care"],
                  hospital_level=None if level is None else int(level), in_policy_fen=in_fen, out_of_policy_fen=out_fen,
-                 drugs=drugs, raw_bill="bill" in data, data=data)
+                 drugs=drugs, raw_bill="bill" in data, accident=data.get("accident", False), data=data)
 
 
 def _money_fields(data: dict):

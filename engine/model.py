@@ -210,6 +210,15 @@ class EligibilityRule:
 
 
 @dataclass(frozen=True)
+class WaitingPeriod:
+    """Claims within `days` of the member's enrolment date are not paid, except for the `exempt` kinds."""
+    days: int
+    exempt: tuple[str, ...]  # vocab.WAITING_EXEMPTIONS
+    prov: Provenance
+    path: Path = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class Drug:
     code: str
     name: str
@@ -266,6 +275,7 @@ class Version:
     path: Path = field(default=(), compare=False, repr=False)
     choices: tuple[Choice, ...] = ()  # rounding, one-stop, age reference, filings, subsidy order (pools and
     # liabilities carry their own: Pool.order, Liability.care_choice)
+    waiting_period: WaitingPeriod | None = None
 
     @property
     def key(self) -> str:
@@ -533,7 +543,15 @@ def build_version(data: dict, item: dict, path: Path = (), drug_lists: dict | No
         note=item.get("note"),
         path=path,
         choices=(rounding, one_stop, age_reference, *filings, *subsidy_order),
+        waiting_period=_waiting_period(elig, elig_prov, path + ("eligibility", "waiting_period")),
     )
+
+
+def _waiting_period(elig: dict, inherited: Provenance, path: Path) -> WaitingPeriod | None:
+    node = elig.get("waiting_period")
+    if node is None:
+        return None
+    return WaitingPeriod(node["days"], tuple(node.get("exempt", [])), Provenance.of(node, inherited), path)
 
 
 def _band(item: dict, inherited: Provenance, path: Path) -> Band:

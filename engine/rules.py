@@ -287,10 +287,15 @@ def _route_condition(layer_id: str, liability, row) -> dict:
     return _all(*parts)
 
 
+def once_per_version(cache: dict, version: Version, build):
+    """`build(version)`, built once per process per content hash: a ruleset can never be replaced."""
+    with _LOCK:
+        built = cache.get(version.ruleset_name)
+        if built is None:
+            built = cache[version.ruleset_name] = build(version)
+        return built
+
+
 def compiled(version: Version) -> CompiledRules:
     """The compiled ruleset of a version; compiled once per process per content hash."""
-    with _LOCK:
-        rules = _COMPILED.get(version.ruleset_name)
-        if rules is None:
-            rules = _COMPILED[version.ruleset_name] = CompiledRules(version)
-        return rules
+    return once_per_version(_COMPILED, version, CompiledRules)

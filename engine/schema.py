@@ -61,6 +61,10 @@ RATIO = {
         obj({"segments": SEGMENTS}, required=("segments",)),
     ]
 }
+# Days from enrolment during which claims are not paid, and who is exempt (engine/timeline.py decides).
+WAITING_PERIOD = obj({"days": {"type": "integer", "minimum": 0, "maximum": 366},
+                      "exempt": {"type": "array", "items": {"enum": list(vocab.WAITING_EXEMPTIONS)}, "uniqueItems": True}},
+                     required=("days",))
 POOL_REF = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]*$", "not": {"const": "none"}}  # "none" = no cap
 DEDUCTIBLE_REF = {"oneOf": [POOL_REF, MONEY]}
 CAP_REF = {"oneOf": [{"const": "none"}, POOL_REF, {"type": "array", "items": POOL_REF, "minItems": 1}, MONEY]}
@@ -157,6 +161,7 @@ VERSION = obj(
                 "conditions": {"type": "array", "items": obj(
                     {"id": ID, "name": TEXT, "when": CONDITION, "outcome": {"enum": ["not_eligible", "suspended"]}},
                     required=("id", "name", "when", "outcome"))},
+                "waiting_period": WAITING_PERIOD,
             },
             required=("basic_insurance_required", "suspend_when_basic_in_arrears"),
         ),

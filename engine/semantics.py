@@ -9,6 +9,7 @@ keeps one scheme layer).  Checks never stop early, so a product manager sees eve
 """
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from . import vocab
@@ -190,7 +191,24 @@ def _version_issues(doc: Document, version: Version) -> list[Issue]:
     for layer in _distinct_layers(version):
         issues += _layer_issues(doc, layer, version)
     issues += _limit_issues(doc, version)
+    issues += _waiting_issues(doc, version)
     return issues
+
+
+def _waiting_issues(doc: Document, version: Version) -> list[Issue]:
+    """A waiting period must leave covered days in the period, and exemptions need a period to be exempt from."""
+    waiting = version.waiting_period
+    if waiting is None:
+        return []
+    start, end = (date.fromisoformat(d) for d in version.period)
+    length = (end - start).days + 1
+    if waiting.days >= length:
+        return [doc.issue("waiting_period.too_long", f"等待期 {waiting.days} 天不短于保险期间（{length} 天）："
+                          "参保后没有一天可以赔付", waiting.path + ("days",))]
+    if waiting.exempt and not waiting.days:
+        return [doc.issue("waiting_period.exempt_without_days", "等待期为 0 天，却声明了不设等待期的人员：请删去 exempt"
+                          "或写明等待天数", waiting.path + ("exempt",))]
+    return []
 
 
 def _date_order(doc: Document, start: str | None, end: str | None, path: tuple, what: str) -> list[Issue]:

@@ -97,7 +97,13 @@ LAYER_KINDS = {
     "scheme": "本惠民保方案",
 }
 
-ELIGIBILITY_OUTCOMES = {"eligible": "可享受待遇", "suspended": "暂停享受待遇", "not_eligible": "不符合参保条件"}
+ELIGIBILITY_OUTCOMES = {"eligible": "可享受待遇", "suspended": "暂停享受待遇", "not_eligible": "不符合参保条件",
+                        "not_covered": "不在保障期间"}
+
+# Who a waiting period does not apply to (`eligibility.waiting_period.exempt`).
+WAITING_EXEMPTIONS = {"renewal": "续保人员", "accident": "意外伤害", "newborn": "新生儿"}
+# Dated events of a member's history a claim may carry (`member.events`, see engine/timeline.py).
+MEMBER_EVENTS = {"enrolled": "参保", "basic_arrears": "基本医保欠费", "restored": "补缴后恢复待遇"}
 
 # Condition keys a scheme may use in `when:`; the review flags the ones regulators forbid as preconditions.
 CONDITION_KEYS = {

@@ -15,6 +15,7 @@ import numpy as np
 from .. import vocab
 from ..conditions import Condition
 from ..inputs import Claim, Person
+from ..timeline import has_history
 from .fen import Unsupported
 
 # Every value a dimension can take, in code order; a claim without a hospital level has the last code.
@@ -130,6 +131,8 @@ def settlement_order(claims: list[Claim]) -> list[Claim]:
 
 def batch_from_claims(claims: list[Claim], age_reference: str) -> ClaimBatch:
     """Parsed claims (already in `settlement_order`) as columns."""
+    if any(has_history(c) for c in claims):  # dated facts are joined by the timeline rules, on the rules path
+        raise Unsupported("a member's birth date or dated events (engine/timeline.py)")
     members = {m: i for i, m in enumerate(dict.fromkeys(c.member.id for c in claims))}
     points = [c.member.point(c.date) for c in claims]
     columns = {dim: code_array(dim, (p[dim] for p in points)) for dim in PERSON_DIMS}
