@@ -227,7 +227,7 @@ def test_a_broken_waiting_period_is_reported_at_its_line(waiting):
 
 
 def test_explain_states_the_waiting_period_and_its_assumption(versions, no_exemptions):
-    assert "等待期：参保之日起 30 天内就诊不予赔付（续保人员、意外伤害、新生儿不设等待期）。 〔s1 第一条〕" in version_text(versions["2025"])
+    assert "等待期：参保之日起 30 天内就诊不予赔付（续保人员、意外伤害、新生儿不设等待期）。 〔《示例市惠民保实施方案》第一条〕" in version_text(versions["2025"])
     assert "【假设】示例" in version_text(no_exemptions)
     assert any(a["what"].startswith("等待期") and a["reason"] == "示例" for a in assumptions(no_exemptions))
 
