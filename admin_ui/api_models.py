@@ -244,12 +244,13 @@ class Claim(Request):
     out_of_policy_self_pay_fen: Fen = None
     drugs: Annotated[list[Drug], Field(max_length=50)] = None
     bill: Bill = None
+    accident: bool = Field(default=None, description="意外伤害就医（部分方案的等待期对此豁免）")
     note: Comment = None
 
     def engine_input(self) -> dict:
         """The engine's claim: the same fields, amounts as exact yuan text."""
         data = {"claim_id": self.claim_id, "member": self.member.engine_input(), "date": self.date.isoformat(),
-                "care": self.care, "hospital_level": self.hospital_level, "note": self.note,
+                "care": self.care, "hospital_level": self.hospital_level, "note": self.note, "accident": self.accident,
                 "in_policy_self_pay": _yuan(self.in_policy_self_pay_fen),
                 "out_of_policy_self_pay": _yuan(self.out_of_policy_self_pay_fen)}
         if self.drugs is not None:
