@@ -12,6 +12,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 
 from . import audit
+from .api_errors import envelope
 from .credentials import Throttled, authenticate
 from .db import db
 from .guard import refused
@@ -38,7 +39,7 @@ def load_user(session_id: str) -> User | None:
 def unauthorized():
     # The editor's fetch needs a JSON answer it can show, not the login page's HTML.
     if request.path.startswith("/api/"):
-        return {"ok": False, "error": _("请先登录")}, 401
+        return envelope(401, _("请先登录"))  # the one error envelope of everything under /api/
     return redirect(url_for("auth.login", next=request.full_path))
 
 

@@ -106,3 +106,13 @@ def test_the_editor_page_shows_line_numbers_and_issues(app, draft, session):
     line = _line_of(broken, "ratio: {value: 8,")
     assert f'data-line="{line}"' in page and "editor.js" in page and 'id="gutter"' in page
     assert "cdn" not in page.lower() and "http://" not in page and "https://" not in page  # offline: nothing external
+
+
+def test_live_validation_without_a_login_answers_in_the_api_envelope(app):
+    import re
+
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    response = client.post("/api/validate", json={"yaml": "a: 1"}, headers={"X-CSRFToken": token})
+    assert response.status_code == 401
+    assert response.get_json() == {"ok": False, "error": "请先登录", "issues": []}
