@@ -17,13 +17,12 @@ import json
 from functools import wraps
 
 from flask import Blueprint, g, request
-from sqlalchemy import select
 from werkzeug.routing import BaseConverter
 
 from engine import InputError
 from engine.explain import describe_version
 
-from . import services, tokens
+from . import queries, services, tokens
 from .api_errors import ApiError, api_error, envelope, unexpected_error
 from .api_models import (MAX_ID, ApproveRequest, Claim, CompareQuery, Comparison, Person, Products, Quote, RetireRequest,
                          RowVersionRequest, RulesInForce, RulesQuery, SaveRequest, SendBackRequest, Settlement,
@@ -31,7 +30,7 @@ from .api_models import (MAX_ID, ApproveRequest, Claim, CompareQuery, Comparison
 from .credentials import Throttled, authenticate
 from .db import db
 from .guard import refused
-from .models import Product, SchemeVersion
+from .models import SchemeVersion
 from .openapi import answers, document, link, spec
 from .schemes import check_draft, text_digest
 
@@ -180,7 +179,7 @@ FIRST_VERSION, FIRST_PRODUCT = "$response.body#/products/0/versions/0/id", "$res
     "rules": link("rules_in_force", product_id=FIRST_PRODUCT), "draft": link("create_draft", product_id=FIRST_PRODUCT)}})
 def products():
     """产品及其全部版本"""
-    rows = db().scalars(select(Product).order_by(Product.id)).all()
+    rows = queries.all_products(db())
     return {"products": [{"id": p.id, "name": p.name, "city": p.city, "region": p.region,
                           "versions": [version_summary(v) for v in p.versions]} for p in rows]}
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template
 from markupsafe import Markup
-from sqlalchemy import select
 
 from engine.review.report import render_body, render_html, write_pdf_bytes
 
-from .api import ROW, valid_row, api_route
+from . import queries
+from .api import ROW, api_route, valid_row
 from .auth import requires
 from .db import db, get_or_404
 from .models import FROZEN_STATUSES, SchemeVersion
@@ -26,9 +26,7 @@ def report_of(row: SchemeVersion) -> dict | None:
     """The review report of a valid version; None when it does not validate."""
     if not check_stored(row).ok:
         return None
-    others = db().scalars(select(SchemeVersion).where(
-        SchemeVersion.product_id == row.product_id, SchemeVersion.id != row.id,
-        SchemeVersion.status.in_(FROZEN_STATUSES))).all()
+    others = [v for v in queries.product_versions(db(), row.product_id, FROZEN_STATUSES) if v.id != row.id]
     return evaluate_stored(row, "review", {"text": row.yaml_text, "others": list(others)})
 
 
