@@ -30,13 +30,16 @@ def standard_profiles() -> dict:
 
 # ── parameters ────────────────────────────────────────────────────────────────────────────────
 
-def _covers_text(version: Version, covers: str, describe) -> str:
+def _covers_text(version: Version, covers: str | None, describe) -> str:
+    """How the liabilities of a cost kind (None: of item lists) do one thing, e.g. their ratio."""
     layer = version.scheme_layer
     found = [l for l in layer.liabilities if l.covers == covers]
     if not found:
         return "不保"
     if len(found) == 1:
         return describe(layer, found[0])
+    if covers is None:  # liabilities of item lists: told apart by what they pay
+        return "；".join(f"{version.pays_for(l)}：{describe(layer, l)}" for l in found)
     return "；".join(f"{'、'.join(vocab.CARE[c] for c in l.care)}：{describe(layer, l)}" for l in found)
 
 
@@ -100,8 +103,8 @@ PARAMETERS = [
      _covers_provs("out_of_policy_self_pay", _deductible_provs)),
     ("out_of_policy_ratio", "目录外比例", lambda v: _covers_text(v, "out_of_policy_self_pay", _ratio_text),
      _covers_provs("out_of_policy_self_pay", _ratio_provs)),
-    ("drug_ratio", "特药比例", lambda v: _covers_text(v, "special_drugs", _ratio_text),
-     _covers_provs("special_drugs", _ratio_provs)),
+    ("drug_ratio", "特药比例", lambda v: _covers_text(v, None, _ratio_text),
+     _covers_provs(None, _ratio_provs)),
     ("caps", "封顶线", lambda v: "；".join(f"{p.name} {format_yuan(p.amount.fen)} 元"
                                           for p in v.scheme_layer.caps.values()) or "不封顶",
      lambda v: [p.amount.prov for p in v.scheme_layer.caps.values()]),

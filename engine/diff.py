@@ -172,9 +172,10 @@ def _pool_name(pool) -> str:
     return "本责任单独设置" if pool.inline else pool.name  # an inline pool's amount is compared under 起付线/封顶线
 
 
-def _liability_text(layer: Layer, liability: Liability) -> dict:
+def _liability_text(version: Version, liability: Liability) -> dict:
+    layer = version.scheme_layer
     return {
-        "赔付": vocab.COVERS[liability.covers],
+        "赔付": version.pays_for(liability),
         "就医类型": "、".join(vocab.CARE[c] for c in liability.care),
         "适用人群": conditions.describe(liability.when),
         "比例": "；".join((f"{conditions.describe(r.when)} " if r.when else "") + ratio_phrase(r).removeprefix("按 ")
@@ -190,17 +191,17 @@ def _liabilities(old: Version, new: Version) -> list[Change]:
     changes = []
     for liability in new_layer.liabilities:
         label = f"责任“{liability.name}”"
-        after = _liability_text(new_layer, liability)
+        after = _liability_text(new, liability)
         if liability.id not in old_items:
             summary = f"{after['就医类型']}的{after['赔付']}，{after['比例']}"
             changes.append(Change("liability", "added", label, after=summary, assumed=_assumed(liability.basis)))
             continue
-        before = _liability_text(old_layer, old_items[liability.id])
+        before = _liability_text(old, old_items[liability.id])
         changes += _renamed("liability", lambda l: f"责任“{l.name}”", old_items[liability.id], liability)
         changes += [Change("liability", "changed", f"{label}{aspect}", before[aspect], after[aspect],
                            _ratio_assumed(liability) if aspect == "比例" else False)
                     for aspect in after if before[aspect] != after[aspect]]
-    changes += [Change("liability", "removed", f"责任“{l.name}”", before=vocab.COVERS[l.covers])
+    changes += [Change("liability", "removed", f"责任“{l.name}”", before=old.pays_for(l))
                 for l in old_layer.liabilities if l.id not in {x.id for x in new_layer.liabilities}]
     return changes
 

@@ -33,10 +33,9 @@ def ratio_phrase(row: RatioRow) -> str:
     return "分段赔付：" + "；".join(pieces)
 
 
-def liability_sentence(layer: Layer, liability: Liability) -> str:
+def liability_sentence(layer: Layer, liability: Liability, what: str) -> str:
     """'医保目录内个人自付：住院、急诊…发生的医保政策范围内个人自付费用，扣除起付线 18,000.00 元后按 80% 赔付，…'"""
     care = "、".join(vocab.CARE[c] for c in liability.care)
-    what = vocab.COVERS[liability.covers]
     pool = layer.deductibles[liability.deductible]
     if pool.amount.fen:
         shared = "" if pool.inline else "（与其他责任共用）"
@@ -126,7 +125,7 @@ def describe_version(version: Version) -> dict:
         for liability in layer.liabilities:
             prefix = "" if layer.kind == "scheme" else f"［{layer.name}］"
             liabilities.append({"id": liability.id, "layer": layer.id,
-                                "text": prefix + liability_sentence(layer, liability), "ref": _ref(liability.prov)})
+                                "text": prefix + liability_sentence(layer, liability, version.pays_for(liability)), "ref": _ref(liability.prov)})
     funding = []
     account = version.personal_account
     if account.get("allowed"):

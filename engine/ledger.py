@@ -111,7 +111,8 @@ def request_hash(claim: Claim) -> str:
         "member": [m.id, m.age, m.birth_date, m.pre_existing, m.low_income, m.basic_insurance,
                    m.basic_insurance_status, m.hukou, m.occupation, *([groups] if groups else [])],
         "raw_bill": claim.raw_bill, "in_policy_fen": claim.in_policy_fen, "out_of_policy_fen": claim.out_of_policy_fen,
-        "drugs": [[d.code, d.indication, d.fen] for d in claim.drugs],
+        # where an item was given only when not the claim's care: earlier claims keep their stored hash
+        "drugs": [[d.code, d.indication, d.fen, *([d.where] if d.where != claim.care else [])] for d in claim.items],
     }, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

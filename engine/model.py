@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from . import vocab
 from .conditions import Condition
 from .money import DEFAULT_ROUNDING, MoneyError, round_fen, yuan_to_fen
 
@@ -103,16 +104,17 @@ class Pool:
 class Liability:
     id: str
     name: str
-    covers: str
+    covers: str | None  # a cost kind (vocab.COVERS); None for a liability that pays the items of its `lists`
     care: tuple[str, ...]  # as written; a parent code covers its children (conditions.OneOf)
     when: Condition
     deductible: str  # pool id (a reference validation has not yet checked may name no pool)
     caps: tuple[str, ...]  # pool ids, applied in order
     rows: tuple[RatioRow, ...]
-    drug_list: str | None
+    lists: tuple[str, ...]  # the item lists (drug_lists, treatment_lists) whose items it pays
     prov: Provenance
     note: str | None = None
     path: Path = field(default=(), compare=False, repr=False)
+    lists_path: Path = field(default=(), compare=False, repr=False)  # `lists`, or the old `drug_list`
     caps_listed: bool = field(default=False, compare=False, repr=False)  # `cap:` written as a list of pool ids
 
     def cap_path(self, i: int) -> Path:
@@ -182,13 +184,28 @@ class EligibilityRule:
 
 @dataclass(frozen=True)
 class Drug:
+    """An entry of an item list: a drug, or a treatment (which has no indications)."""
     code: str
     name: str
-    indications: dict  # code → name
-    valid_from: str
+    indications: dict  # code → name; empty: any indication
+    valid_from: str | None
     valid_to: str | None
     prov: Provenance
     path: Path = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ItemList:
+    """A list of drugs or of treatments declared by the scheme file; liabilities pay its items."""
+    id: str
+    name: str
+    kind: str  # drug | treatment
+    items: dict  # code → Drug
+    prov: Provenance
+    path: Path = field(default=(), compare=False, repr=False)
+
+
+ITEM_LIST_KINDS = {"drug_lists": ("drug", "drugs"), "treatment_lists": ("treatment", "treatments")}
 
 
 @dataclass(frozen=True)
@@ -228,13 +245,25 @@ class Version:
     chain_after: tuple[str, ...]
     layers: tuple[Layer, ...]  # in payment order; exactly one has kind 'scheme' (validation checks)
     scheme_layer: Layer  # this scheme's own liabilities, deductibles and caps
-    drug_lists: dict  # id → {code → Drug}, the lists its liabilities use
+    item_lists: dict  # id → ItemList, the lists its liabilities use
     sources: dict
     content_hash: str
     prov: Provenance  # the version's own source or assumption
     sections: dict  # section key (period, funding…) → Provenance the section writes of itself
     note: str | None = None
     path: Path = field(default=(), compare=False, repr=False)
+    hit_policy: str | None = None  # vocab.HIT_POLICIES: who pays an item several liabilities could pay
+
+    def pays_for(self, liability: Liability) -> str:
+        """What a liability pays, in words: its cost kind, or the names of its lists."""
+        if liability.covers is not None:
+            return vocab.COVERS[liability.covers]
+        return "、".join(self.item_lists[i].name if i in self.item_lists else i for i in liability.lists)
+
+    @property
+    def drug_lists(self) -> dict:
+        """id → {code → Drug}: the drug lists its liabilities use."""
+        return {k: l.items for k, l in self.item_lists.items() if l.kind == "drug"}
 
     @property
     def key(self) -> str:
@@ -268,7 +297,11 @@ class Product:
     file: str
     sources: dict
     versions: tuple[Version, ...]
-    drug_lists: dict = field(default_factory=dict)  # id → {code → Drug}: every list the file declares
+    item_lists: dict = field(default_factory=dict)  # id → ItemList: every list the file declares
+
+    @property
+    def drug_lists(self) -> dict:
+        return {k: l.items for k, l in self.item_lists.items() if l.kind == "drug"}
 
     def version(self, wanted: str | int) -> Version:
         """A version by id, or else the one whose period or enrolment window falls in that year."""
@@ -362,10 +395,15 @@ def _liability(item: dict, inherited: Provenance, deductibles: dict, caps: dict,
         pool_id, at = f"{item['id']}.cap", path + ("cap",)
         caps[pool_id] = Pool(pool_id, f"{item['name']}封顶线", amount(cap, prov, at), inline=True, path=at)
         cap_ids = (pool_id,)
-    return Liability(item["id"], item["name"], item["covers"], tuple(item["care"]),
+    covers, lists, lists_path = item.get("covers"), tuple(item.get("lists", ())), path + ("lists",)
+    if "drug_list" in item:  # the first edition's spelling of a one-list liability (`covers: special_drugs`)
+        lists, lists_path = (item["drug_list"],), path + ("drug_list",)
+    if covers == "special_drugs":
+        covers = None
+    return Liability(item["id"], item["name"], covers, tuple(item["care"]),
                      Condition.parse(item.get("when", {}), path + ("when",)), deductible, cap_ids,
-                     _ratio_rows(item["ratio"], prov, path + ("ratio",)), item.get("drug_list"), prov,
-                     item.get("note"), path, isinstance(cap, list))
+                     _ratio_rows(item["ratio"], prov, path + ("ratio",)), lists, prov,
+                     item.get("note"), path, lists_path, isinstance(cap, list))
 
 
 def _layer(holder: dict, layer_id: str, name: str, kind: str, inherited: Provenance, path: Path) -> Layer:
@@ -379,21 +417,23 @@ def _layer(holder: dict, layer_id: str, name: str, kind: str, inherited: Provena
     return Layer(layer_id, name, kind, liabilities, deductibles, caps, written_deductibles + written_caps, path)
 
 
-def _drug_lists(drug_lists: dict) -> dict:
+def _item_lists(data: dict) -> dict:
+    """Every drug and treatment list the file declares, by id."""
     lists = {}
-    for list_id, body in drug_lists.items():
-        prov = Provenance.of(body, Provenance())
-        lists[list_id] = {
-            d["code"]: Drug(d["code"], d["name"], {i["code"]: i["name"] for i in d["indications"]},
-                            d["valid_from"], d.get("valid_to"), Provenance.of(d, prov),
-                            ("drug_lists", list_id, "drugs", i))
-            for i, d in enumerate(body["drugs"])
-        }
+    for section, (kind, entries) in ITEM_LIST_KINDS.items():
+        for list_id, body in data.get(section, {}).items():
+            prov = Provenance.of(body, Provenance())
+            items = {d["code"]: Drug(d["code"], d["name"], {i["code"]: i["name"] for i in d.get("indications", [])},
+                                     d.get("valid_from"), d.get("valid_to"), Provenance.of(d, prov),
+                                     (section, list_id, entries, i))
+                     for i, d in enumerate(body[entries])}
+            lists.setdefault(list_id, ItemList(list_id, body["name"], kind, items, prov, (section, list_id)))
     return lists
 
 
 def content_hash(product: dict, sources: dict, drug_lists: dict, version: dict) -> str:
-    """Hash of everything that decides this version's results."""
+    """Hash of everything that decides this version's results (`drug_lists`: every item list it uses; named
+    so for the first edition's hashes, which held drug lists only)."""
     canonical = json.dumps({"product": product, "sources": sources, "drug_lists": drug_lists, "version": version},
                            sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -403,7 +443,7 @@ SECTIONS = ("period", "enrolment", "regulation", "insurers", "filings", "settlem
             "funding", "chain")
 
 
-def build_version(data: dict, item: dict, path: Path = (), drug_lists: dict | None = None) -> Version:
+def build_version(data: dict, item: dict, path: Path = (), item_lists: dict | None = None) -> Version:
     """One version of the product `data`; `path` is where `item` stands in the document."""
     path = tuple(path)
     prov = Provenance.of(item, Provenance())
@@ -432,9 +472,9 @@ def build_version(data: dict, item: dict, path: Path = (), drug_lists: dict | No
                    else _layer(layer, layer["id"], layer["name"], layer["kind"], chain_prov,
                                path + ("chain", "layers", i))
                    for i, layer in enumerate(chain.get("layers", [{"kind": "scheme"}])))
-    used_lists = {l.drug_list for l in scheme.liabilities if l.drug_list}
-    drug_data = {k: v for k, v in data.get("drug_lists", {}).items() if k in used_lists}
-    all_lists = _drug_lists(data.get("drug_lists", {})) if drug_lists is None else drug_lists
+    used_lists = {list_id for l in scheme.liabilities for list_id in l.lists}
+    list_data = {k: v for section in ITEM_LIST_KINDS for k, v in data.get(section, {}).items() if k in used_lists}
+    all_lists = _item_lists(data) if item_lists is None else item_lists
     settlement = item.get("settlement", {})
     return Version(
         product_id=info["id"], product_name=info["name"], city=info["city"], region=info["region"],
@@ -461,13 +501,14 @@ def build_version(data: dict, item: dict, path: Path = (), drug_lists: dict | No
         chain_after=tuple(chain["after"]),
         layers=layers,
         scheme_layer=scheme,
-        drug_lists={k: v for k, v in all_lists.items() if k in used_lists},
+        item_lists={k: v for k, v in all_lists.items() if k in used_lists},
         sources=data["sources"],
-        content_hash=content_hash(info, data["sources"], drug_data, item),
+        content_hash=content_hash(info, data["sources"], list_data, item),
         prov=prov,
         sections={key: Provenance.written(item[key]) for key in SECTIONS if isinstance(item.get(key), dict)},
         note=item.get("note"),
         path=path,
+        hit_policy=item.get("hit_policy"),
     )
 
 
@@ -489,8 +530,8 @@ def build_product(data: dict, file: str, skip_versions=frozenset()) -> Product:
     left out.  Semantic problems are not checked here: `validate.check` builds through this and then checks,
     and only a product without problems (so no `Amount.unrounded`) leaves `engine.load_product`."""
     info = data["product"]
-    drug_lists = _drug_lists(data.get("drug_lists", {}))
-    versions = tuple(build_version(data, item, ("versions", v), drug_lists)
+    item_lists = _item_lists(data)
+    versions = tuple(build_version(data, item, ("versions", v), item_lists)
                      for v, item in enumerate(data["versions"]) if v not in skip_versions)
     return Product(info["id"], info["name"], info["city"], info["region"], file, data["sources"], versions,
-                   drug_lists)
+                   item_lists)
