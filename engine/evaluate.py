@@ -88,7 +88,16 @@ class Quote:
                 "trace": self.trace}
 
 
+def plan_of(person: Person, version: Version, field: tuple = ("plan",)) -> Version:
+    """The terms `person` is insured under: the version, or the plan of it they enrolled in."""
+    try:
+        return version.for_plan(person.plan)
+    except KeyError as exc:
+        raise InputError([Issue("plan", exc.args[0], field)]) from None
+
+
 def quote(person: Person, version: Version, trace: bool = True) -> Quote:
+    version = plan_of(person, version)
     steps = Trace(trace)
     point = person.point(_age_reference(version))
     events = [{"t": "eligibility", **point}, {"t": "band", **point},
@@ -195,6 +204,7 @@ def adjudicate(claim: Claim, version: Version, accumulators: Accumulators | None
     All the rules' decisions for the claim (eligibility, then the route of every part in every layer)
     are taken in one batch: routing depends on what a part is, never on how much is left of it.
     """
+    version = plan_of(claim.member, version, ("member", "plan"))
     _check_claim(claim, version)
     steps = Trace(trace)
     acc = {key: fen for key, fen in (accumulators or {}).items()
@@ -207,6 +217,8 @@ def adjudicate(claim: Claim, version: Version, accumulators: Accumulators | None
     decisions = compiled(version).decide(events)
     elig = _read_eligibility(decisions[0], claim.member, version, steps)
     result = Settlement(claim.claim_id, version.key, version.ruleset_name, elig, accumulators=acc)
+    if version.plan:
+        steps.add("plan", "plan", version.prov, f"参保方案：{version.plan_name}")
     if elig.outcome != "eligible":
         steps.add("total", "eligibility", None, lambda: f"{vocab.ELIGIBILITY_OUTCOMES[elig.outcome]}，本次不予赔付",
                   amount_fen=claim.total_fen, result_fen=0)

@@ -42,6 +42,7 @@ PERSON_SCHEMA = {
         "occupation": {"enum": list(vocab.OCCUPATION)},
         "pay_with": {"enum": vocab.PAY_WITH},
         "relation": {"enum": list(vocab.RELATIVES)},
+        "plan": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]*$"},  # the plan enrolled in, if the version has plans
     },
     "oneOf": [{"required": ["age"]}, {"required": ["birth_date"]}],
 }
@@ -95,6 +96,7 @@ class Person:
     relation: str = "self"
     entitled_care: bool = False  # 优抚对象
     disabled: bool = False  # 残疾人
+    plan: str | None = None  # the plan enrolled in, when the version declares plans
 
     def age_on(self, reference: str) -> int:
         """Whole years of age on the reference date (age given directly is taken as that age).
@@ -173,7 +175,8 @@ def _person(data: dict) -> Person:
                   entitled_care=merged["entitled_care"], disabled=merged["disabled"],
                   basic_insurance=merged["basic_insurance"], basic_insurance_status=merged["basic_insurance_status"],
                   hukou=merged["hukou"], occupation=merged["occupation"],
-                  pay_with=merged.get("pay_with", "self"), relation=merged.get("relation", "self"))
+                  pay_with=merged.get("pay_with", "self"), relation=merged.get("relation", "self"),
+                  plan=merged.get("plan"))
 
 
 def parse_person(data: dict, file: str = "<person>") -> Person:

@@ -253,6 +253,25 @@ class Version:
     note: str | None = None
     path: Path = field(default=(), compare=False, repr=False)
     hit_policy: str | None = None  # vocab.HIT_POLICIES: who pays an item several liabilities could pay
+    plan: str | None = None  # the plan this is, when the version declares plans (then `plans` of its parent)
+    plan_name: str = ""
+    plans: tuple = ()  # the version's plans, each a whole Version (common terms with the plan's own applied)
+
+    def for_plan(self, plan: str | None) -> "Version":
+        """The version a member of `plan` is insured under: the plan's, when the version declares plans."""
+        if not self.plans:
+            if self.plan is not None and plan not in (None, self.plan):
+                raise KeyError(f"{self.key} 是方案“{self.plan_name}”，成员参保的是方案“{plan}”：不能按本方案理赔")
+            if self.plan is None and plan is not None:
+                raise KeyError(f"{self.key} 不分方案，成员却写了方案“{plan}”")
+            return self
+        for version in self.plans:
+            if version.plan == plan:
+                return version
+        known = "、".join(f"{v.plan_name}（{v.plan}）" for v in self.plans)
+        if plan is None:
+            raise KeyError(f"{self.key} 有 {len(self.plans)} 个方案：{known}；请写明参保的方案（plan）")
+        raise KeyError(f"{self.key} 没有方案“{plan}”；已有方案：{known}")
 
     def pays_for(self, liability: Liability) -> str:
         """What a liability pays, in words: its cost kind, or the names of its lists."""
@@ -267,7 +286,12 @@ class Version:
 
     @property
     def key(self) -> str:
-        return f"{self.product_id}@{self.id}"
+        return f"{self.product_id}@{self.id}" + (f"/{self.plan}" if self.plan else "")
+
+    @property
+    def title(self) -> str:
+        """The version's name, with the plan's."""
+        return f"{self.name}·{self.plan_name}" if self.plan else self.name
 
     @property
     def ruleset_name(self) -> str:
@@ -338,13 +362,18 @@ def rate(node, inherited: Provenance) -> Rate:
     return Rate(Decimal(str(value)), Provenance.of(holder, inherited))
 
 
-def _pools(items: list, inherited: Provenance, path: Path) -> tuple[Pool, ...]:
+def _pools(entries: list, inherited: Provenance) -> tuple[Pool, ...]:
+    """Pools from (entry, its path) pairs."""
     pools = []
-    for i, item in enumerate(items):
+    for item, at in entries:
         prov = Provenance.of(item, inherited)
-        pools.append(Pool(item["id"], item["name"], amount(item["amount"], prov, path + (i, "amount")),
-                          path=path + (i,)))
+        pools.append(Pool(item["id"], item["name"], amount(item["amount"], prov, at + ("amount",)), path=at))
     return tuple(pools)
+
+
+def _entries(holder: dict, key: str, path: Path) -> list:
+    """The entries of a list in the document, each with its path."""
+    return [(item, path + (key, i)) for i, item in enumerate(holder.get(key, []))]
 
 
 def _segments(items: list, inherited: Provenance, path: Path) -> tuple[Segment, ...]:
@@ -406,15 +435,36 @@ def _liability(item: dict, inherited: Provenance, deductibles: dict, caps: dict,
                      item.get("note"), path, lists_path, isinstance(cap, list))
 
 
-def _layer(holder: dict, layer_id: str, name: str, kind: str, inherited: Provenance, path: Path) -> Layer:
+def _layer(holder: dict, layer_id: str, name: str, kind: str, inherited: Provenance, path: Path,
+           plan: tuple | None = None) -> Layer:
+    """A layer of the chain (the scheme's own: `holder` is the version); `plan` (its node and path) adds to
+    and replaces by id the version's common pools and liabilities, and drops those it lists."""
     prov = Provenance.of(holder, inherited)
-    written_deductibles = _pools(holder.get("deductibles", []), prov, path + ("deductibles",))
-    written_caps = _pools(holder.get("caps", []), prov, path + ("caps",))
+    entries = {key: _entries(holder, key, path) for key in ("deductibles", "caps", "liabilities")}
+    plan_prov = prov
+    if plan is not None:
+        node, at = plan
+        plan_prov = Provenance.of(node, prov)
+        entries = {key: _override(written, _entries(node, key, at), node.get("drop", []) if key == "liabilities" else [])
+                   for key, written in entries.items()}
+    own = {id(item) for written in entries.values() for item, at in written if plan and at[:len(plan[1])] == plan[1]}
+
+    def prov_of(item):
+        return plan_prov if id(item) in own else prov
+
+    written_deductibles = tuple(p for item, at in entries["deductibles"] for p in _pools([(item, at)], prov_of(item)))
+    written_caps = tuple(p for item, at in entries["caps"] for p in _pools([(item, at)], prov_of(item)))
     deductibles = {pool.id: pool for pool in written_deductibles}
     caps = {pool.id: pool for pool in written_caps}
-    liabilities = tuple(_liability(item, prov, deductibles, caps, path + ("liabilities", i))
-                        for i, item in enumerate(holder.get("liabilities", [])))
+    liabilities = tuple(_liability(item, prov_of(item), deductibles, caps, at) for item, at in entries["liabilities"])
     return Layer(layer_id, name, kind, liabilities, deductibles, caps, written_deductibles + written_caps, path)
+
+
+def _override(common: list, own: list, dropped: list) -> list:
+    """A plan's entries replace the common ones of the same id in place; new ids come after; dropped ids go."""
+    mine = {item["id"]: (item, at) for item, at in own}
+    merged = [mine.pop(item["id"], (item, at)) for item, at in common if item["id"] not in dropped]
+    return merged + list(mine.values())
 
 
 def _item_lists(data: dict) -> dict:
@@ -443,9 +493,13 @@ SECTIONS = ("period", "enrolment", "regulation", "insurers", "filings", "settlem
             "funding", "chain")
 
 
-def build_version(data: dict, item: dict, path: Path = (), item_lists: dict | None = None) -> Version:
-    """One version of the product `data`; `path` is where `item` stands in the document."""
+def build_version(data: dict, item: dict, path: Path = (), item_lists: dict | None = None,
+                  plan_index: int | None = None) -> Version:
+    """One version of the product `data`; `path` is where `item` stands in the document.  With `plan_index`,
+    the version as one of its plans sees it: the common terms with the plan's own bands, pools and
+    liabilities applied."""
     path = tuple(path)
+    plan = (item["plans"][plan_index], path + ("plans", plan_index)) if plan_index is not None else None
     prov = Provenance.of(item, Provenance())
     info = data["product"]
     regulation = item["regulation"]
@@ -462,10 +516,13 @@ def build_version(data: dict, item: dict, path: Path = (), item_lists: dict | No
     elig_path = path + ("eligibility", "conditions")
     premium = item["premium"]
     premium_prov = Provenance.of(premium, prov)
-    bands_path = path + ("premium", "bands")
+    bands = _entries(premium, "bands", path + ("premium",))
+    if plan and "bands" in plan[0]:
+        premium_prov = Provenance.of(plan[0], prov)
+        bands = _entries(plan[0], "bands", plan[1])
     funding = item.get("funding", {})
     funding_prov = Provenance.of(funding, prov)
-    scheme = _layer(item, "scheme", info["name"], "scheme", prov, path)
+    scheme = _layer(item, "scheme", info["name"], "scheme", prov, path, plan)
     chain = item["chain"]
     chain_prov = Provenance.of(chain, prov)  # validation counts a number under `chain` as covered by its source
     layers = tuple(scheme if layer["kind"] == "scheme"
@@ -492,7 +549,7 @@ def build_version(data: dict, item: dict, path: Path = (), item_lists: dict | No
                                 for i, c in enumerate(elig.get("conditions", []))),
         eligibility_prov=elig_prov,
         age_reference=premium["age_reference"],
-        bands=tuple(_band(b, premium_prov, bands_path + (i,)) for i, b in enumerate(premium["bands"])),
+        bands=tuple(_band(b, premium_prov, at) for b, at in bands),
         personal_account=funding.get("personal_account", {"allowed": False}),
         group_enrolment=funding.get("group_enrolment", False),
         donated_enrolment=funding.get("donated_enrolment", False),
@@ -503,12 +560,17 @@ def build_version(data: dict, item: dict, path: Path = (), item_lists: dict | No
         scheme_layer=scheme,
         item_lists={k: v for k, v in all_lists.items() if k in used_lists},
         sources=data["sources"],
-        content_hash=content_hash(info, data["sources"], list_data, item),
+        content_hash=content_hash(info, data["sources"], list_data,
+                                  item if plan is None else {"version": item, "plan": plan[0]["id"]}),
         prov=prov,
         sections={key: Provenance.written(item[key]) for key in SECTIONS if isinstance(item.get(key), dict)},
         note=item.get("note"),
         path=path,
         hit_policy=item.get("hit_policy"),
+        plan=plan[0]["id"] if plan else None,
+        plan_name=plan[0]["name"] if plan else "",
+        plans=() if plan else tuple(build_version(data, item, path, item_lists, i)
+                                    for i in range(len(item.get("plans", [])))),
     )
 
 

@@ -108,6 +108,21 @@ SUBSIDY = obj(
 )
 INSURER = obj({"name": TEXT, "share": RATE}, required=("name", "share"))
 
+PLAN = obj(
+    {
+        "id": ID,
+        "name": TEXT,
+        "description": TEXT,
+        "bands": {"type": "array", "items": BAND, "minItems": 1, "description": "本方案的保费档位（代替版本的档位）"},
+        "deductibles": {"type": "array", "items": POOL},
+        "caps": {"type": "array", "items": POOL},
+        "liabilities": {"type": "array", "items": LIABILITY,
+                        "description": "与版本共同责任同编号者代替之，新编号者增加"},
+        "drop": {"type": "array", "items": ID, "uniqueItems": True, "description": "本方案没有的共同责任编号"},
+    },
+    required=("id", "name"),
+)
+
 VERSION = obj(
     {
         "id": {"type": "string", "pattern": r"^[0-9A-Za-z][0-9A-Za-z_.-]*$"},
@@ -189,6 +204,8 @@ VERSION = obj(
         # Named exclusions; `common: true` marks one of a common or frequent disease (regulators forbid those).
         "exclusions": {"type": "array", "items": obj({"id": ID, "name": TEXT, "common": {"type": "boolean"}},
                                                      required=("id", "name", "common"))},
+        "plans": {"type": "array", "items": PLAN, "minItems": 1,
+                  "description": "参保人在其中选择一个的方案（如基础版、升级版）"},
         "hit_policy": {"enum": list(vocab.HIT_POLICIES),
                        "description": "一个项目有几项责任都能赔付时谁赔：first 书写在前者，max 赔得多者"},
     },

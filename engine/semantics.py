@@ -29,9 +29,23 @@ def semantic_issues(doc: Document, product: Product) -> list[Issue]:
     issues += _duplicate_ids(doc, _written_ids(data["versions"], ("versions",)), "版本")
     issues += _drug_issues(doc, product)
     for version in product.versions:
-        issues += _money_precision_issues(doc, version)
-        issues += _version_issues(doc, version)
+        issues += _plan_issues(doc, version)
+        for terms in (version, *version.plans):  # a plan's own terms are checked as the plan sees them
+            issues += _money_precision_issues(doc, terms)
+            issues += _version_issues(doc, terms)
         issues += _chain_declaration_issues(doc, version.path)
+    return list({(i.code, i.path, i.message): i for i in issues}.values())  # common terms: reported once
+
+
+def _plan_issues(doc: Document, version: Version) -> list[Issue]:
+    """Plan ids once each; a plan drops only common liabilities that exist."""
+    issues = _duplicate_ids(doc, [(p.plan, version.path + ("plans", i)) for i, p in enumerate(version.plans)], "方案")
+    common = {l.id for l in version.scheme_layer.liabilities}
+    for i, node in enumerate(doc.get(version.path).get("plans", [])):
+        for j, dropped in enumerate(node.get("drop", [])):
+            if dropped not in common:
+                issues.append(doc.issue("plan.drop_unknown", f"方案“{node['name']}”去掉的责任“{dropped}”不是本版本的共同责任；"
+                                        f"共同责任：{'、'.join(sorted(common))}", version.path + ("plans", i, "drop", j)))
     return issues
 
 
