@@ -210,3 +210,17 @@ def test_a_claim_item_given_nowhere_known_is_refused():
     with pytest.raises(InputError) as refused:
         parse_claim(claim("basic", items=[{"code": "proton", "amount": 1, "where": "moon"}]))
     assert refused.value.issues[0].path == ("items", 0, "where")
+
+
+# ── compare: plan by plan, with the standard drug, treatment and CAR-T profiles ─────────────────
+
+def test_compare_shows_each_plan_and_pays_the_item_profiles_by_the_terms(v2025):
+    from engine.compare import compare
+    result = compare([v2025], bill_sizes=[0])
+    assert [v["name"] for v in result["versions"]] == ["示例双方案惠民保 2025 基础版", "示例双方案惠民保 2025 升级版"]
+    paid = {row["id"]: [c["paid_fen"] for c in row["cells"]] for row in result["profiles"]}
+    assert paid["special-drug"] == [3_000_000, 3_000_000]  # 50,000 × 60 %, bought at a pharmacy
+    assert paid["proton-therapy"] == [18_000_000, 18_000_000]  # 300,000 × 60 %
+    assert paid["car-t"] == [0, 50_000_000]  # basic has no CAR-T; plus: 1,200,000 × 50 % capped at 500,000
+    premiums = {row["id"]: [c["premium_fen"] for c in row["cells"]] for row in result["premiums"]}
+    assert premiums["adult"] == [5_900, 12_900]

@@ -251,8 +251,8 @@ def test_a_background_job_reports_progress_and_leads_to_the_page(app, two, sessi
     started = regulator.post("/compare/jobs", data={"v": ids})
     assert started.status_code == 202
     job = started.get_json()
-    steps = comparison_steps(2, len(graded_bill_sizes()))  # 2 × (6 profiles + 5 persons + 39 bill sizes) = 100
-    assert job["total"] == steps == 100 and job["page"] == f"/compare?{two}"
+    steps = comparison_steps(2, len(graded_bill_sizes()))  # 2 × (9 profiles + 5 persons + 39 bill sizes) = 106
+    assert job["total"] == steps == 106 and job["page"] == f"/compare?{two}"
     done = _wait(regulator, job["poll"])
     assert (done["done"], done["total"], done["error"]) == (steps, steps, "")
     [stored] = session.scalars(select(Job).where(Job.kind == "compare")).all()  # the page will find it ready
