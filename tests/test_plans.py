@@ -233,3 +233,16 @@ def test_explain_shows_each_plan_whole_and_the_hit_policy(v2025):
     assert "CAR-T 治疗" not in text[basic:plus] and "CAR-T 治疗：住院发生的CAR-T 细胞治疗所列项目的费用" in text[plus:]
     assert "129.00 元" in text[plus:] and "赔得多的责任赔付（hit_policy: max）" in text
     assert "【治疗项目目录】" in text and "帕博利珠单抗注射液（pembrolizumab）：适应症不限" in text
+
+
+# ── diff: plan by plan ────────────────────────────────────────────────────────────────────────
+
+def test_diff_names_the_plan_whose_terms_changed_and_plans_added(v2025):
+    from engine.diff import diff_versions
+    text = BASE.replace("            deductible: 10000\n            ratio: 0.8", "            deductible: 8000\n            ratio: 0.8")
+    text = text.replace("      - id: plus\n", "      - id: kids\n        name: 少儿版\n      - id: plus\n")
+    changed = load_product_text(text, FILE).version(2025)
+    texts = [c.text for c in diff_versions(v2025, changed)]
+    assert "新增方案“少儿版”：3 项责任" in texts
+    assert any(t.startswith("［升级版］") and "10,000" in t and "8,000" in t for t in texts), texts
+    assert not any(t.startswith("［基础版］") for t in texts)  # nothing of the basic plan changed

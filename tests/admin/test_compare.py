@@ -277,7 +277,7 @@ def test_a_draft_is_compared_in_the_sandbox_with_progress_and_the_same_figures(a
         job = regulator.post("/compare/jobs", data={"v": [str(published.id), str(draft.id)]}).get_json()
         done = _wait(regulator, job["poll"])
         assert calls == ["compare"] and done["error"] == ""
-        assert done["done"] == done["total"] == 100  # the worker's progress reached the job
+        assert done["done"] == done["total"] == 106  # the worker's progress reached the job
         page = regulator.get(done["page"]).get_data(as_text=True)
     finally:
         sandbox.shutdown()
