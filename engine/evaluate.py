@@ -351,6 +351,7 @@ def _pay_layer(layer: Layer, answered: list[tuple[Part, list[Decision]]], claim:
     """Pay the parts the rules routed to this layer's liabilities, in liability order (shared pools depend on it)."""
     paid = {None: 0, **{covers: 0 for covers in vocab.COVERS}}  # by cost kind; None: items
     routed: dict[str, list] = {}
+    pool_key = partial(PoolKey, claim.member.id, version.key, layer.id)
     for part, decisions in answered:
         if part.fen <= 0:
             continue
@@ -363,7 +364,7 @@ def _pay_layer(layer: Layer, answered: list[tuple[Part, list[Decision]]], claim:
                           f"（{vocab.CARE[c]}）" + _care_unspecified(c, _payers_of(layer, p)),
                           layer=layer.id, amount_fen=part.fen, result_fen=0)
             continue
-        decision = routes[0] if len(routes) == 1 else _hit(layer, part, routes, version, acc, steps)
+        decision = routes[0] if len(routes) == 1 else _hit(layer, part, routes, version, acc, pool_key, steps)
         routed.setdefault(decision.value.liability, []).append((part, decision))
     for liability in layer.liabilities:
         for part, decision in routed.get(liability.id, []):
@@ -371,7 +372,6 @@ def _pay_layer(layer: Layer, answered: list[tuple[Part, list[Decision]]], claim:
             steps.add("route", decision.rule, liability.basis, lambda p=part, l=liability: f"{p.label} "
                       f"{format_yuan(p.fen)} 元 → {layer.name}·{l.name}", layer=layer.id, liability=liability.id,
                       amount_fen=part.fen)
-            pool_key = partial(PoolKey, claim.member.id, version.key, layer.id)
             fen = _pay_part(layer, liability, row, part, version, acc, pool_key, steps)
             paid[part.covers] += fen
             key = layer.key_of(liability)
@@ -380,7 +380,7 @@ def _pay_layer(layer: Layer, answered: list[tuple[Part, list[Decision]]], claim:
 
 
 def _hit(layer: Layer, part: Part, routes: list[Decision], version: Version, acc: Accumulators,
-         steps: Trace) -> Decision:
+         pool_key: Callable[[PoolKind, str], PoolKey], steps: Trace) -> Decision:
     """Several liabilities may pay one item: the version's hit policy says which (validation requires one
     wherever that can happen).  `max` compares what each would pay from the accumulators as they stand."""
     if version.hit_policy is None:
@@ -388,7 +388,7 @@ def _hit(layer: Layer, part: Part, routes: list[Decision], version: Version, acc
     liabilities = {l.id: l for l in layer.liabilities}
     offers = {d.value.liability: (_pay_part(layer, liabilities[d.value.liability],
                                             liabilities[d.value.liability].rows[d.value.row], part, version,
-                                            dict(acc), Trace(enabled=False)) if version.hit_policy == "max" else None)
+                                            dict(acc), pool_key, Trace(enabled=False)) if version.hit_policy == "max" else None)
               for d in routes}
     chosen = routes[0]  # routes come in declaration order; `max` keeps the first of equal offers
     if version.hit_policy == "max":

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from engine import load_product, load_product_text, parse_claim, parse_person
+from engine.accumulators import PoolKind
 from engine.cases import load_cases, run_case
 from engine.cli import failure_text, main
 from engine.evaluate import adjudicate, quote
@@ -117,7 +118,8 @@ def test_an_explicit_enrolment_binds_the_first_claim(v2025):
 def test_accumulators_are_the_plans(v2025):
     ledger = Ledger("sqlite://")
     ledger.settle(parse_claim(claim("plus", "c1")), v2025)
-    assert ledger.accumulators(v2025, "m1")["scheme/deductible/inpatient.deductible"] == 1_000_000  # plus: 10,000
+    used = {(key.version, key.kind, key.pool): fen for key, fen in ledger.accumulators(v2025.for_plan("plus"), "m1").items()}
+    assert used[("two-plans@2025/plus", PoolKind.DEDUCTIBLE, "inpatient.deductible")] == 1_000_000  # plus: 10,000
 
 
 # ── items: routed by list, where given, then the rest ─────────────────────────────────────────
