@@ -20,7 +20,7 @@ bp = Blueprint("simulator", __name__)
 
 FIELDS = ("age", "pre_existing", "low_income", *vocab.SPECIAL_GROUPS, "basic_insurance", "basic_insurance_status",
           "pay_with", "date", "care", "hospital_level", "in_policy_self_pay", "out_of_policy_self_pay", "drug_code",
-          "drug_indication", "drug_amount")
+          "drug_indication", "drug_amount", "plan")
 PAY_WITH = ("self", "employer", "donor")  # who pays the premium in the form's quote (the JSON claim has no payer)
 
 
@@ -38,7 +38,8 @@ def simulate(row_id: int):
     claim_json = request.form.get("claim_json", "") if mode == "json" else \
         json.dumps(_claim_data(form), ensure_ascii=False, indent=2)
     context = dict(row=row, check=check, vocab=vocab, form=form, claim_json=claim_json, mode=mode,
-                   drugs=_drug_choices(version), pay_with=PAY_WITH)
+                   drugs=_drug_choices(version), pay_with=PAY_WITH,
+                   plans=[(p.plan, p.plan_name) for p in version.plans])
     try:
         data = _json_claim(claim_json) if mode == "json" else _claim_data(form)
         settlement = evaluate_stored(row, "adjudicate", data)
@@ -63,7 +64,7 @@ def _defaults(version) -> dict:
     return {"age": "65", "pre_existing": "", "low_income": "none", "pay_with": "self", "basic_insurance": "employee",
             "basic_insurance_status": "active", "date": day.isoformat(), "care": "inpatient", "hospital_level": "3",
             "in_policy_self_pay": "54509", "out_of_policy_self_pay": "309100", "drug_code": "",
-            "drug_indication": "", "drug_amount": ""}
+            "drug_indication": "", "drug_amount": "", "plan": version.plans[0].plan if version.plans else ""}
 
 
 def _claim_data(form: dict) -> dict:
@@ -73,7 +74,8 @@ def _claim_data(form: dict) -> dict:
               "pre_existing": bool(form.get("pre_existing")), "low_income": form.get("low_income") or "none",
               **{group: bool(form.get(group)) for group in vocab.SPECIAL_GROUPS},
               "basic_insurance": form.get("basic_insurance") or "resident",
-              "basic_insurance_status": form.get("basic_insurance_status") or "active"}
+              "basic_insurance_status": form.get("basic_insurance_status") or "active",
+              **({"plan": form["plan"]} if form.get("plan") else {})}
     data = {"claim_id": "simulated", "member": member, "date": form.get("date", "").strip(),
             "care": form.get("care", ""),
             "in_policy_self_pay": form.get("in_policy_self_pay", "").strip() or "0",
@@ -81,8 +83,8 @@ def _claim_data(form: dict) -> dict:
     if str(form.get("hospital_level", "")).isdigit():
         data["hospital_level"] = int(form["hospital_level"])
     if form.get("drug_code"):
-        data["drugs"] = [{"code": form["drug_code"], "indication": form.get("drug_indication", ""),
-                          "amount": form.get("drug_amount", "").strip() or "0"}]
+        item = {"code": form["drug_code"], "amount": form.get("drug_amount", "").strip() or "0"}
+        data["items"] = [{**item, "indication": form["drug_indication"]} if form.get("drug_indication") else item]
     return data
 
 
@@ -99,9 +101,11 @@ def _json_claim(text: str) -> dict:
 def _liability_names(version) -> dict[str, str]:
     """Settlement keys → names; another layer's liability is named with its layer ("大病保险·…")."""
     return {layer.key_of(l): l.name if layer.kind == "scheme" else f"{layer.name}·{l.name}"
-            for layer in version.layers for l in layer.liabilities}
+            for terms in (version, *version.plans) for layer in terms.layers for l in layer.liabilities}
 
 
 def _drug_choices(version) -> list[dict]:
+    """Every drug and treatment of the lists the version (and its plans) pay."""
+    lists = {k: l for terms in (version, *version.plans) for k, l in terms.item_lists.items()}
     return [{"code": d.code, "name": d.name, "indications": d.indications}
-            for drugs in version.drug_lists.values() for d in drugs.values()]
+            for item_list in lists.values() for d in item_list.items.values()]

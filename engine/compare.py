@@ -30,13 +30,16 @@ def standard_profiles() -> dict:
 
 # ── parameters ────────────────────────────────────────────────────────────────────────────────
 
-def _covers_text(version: Version, covers: str, describe) -> str:
+def _covers_text(version: Version, covers: str | None, describe) -> str:
+    """How the liabilities of a cost kind (None: of item lists) do one thing, e.g. their ratio."""
     layer = version.scheme_layer
     found = [l for l in layer.liabilities if l.covers == covers]
     if not found:
         return "不保"
     if len(found) == 1:
         return describe(layer, found[0])
+    if covers is None:  # liabilities of item lists: told apart by what they pay
+        return "；".join(f"{version.pays_for(l)}：{describe(layer, l)}" for l in found)
     return "；".join(f"{'、'.join(vocab.CARE[c] for c in l.care)}：{describe(layer, l)}" for l in found)
 
 
@@ -106,8 +109,8 @@ PARAMETERS = [
      _covers_provs("out_of_policy_self_pay", _deductible_provs)),
     ("out_of_policy_ratio", "目录外比例", lambda v: _covers_text(v, "out_of_policy_self_pay", _ratio_text),
      _covers_provs("out_of_policy_self_pay", _ratio_provs)),
-    ("drug_ratio", "特药比例", lambda v: _covers_text(v, "special_drugs", _ratio_text),
-     _covers_provs("special_drugs", _ratio_provs)),
+    ("drug_ratio", "特药比例", lambda v: _covers_text(v, None, _ratio_text),
+     _covers_provs(None, _ratio_provs)),
     ("caps", "封顶线", lambda v: "；".join(f"{p.name} {format_yuan(p.amount.fen)} 元"
                                           for p in v.scheme_layer.caps.values()) or "不封顶",
      lambda v: [p.amount.prov for p in v.scheme_layer.caps.values()]),
@@ -146,10 +149,20 @@ def parameter_rows(versions: list[Version]) -> list[dict]:
 
 # ── payouts ───────────────────────────────────────────────────────────────────────────────────
 
+def by_plan(versions: list[Version]) -> list[Version]:
+    """Versions as they are compared: a version that declares plans, plan by plan."""
+    return [plan for version in versions for plan in (version.plans or (version,))]
+
+
+def _enrolled(version: Version) -> dict:
+    """What a person writes to be insured under this version's plan (nothing for a version without plans)."""
+    return {"plan": version.plan} if version.plan else {}
+
+
 def profile_claim(profile: dict, version: Version) -> dict:
-    """A standard profile as a claim on the first day of the version's period."""
-    return {"claim_id": f"profile-{profile['id']}", "member": {"id": f"profile-{profile['id']}", **profile["member"]},
-            "date": version.period[0], **profile["claim"]}
+    """A standard profile as a claim on the first day of the version's period, under the version's plan."""
+    member = {"id": f"profile-{profile['id']}", **profile["member"], **_enrolled(version)}
+    return {"claim_id": f"profile-{profile['id']}", "member": member, "date": version.period[0], **profile["claim"]}
 
 
 def _no_tick() -> None:
@@ -172,8 +185,10 @@ def profile_payouts(versions: list[Version], profiles: list[dict] | None = None,
                           else vocab.ELIGIBILITY_OUTCOMES[settled.eligibility.outcome]})
             tick()
         in_fen, out_fen = (yuan_to_fen(profile["claim"].get(k, 0)) for k in ("in_policy_self_pay", "out_of_policy_self_pay"))
+        items_fen = sum(yuan_to_fen(item["amount"]) for item in profile["claim"].get("items", []))
         rows.append({"id": profile["id"], "name": profile["name"], "in_policy_fen": in_fen,
-                     "out_of_policy_fen": out_fen, "total_fen": in_fen + out_fen, "cells": cells})
+                     "out_of_policy_fen": out_fen, "items_fen": items_fen, "total_fen": in_fen + out_fen + items_fen,
+                     "cells": cells})
     return rows
 
 
@@ -183,7 +198,7 @@ def benefit_curve(version: Version, totals_fen: list[int], out_share: Decimal = 
     paid = []
     for total in totals_fen:
         out_fen = apply_ratio(total, out_share)
-        claim = {"claim_id": "curve", "member": {"id": "curve", "age": age}, "date": version.period[0], "care": care,
+        claim = {"claim_id": "curve", "member": {"id": "curve", "age": age, **_enrolled(version)}, "date": version.period[0], "care": care,
                  "hospital_level": 3, "in_policy_self_pay": Decimal(total - out_fen) / 100,
                  "out_of_policy_self_pay": Decimal(out_fen) / 100}
         paid.append(adjudicate(parse_claim(claim), version, trace=False).paid_fen)
@@ -212,7 +227,7 @@ def premium_grid(versions: list[Version], persons: list[dict] | None = None, tic
         data = {k: v for k, v in person.items() if k not in ("id", "name")}
         cells = []
         for version in versions:
-            q = quote(parse_person(data), version, trace=False)
+            q = quote(parse_person({**data, **_enrolled(version)}), version, trace=False)
             band = next((b for b in version.bands if b.id == q.band), None)
             cells.append({"band": q.band, "band_name": q.band_name, "premium_fen": q.premium_fen,
                           "self_pay_fen": sum(p["fen"] for p in q.payers if p["payer"] in ("self", "personal_account")),
@@ -234,6 +249,7 @@ def compare(versions: list[Version], bill_sizes: list[int] | None = None, progre
 
     `progress(done, total)` is called after each evaluation, so a caller comparing many versions can
     show how far it is (the curves are most of the work: one claim per bill size and version)."""
+    versions = by_plan(versions)
     sizes = bill_sizes or graded_bill_sizes()
     total, done = comparison_steps(len(versions), len(sizes)), 0
 
@@ -244,7 +260,8 @@ def compare(versions: list[Version], bill_sizes: list[int] | None = None, progre
             progress(done, total)
 
     return {
-        "versions": [{"key": v.key, "name": f"{v.product_name} {v.id}", "city": v.city, "ruleset": v.ruleset_name,
+        "versions": [{"key": v.key, "name": f"{v.product_name} {v.id}" + (f" {v.plan_name}" if v.plan else ""),
+                      "city": v.city, "ruleset": v.ruleset_name,
                       "period": list(v.period)} for v in versions],
         "parameters": parameter_rows(versions),
         "profiles": profile_payouts(versions, tick=tick),

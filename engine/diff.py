@@ -6,7 +6,7 @@ a file changes nothing, and every change says whether its new value is sourced o
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from . import conditions, vocab
 from .explain import drugs_in_force, ratio_phrase, waiting_period_text
@@ -37,7 +37,7 @@ class Change:
 
 AREAS = {"period": "保险期间", "regulation": "监管与定价", "insurers": "共保体", "eligibility": "参保条件",
          "premium": "保费档位", "funding": "缴费与资助", "deductible": "起付线", "cap": "封顶线", "liability": "保障责任",
-         "drugs": "特药目录", "chain": "赔付顺序", "settlement": "结算"}
+         "drugs": "特药目录", "chain": "赔付顺序", "settlement": "结算", "plan": "方案"}
 
 
 def diff_versions(old: Version, new: Version) -> list[Change]:
@@ -46,6 +46,23 @@ def diff_versions(old: Version, new: Version) -> list[Change]:
     for compare in (_period, _regulation, _insurers, _eligibility, _bands, _subsidies, _pools, _liabilities, _drugs,
                     _chain, _settlement):
         changes += compare(old, new)
+    return changes + _plans(old, new, changes)
+
+
+def _plans(old: Version, new: Version, common: list[Change]) -> list[Change]:
+    """Plans added and removed, and plan by plan what its members get differently (premium, pools, liabilities),
+    leaving out what the common terms' changes already say."""
+    old_plans, new_plans = {p.plan: p for p in old.plans}, {p.plan: p for p in new.plans}
+    changes = [Change("plan", "added", f"方案“{p.plan_name}”", after=f"{len(p.scheme_layer.liabilities)} 项责任")
+               for key, p in new_plans.items() if key not in old_plans]
+    changes += [Change("plan", "removed", f"方案“{p.plan_name}”", before=f"{len(p.scheme_layer.liabilities)} 项责任")
+                for key, p in old_plans.items() if key not in new_plans]
+    said = {(c.area, c.kind, c.subject, c.before, c.after) for c in common}
+    for key in new_plans.keys() & old_plans.keys():
+        before, after = old_plans[key], new_plans[key]
+        for change in (*_bands(before, after), *_pools(before, after), *_liabilities(before, after)):
+            if (change.area, change.kind, change.subject, change.before, change.after) not in said:
+                changes.append(replace(change, subject=f"［{after.plan_name}］{change.subject}"))
     return changes
 
 
@@ -173,9 +190,10 @@ def _pool_name(pool) -> str:
     return "本责任单独设置" if pool.inline else pool.name  # an inline pool's amount is compared under 起付线/封顶线
 
 
-def _liability_text(layer: Layer, liability: Liability) -> dict:
+def _liability_text(version: Version, liability: Liability) -> dict:
+    layer = version.scheme_layer
     return {
-        "赔付": vocab.COVERS[liability.covers],
+        "赔付": version.pays_for(liability),
         "就医类型": "、".join(vocab.CARE[c] for c in liability.care),
         "适用人群": conditions.describe(liability.when),
         "比例": "；".join((f"{conditions.describe(r.when)} " if r.when else "") + ratio_phrase(r, marked=False).removeprefix("按 ")
@@ -191,17 +209,17 @@ def _liabilities(old: Version, new: Version) -> list[Change]:
     changes = []
     for liability in new_layer.liabilities:
         label = f"责任“{liability.name}”"
-        after = _liability_text(new_layer, liability)
+        after = _liability_text(new, liability)
         if liability.id not in old_items:
             summary = f"{after['就医类型']}的{after['赔付']}，{after['比例']}"
             changes.append(Change("liability", "added", label, after=summary, assumed=_assumed(liability.basis)))
             continue
-        before = _liability_text(old_layer, old_items[liability.id])
+        before = _liability_text(old, old_items[liability.id])
         changes += _renamed("liability", lambda l: f"责任“{l.name}”", old_items[liability.id], liability)
         changes += [Change("liability", "changed", f"{label}{aspect}", before[aspect], after[aspect],
                            _ratio_assumed(liability) if aspect == "比例" else False)
                     for aspect in after if before[aspect] != after[aspect]]
-    changes += [Change("liability", "removed", f"责任“{l.name}”", before=vocab.COVERS[l.covers])
+    changes += [Change("liability", "removed", f"责任“{l.name}”", before=old.pays_for(l))
                 for l in old_layer.liabilities if l.id not in {x.id for x in new_layer.liabilities}]
     return changes
 

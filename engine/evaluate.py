@@ -88,7 +88,16 @@ class Quote:
                 "trace": self.trace}
 
 
+def plan_of(person: Person, version: Version, field: tuple = ("plan",)) -> Version:
+    """The terms `person` is insured under: the version, or the plan of it they enrolled in."""
+    try:
+        return version.for_plan(person.plan)
+    except KeyError as exc:
+        raise InputError([Issue("plan", exc.args[0], field)]) from None
+
+
 def quote(person: Person, version: Version, trace: bool = True) -> Quote:
+    version = plan_of(person, version)
     steps = Trace(trace)
     point = person.point(_age_reference(version))
     events = [{"t": "eligibility", **point}, {"t": "band", **point},
@@ -154,13 +163,15 @@ def _remaining_payer(person: Person, version: Version, steps: Trace) -> str:
 
 @dataclass
 class Part:
-    """One thing a claim asks a layer to pay: its in-policy or out-of-policy self-pay, or one drug."""
+    """One thing a claim asks a layer to pay: its in-policy or out-of-policy self-pay, or one listed item."""
 
-    covers: str
+    covers: str | None  # a cost kind; None for an item
     fen: int
     label: str
-    refusal: str = ""  # why a drug is outside the catalogue; empty when it is in
-    drug: object = None  # the catalogue Drug, for special drugs
+    refusal: str = ""  # why an item is on no list that pays it; empty when it is
+    drug: object = None  # the list entry (model.Drug) of an item
+    where: str = ""  # an item: the care where it was given
+    candidates: tuple = ()  # an item: (liability, list id) of each liability whose lists hold it, in order
 
 
 @dataclass
@@ -194,21 +205,23 @@ def adjudicate(claim: Claim, version: Version, accumulators: Accumulators | None
     All the rules' decisions for the claim (eligibility, then the route of every part in every layer)
     are taken in one batch: routing depends on what a part is, never on how much is left of it.
     """
+    version = plan_of(claim.member, version, ("member", "plan"))
     _check_claim(claim, version)
     steps = Trace(trace)
     acc = {key: fen for key, fen in (accumulators or {}).items()
            if key.member == claim.member.id and key.version == version.key}
-    drugs = _drug_parts(claim, version)
+    drugs = _item_parts(claim, version)
     plan = [(layer, _layer_parts(layer, claim, drugs)) for layer in _layers_for(claim, version)]
     point = _claim_point(claim)
     events = [_eligibility_event(claim.member, version)]
-    events += [{"t": "part", "layer": layer.id, "covers": p.covers, "in_catalogue": p.refusal == "", **point}
-               for layer, parts in plan for p in parts]
+    events += [event for layer, parts in plan for p in parts for event in _part_events(layer, p, point)]
     decisions = compiled(version).decide(events)
     elig = _read_eligibility(decisions[0], claim.member, version, steps)
     if elig.outcome == "eligible" and timeline.has_history(claim):
         elig = _read_timeline(timeline.compiled(version).decide(claim), steps)
     result = Settlement(claim.claim_id, version.key, version.ruleset_name, elig, accumulators=acc)
+    if version.plan:
+        steps.add("plan", "plan", version.prov, f"参保方案：{version.plan_name}")
     if elig.outcome != "eligible":
         steps.add("total", "eligibility", None, lambda: f"{vocab.ELIGIBILITY_OUTCOMES[elig.outcome]}，本次不予赔付",
                   amount_fen=claim.total_fen, result_fen=0)
@@ -222,7 +235,8 @@ def adjudicate(claim: Claim, version: Version, accumulators: Accumulators | None
         for part in parts:
             if part.covers == "in_policy_self_pay":  # what the layers before this one left
                 part.fen = in_policy
-        paid = _pay_layer(layer, [(p, next(routes)) for p in parts], claim, version, acc, steps, result.by_liability)
+        answered = [(p, [next(routes) for _ in _part_events(layer, p, point)]) for p in parts]
+        paid = _pay_layer(layer, answered, claim, version, acc, steps, result.by_liability)
         in_policy -= paid["in_policy_self_pay"]
         layer_total = sum(paid.values())
         result.layers.append({"layer": layer.id, "kind": layer.kind, "name": layer.name, "paid_fen": layer_total})
@@ -249,6 +263,15 @@ def _claim_point(claim: Claim) -> dict:
     if claim.hospital_level is not None:
         point["hospital_level"] = claim.hospital_level
     return point
+
+
+def _part_events(layer: Layer, part: Part, point: dict) -> list[dict]:
+    """What the rules are asked of a part: a cost kind once; an item once per liability whose lists hold it
+    (care is where the item was given), so that each may answer and the hit policy choose among them."""
+    if part.covers is not None:
+        return [{"t": "part", "layer": layer.id, "covers": part.covers, **point}]
+    return [{"t": "part", "layer": layer.id, "candidate": liability.id, "list": list_id, **point, "care": part.where}
+            for liability, list_id in part.candidates]
 
 
 def _layer_parts(layer: Layer, claim: Claim, drugs: list[Part]) -> list[Part]:
@@ -287,53 +310,74 @@ def _depends_on_level(claim: Claim, version: Version) -> bool:
                for when in (liability.when, *(row.when for row in liability.rows)))
 
 
-def _drug_parts(claim: Claim, version: Version) -> list[Part]:
-    """Special drugs: catalogue membership is a set lookup before the engine, not one rule per drug
-    (docs/engine.md: the matcher's limits)."""
-    parts = []
-    drug_lists = [l.drug_list for l in version.scheme_layer.liabilities if l.drug_list]
-    catalogue = {code: drug for list_id in drug_lists for code, drug in version.drug_lists[list_id].items()}
-    for item in claim.drugs:
-        drug = catalogue.get(item.code)
-        refusal = ""
-        if drug is None:
-            refusal = f"药品“{item.code}”不在特药目录中"
-        elif item.indication not in drug.indications:
-            refusal = f"{drug.name}的适应症不包括“{item.indication}”"
-        elif claim.date < drug.valid_from or (drug.valid_to and claim.date > drug.valid_to):
-            refusal = f"{drug.name}在 {claim.date} 不在目录有效期内"
-        parts.append(Part("special_drugs", item.fen, f"特药 {drug.name if drug else item.code}", refusal=refusal,
-                          drug=drug))
-    return parts
+def _item_parts(claim: Claim, version: Version) -> list[Part]:
+    """The claim's drugs and treatments, each with the liabilities whose lists hold it.  List membership is a
+    set lookup before the engine, not one rule per entry (docs/engine.md: the matcher's limits); the rules
+    then decide, by care and the rest, which of those liabilities may pay it."""
+    return [_item_part(item, claim.date, version) for item in claim.items]
+
+
+def _item_part(item, day: str, version: Version) -> Part:
+    candidates, refusals, entry = [], [], None
+    for liability in (l for l in version.scheme_layer.liabilities if l.covers is None):
+        for list_id in liability.lists:
+            found = version.item_lists[list_id].items.get(item.code)
+            why = _not_payable(found, item, day) if found else "absent"
+            entry = entry or found
+            if why == "":
+                candidates.append((liability, list_id))
+                break
+            if why != "absent":
+                refusals.append(why)
+    label = f"{_kind_label(version, candidates)} {entry.name if entry else item.code}"
+    refusal = "" if candidates else (refusals[0] if refusals else f"“{item.code}”不在本方案任何目录中")
+    return Part(None, item.fen, label, refusal=refusal, drug=entry, where=item.where, candidates=tuple(candidates))
+
+
+def _not_payable(entry, item, day: str) -> str:
+    """Why a list entry does not pay this item on this day; empty when it does."""
+    if entry.indications and item.indication not in entry.indications:
+        return f"{entry.name}的适应症不包括“{item.indication or '（未写适应症）'}”"
+    if (entry.valid_from and day < entry.valid_from) or (entry.valid_to and day > entry.valid_to):
+        return f"{entry.name}在 {day} 不在目录有效期内"
+    return ""
+
+
+def _kind_label(version: Version, candidates: list) -> str:
+    kinds = {version.item_lists[list_id].kind for _, list_id in candidates}
+    return "治疗项目" if kinds == {"treatment"} else "特药"
 
 
 def _trace_refused_drugs(drugs: list[Part], version: Version, steps: Trace) -> None:
     for part in drugs:
         if part.refusal:
-            prov = part.drug.prov if part.drug else _scope(version.scheme_layer, "special_drugs")
+            prov = part.drug.prov if part.drug else _scope(version.scheme_layer, None)
             steps.add("catalogue", "drug_catalogue", prov, f"{part.refusal}，不予赔付", amount_fen=part.fen,
                       result_fen=0)
 
 
-def _pay_layer(layer: Layer, routed_parts: list[tuple[Part, Decision]], claim: Claim, version: Version,
+def _pay_layer(layer: Layer, answered: list[tuple[Part, list[Decision]]], claim: Claim, version: Version,
                acc: Accumulators, steps: Trace, by_liability: dict) -> dict:
     """Pay the parts the rules routed to this layer's liabilities, in liability order (shared pools depend on it)."""
-    paid = {covers: 0 for covers in vocab.COVERS}
+    paid = {None: 0, **{covers: 0 for covers in vocab.COVERS}}  # by cost kind; None: items
     routed: dict[str, list] = {}
-    for part, decision in routed_parts:
+    pool_key = partial(PoolKey, claim.member.id, version.key, layer.id)
+    for part, decisions in answered:
         if part.fen <= 0:
             continue
-        if not isinstance(decision.value, Route):
+        routes = [d for d in decisions if isinstance(d.value, Route)]
+        if not routes:
             if not part.refusal:
-                steps.add("route", decision.rule, _scope(layer, part.covers), lambda p=part: f"{p.label} "
-                          f"{format_yuan(p.fen)} 元：{layer.name}没有责任覆盖（{vocab.CARE[claim.care]}）"
-                          + _care_unspecified(claim, layer, p.covers),
+                care = part.where or claim.care
+                steps.add("route", decisions[0].rule if decisions else "part.otherwise", _scope(layer, part.covers),
+                          lambda p=part, c=care: f"{p.label} {format_yuan(p.fen)} 元：{layer.name}没有责任覆盖"
+                          f"（{vocab.CARE[c]}）" + _care_unspecified(c, _payers_of(layer, p)),
                           layer=layer.id, amount_fen=part.fen, result_fen=0)
             continue
+        decision = routes[0] if len(routes) == 1 else _hit(layer, part, routes, version, acc, pool_key, steps)
         routed.setdefault(decision.value.liability, []).append((part, decision))
     items = [(liability, liability.rows[decision.value.row], part)
              for liability in layer.liabilities for part, decision in routed.get(liability.id, [])]
-    pool_key = partial(PoolKey, claim.member.id, version.key, layer.id)
     deductions = _deductions(layer, items, version, acc, pool_key, steps)
     for (liability, row, part), decision, deducted in zip(items, _decisions(routed, layer), deductions):
         steps.add("route", decision.rule, liability.basis, lambda p=part, l=liability: f"{p.label} "
@@ -431,9 +475,50 @@ def _trace_order(steps: Trace, layer: Layer, pool, how: str) -> None:
               lambda: f"{pool.name}由本次几部分费用共用：{how}", layer=layer.id)
 
 
-def _care_unspecified(claim: Claim, layer: Layer, covers: str) -> str:
+
+
+def _hit(layer: Layer, part: Part, routes: list[Decision], version: Version, acc: Accumulators,
+         pool_key: Callable[[PoolKind, str], PoolKey], steps: Trace) -> Decision:
+    """Several liabilities may pay one item: the version's hit policy says which (validation requires one
+    wherever that can happen).  `max` compares what each would pay from the accumulators as they stand."""
+    if version.hit_policy is None:
+        raise EngineError(f"{version.key}: {part.label} routed to several liabilities without a hit policy")
+    liabilities = {l.id: l for l in layer.liabilities}
+    offers = {d.value.liability: _offer(layer, liabilities[d.value.liability], d, part, version, acc, pool_key)
+              if version.hit_policy == "max" else None for d in routes}
+    chosen = routes[0]  # routes come in declaration order; `max` keeps the first of equal offers
+    if version.hit_policy == "max":
+        chosen = max(routes, key=lambda d: (offers[d.value.liability], -routes.index(d)))
+    winner = liabilities[chosen.value.liability]
+    names = "、".join(liabilities[d.value.liability].name
+                     + (f" {format_yuan(offers[d.value.liability])} 元" if offers[d.value.liability] is not None else "")
+                     for d in routes)
+    steps.add("route", f"hit_policy.{version.hit_policy}", winner.basis,
+              lambda: f"{part.label}可由{names}赔付：按 hit_policy: {version.hit_policy}"
+              f"（{vocab.HIT_POLICIES[version.hit_policy]}）由{winner.name}赔付", layer=layer.id, liability=winner.id,
+              amount_fen=part.fen)
+    return chosen
+
+
+def _offer(layer: Layer, liability: Liability, decision: Decision, part: Part, version: Version, acc: Accumulators,
+           pool_key: Callable[[PoolKind, str], PoolKey]) -> int:
+    """What `liability` would pay for `part` alone, on a copy of the accumulators."""
+    left = max(layer.deductibles[liability.deductible].amount.fen
+               - acc.get(pool_key(PoolKind.DEDUCTIBLE, liability.deductible), 0), 0)
+    return _pay_part(layer, liability, liability.rows[decision.value.row], part, min(left, part.fen), version,
+                     dict(acc), pool_key, Trace(enabled=False))
+
+
+def _payers_of(layer: Layer, part: Part) -> list[Liability]:
+    """The liabilities that pay this kind of part: of its cost kind, or (an item) those whose lists hold it."""
+    if part.covers is None:
+        return [liability for liability, _ in part.candidates]
+    return [l for l in layer.liabilities if l.covers == part.covers]
+
+
+def _care_unspecified(care: str, payers: list[Liability]) -> str:
     """'：一类还是二类未说明…' after '没有责任覆盖（门诊慢特病）', when the care's class left unstated is why."""
-    why = vocab.care_unspecified(claim.care, [c for l in layer.liabilities if l.covers == covers for c in l.care])
+    why = vocab.care_unspecified(care, [c for l in payers for c in l.care])
     return f"：{why}" if why else ""
 
 

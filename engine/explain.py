@@ -85,10 +85,9 @@ def _unmarked(text: str) -> str:
     return text.replace(ASSUMED_MARK, "")
 
 
-def liability_sentence(layer: Layer, liability: Liability) -> str:
+def liability_sentence(layer: Layer, liability: Liability, what: str) -> str:
     """'医保目录内个人自付：住院、急诊…发生的医保政策范围内个人自付费用，扣除起付线 18,000.00 元后按 80% 赔付，…'"""
     care = choice_text(liability.care_choice) if liability.care_choice else "、".join(vocab.CARE[c] for c in liability.care)
-    what = vocab.COVERS[liability.covers]
     pool = layer.deductibles[liability.deductible]
     if pool.amount.fen:
         shared = ""
@@ -175,11 +174,26 @@ SECTION_LABELS = {"period": "保险期间", "enrolment": "参保期", "regulatio
                   "funding": "缴费与资助", "chain": "赔付顺序"}
 
 
-def drugs_in_force(version: Version) -> list:
-    """The catalogue drugs valid at some point of the version's period."""
+def drugs_in_force(version: Version, kind: str = "drug") -> list:
+    """The entries of the version's drug (or treatment) lists, its plans' included, valid at some point of its
+    period."""
     start, end = version.period
-    return [drug for drugs in version.drug_lists.values() for drug in drugs.values()
-            if drug.valid_from <= end and (drug.valid_to is None or drug.valid_to >= start)]
+    lists = {k: l for v in (version, *version.plans) for k, l in v.item_lists.items() if l.kind == kind}
+    return [item for item_list in lists.values() for item in item_list.items.values()
+            if (item.valid_from or start) <= end and (item.valid_to is None or item.valid_to >= start)]
+
+
+def _what(version: Version, liability: Liability) -> str:
+    """What a liability pays, as the object of '…发生的': a cost kind, or the items of its lists."""
+    return version.pays_for(liability) + ("所列项目的费用" if liability.covers is None else "")
+
+
+def _plan_rows(version: Version) -> list[dict]:
+    """Each plan of the version: its name, premium bands and every liability it has."""
+    return [{"id": plan.plan, "name": plan.plan_name, "bands": _band_rows(plan),
+             "liabilities": [{"id": l.id, "text": liability_sentence(plan.scheme_layer, l, _what(plan, l)),
+                              "ref": _ref(l.prov, plan.sources)} for l in plan.scheme_layer.liabilities]}
+            for plan in version.plans]
 
 
 def describe_version(version: Version) -> dict:
@@ -205,7 +219,8 @@ def describe_version(version: Version) -> dict:
         for liability in layer.liabilities:
             prefix = "" if layer.kind == "scheme" else f"［{layer.name}］"
             liabilities.append({"id": liability.id, "layer": layer.id,
-                                "text": prefix + liability_sentence(layer, liability), "ref": _ref(liability.prov, version.sources)})
+                                "text": prefix + liability_sentence(layer, liability, _what(version, liability)),
+                                "ref": _ref(liability.prov, version.sources)})
     funding = []
     account = version.personal_account
     if account.get("allowed"):
@@ -235,8 +250,14 @@ def describe_version(version: Version) -> dict:
         "funding": funding,
         "chain": f"赔付顺序：{after} 之后，由本方案赔付",
         "liabilities": liabilities,
-        "drugs": [{"code": d.code, "name": d.name, "indications": "、".join(d.indications.values()),
-                   "valid": f"{d.valid_from} 起" + (f"至 {d.valid_to}" if d.valid_to else ""), "ref": _ref(d.prov, version.sources)}
+        "plans": _plan_rows(version),
+        "hit_policy": (f"一个项目几项责任都能赔付时：{vocab.HIT_POLICIES[version.hit_policy]}（hit_policy: "
+                       f"{version.hit_policy}）" if version.hit_policy else ""),
+        "treatments": [{"code": t.code, "name": t.name, "ref": _ref(t.prov, version.sources)}
+                       for t in drugs_in_force(version, "treatment")],
+        "drugs": [{"code": d.code, "name": d.name, "indications": "、".join(d.indications.values()) or "适应症不限",
+                   "valid": f"{d.valid_from or '期初'} 起" + (f"至 {d.valid_to}" if d.valid_to else ""),
+                   "ref": _ref(d.prov, version.sources)}
                   for d in drugs_in_force(version)],
         "limits": [f"{LIMIT_LABELS[k]}：{_money(v) if isinstance(v, Amount) else percent(v.value)} {_ref(v.prov, version.sources)}"
                    for k, v in version.limits.items()],
@@ -265,6 +286,14 @@ def version_text(version: Version) -> str:
         lines += ["", "【缴费与资助】", *d["funding"]]
     lines += ["", "【保障责任】", d["chain"]]
     lines += [f"  {i + 1}. {item['text']} {item['ref']}" for i, item in enumerate(d["liabilities"])]
+    if d["hit_policy"]:
+        lines.append(d["hit_policy"])
+    for plan in d["plans"]:  # each plan whole: its bands and every liability it has
+        lines += ["", f"【方案：{plan['name']}】"]
+        lines += [f"  {band['name']}  {band['premium']}  {band['who']}  {band['ref']}" for band in plan["bands"]]
+        lines += [f"  {i + 1}. {item['text']} {item['ref']}" for i, item in enumerate(plan["liabilities"])]
+    if d["treatments"]:
+        lines += ["", "【治疗项目目录】", *(f"  {x['name']}（{x['code']}） {x['ref']}" for x in d["treatments"])]
     if d["drugs"]:
         lines += ["", "【特药目录】"]
         lines += [f"  {x['name']}：{x['indications']}，{x['valid']} {x['ref']}" for x in d["drugs"]]

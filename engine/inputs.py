@@ -16,6 +16,15 @@ from .money import MAX_YUAN, MoneyError, yuan_to_fen
 
 _MONEY = {"type": ["number", "string"], "pattern": r"^\d+(\.\d{1,2})?$", "minimum": 0}
 _DATE = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+# a drug or treatment on the claim: its code in the scheme's lists, the indication (drugs whose list names
+# indications), the amount, and where it was given (defaults to the claim's care)
+_ITEM = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["code", "amount"],
+    "properties": {"code": {"type": "string"}, "indication": {"type": "string"}, "amount": _MONEY,
+                   "where": {"enum": list(vocab.CARE)}},
+}
 
 PERSON_SCHEMA = {
     "type": "object",
@@ -33,6 +42,7 @@ PERSON_SCHEMA = {
         "occupation": {"enum": list(vocab.OCCUPATION)},
         "pay_with": {"enum": vocab.PAY_WITH},
         "relation": {"enum": list(vocab.RELATIVES)},
+        "plan": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]*$"},  # the plan enrolled in, if the version has plans
     },
     "oneOf": [{"required": ["age"]}, {"required": ["birth_date"]}],
 }
@@ -51,6 +61,8 @@ MEMBER_EVENT_SCHEMA = {
              "additionalProperties": False},
 }
 
+ITEM_KEYS = ("drugs", "items")
+
 CLAIM_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
@@ -66,15 +78,8 @@ CLAIM_SCHEMA = {
         "hospital_level": {"enum": list(vocab.HOSPITAL_LEVELS)},
         "in_policy_self_pay": _MONEY,
         "out_of_policy_self_pay": _MONEY,
-        "drugs": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["code", "indication", "amount"],
-                "properties": {"code": {"type": "string"}, "indication": {"type": "string"}, "amount": _MONEY},
-            },
-        },
+        "items": {"type": "array", "items": _ITEM},
+        "drugs": {"type": "array", "items": _ITEM},  # the first edition's name for `items`
         "bill": {
             "type": "object",
             "additionalProperties": False,
@@ -116,6 +121,7 @@ class Person:
     entitled_care: bool = False  # 优抚对象
     disabled: bool = False  # 残疾人
     events: tuple[MemberEvent, ...] = ()  # dated history, in date order (a claim's member only)
+    plan: str | None = None  # the plan enrolled in, when the version declares plans
 
     def age_on(self, reference: str) -> int:
         """Whole years of age on the reference date (age given directly is taken as that age).
@@ -141,10 +147,12 @@ class Person:
 
 
 @dataclass(frozen=True)
-class DrugItem:
+class ClaimItem:
+    """A drug or treatment the claim asks to be paid: code, indication (or None), amount, where given."""
     code: str
-    indication: str
+    indication: str | None
     fen: int
+    where: str  # a care code: the claim's own care unless the item says otherwise
 
 
 @dataclass(frozen=True)
@@ -156,14 +164,14 @@ class Claim:
     hospital_level: int | None
     in_policy_fen: int  # settled form: in-policy self-pay; bill form: the catalogue-covered bill
     out_of_policy_fen: int
-    drugs: tuple[DrugItem, ...]
+    items: tuple[ClaimItem, ...]
     raw_bill: bool
     accident: bool = False  # care for an accidental injury (exempt from some waiting periods)
     data: dict = field(repr=False, compare=False, default_factory=dict)
 
     @property
     def total_fen(self) -> int:
-        return self.in_policy_fen + self.out_of_policy_fen + sum(d.fen for d in self.drugs)
+        return self.in_policy_fen + self.out_of_policy_fen + sum(i.fen for i in self.items)
 
 
 def _schema_issues(validator, doc: Document) -> list[Issue]:
@@ -194,6 +202,7 @@ def _person(data: dict) -> Person:
                   basic_insurance=merged["basic_insurance"], basic_insurance_status=merged["basic_insurance_status"],
                   hukou=merged["hukou"], occupation=merged["occupation"],
                   pay_with=merged.get("pay_with", "self"), relation=merged.get("relation", "self"),
+                  plan=merged.get("plan"),
                   events=tuple(sorted((MemberEvent(e["type"], e.get("date") or e["from"], e.get("renewal", False))
                                        for e in merged.get("events", [])), key=lambda e: e.date)))
 
@@ -220,12 +229,12 @@ def parse_claim(data, file: str = "<claim>", doc: Document | None = None) -> Cla
         in_fen, out_fen = fen[("bill", "in_policy")], fen[("bill", "out_of_policy")]
     else:
         in_fen, out_fen = fen.get(("in_policy_self_pay",), 0), fen.get(("out_of_policy_self_pay",), 0)
-    drugs = tuple(DrugItem(d["code"], d["indication"], fen[("drugs", i, "amount")])
-                  for i, d in enumerate(data.get("drugs", [])))
+    items = tuple(ClaimItem(d["code"], d.get("indication"), fen[(key, i, "amount")], d.get("where", data["care"]))
+                  for key in ITEM_KEYS for i, d in enumerate(data.get(key, [])))
     level = data.get("hospital_level")  # int(): 2.0 passes the enum but is a Decimal, which the rules cannot take
     return Claim(claim_id=str(data["claim_id"]), member=_person(data["member"]), date=data["date"], care=data["care"],
                  hospital_level=None if level is None else int(level), in_policy_fen=in_fen, out_of_policy_fen=out_fen,
-                 drugs=drugs, raw_bill="bill" in data, accident=data.get("accident", False), data=data)
+                 items=items, raw_bill="bill" in data, accident=data.get("accident", False), data=data)
 
 
 def _money_fields(data: dict):
@@ -238,10 +247,11 @@ def _money_fields(data: dict):
         for key in ("in_policy", "out_of_policy"):
             if key in bill:
                 yield ("bill", key), bill[key]
-    drugs = data.get("drugs")
-    for i, drug in enumerate(drugs if isinstance(drugs, list) else []):
-        if isinstance(drug, dict) and "amount" in drug:
-            yield ("drugs", i, "amount"), drug["amount"]
+    for key in ITEM_KEYS:
+        items = data.get(key)
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, dict) and "amount" in item:
+                yield (key, i, "amount"), item["amount"]
 
 
 def _fen(doc: Document, value, path: tuple, issues: list[Issue]) -> int:

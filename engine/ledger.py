@@ -29,7 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from . import vocab
 from .accumulators import Accumulators, PoolKey, PoolKind
-from .evaluate import adjudicate
+from .evaluate import adjudicate, plan_of
 from .inputs import Claim
 from .issues import InputError, Issue
 from .model import Version
@@ -82,6 +82,20 @@ class AccumulatorRow(LedgerBase):
         return PoolKey(self.member_id, version.key, self.layer, self.kind, self.pool)
 
 
+class EnrolmentRow(LedgerBase):
+    """The plan a member is enrolled in for one version of a product that declares plans: set by `enrol`, or
+    by the member's first settled claim; a claim under another plan is then refused."""
+
+    __tablename__ = "enrolments"
+    __table_args__ = (UniqueConstraint("product_id", "version_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(64))
+    version_id: Mapped[str] = mapped_column(String(64))
+    member_id: Mapped[str] = mapped_column(String(128))
+    plan: Mapped[str] = mapped_column(String(64))
+
+
 class SettledClaimRow(LedgerBase):
     """A claim as settled: once per product and claim id."""
 
@@ -109,9 +123,11 @@ def request_hash(claim: Claim) -> str:
     canonical = json.dumps({
         "claim_id": claim.claim_id, "date": claim.date, "care": claim.care, "hospital_level": claim.hospital_level,
         "member": [m.id, m.age, m.birth_date, m.pre_existing, m.low_income, m.basic_insurance,
-                   m.basic_insurance_status, m.hukou, m.occupation, *([groups] if groups else [])],
+                   m.basic_insurance_status, m.hukou, m.occupation, *([groups] if groups else []),
+                   *([{"plan": m.plan}] if m.plan else [])],
         "raw_bill": claim.raw_bill, "in_policy_fen": claim.in_policy_fen, "out_of_policy_fen": claim.out_of_policy_fen,
-        "drugs": [[d.code, d.indication, d.fen] for d in claim.drugs],
+        # where an item was given only when not the claim's care: earlier claims keep their stored hash
+        "drugs": [[d.code, d.indication, d.fen, *([d.where] if d.where != claim.care else [])] for d in claim.items],
     }, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -145,8 +161,9 @@ class Ledger:
             existing = self._existing(session, version, claim)
             if existing is not None:
                 return self._replay(existing, digest), True
-            rows = self._rows(session, version, claim.member.id)
-            settlement = adjudicate(claim, version, {key: row.fen for key, row in rows.items()}, trace=trace)
+            terms = self._bind_plan(session, version, claim)  # the plan's accumulators are keyed by the plan
+            rows = self._rows(session, terms, claim.member.id)
+            settlement = adjudicate(claim, terms, {key: row.fen for key, row in rows.items()}, trace=trace)
             for key, fen in settlement.accumulators.items():
                 if key in rows:
                     rows[key].fen = fen
@@ -181,6 +198,36 @@ class Ledger:
     def _existing(session: Session, version: Version, claim: Claim) -> SettledClaimRow | None:
         return session.scalar(select(SettledClaimRow).filter_by(product_id=version.product_id,
                                                                 claim_id=claim.claim_id))
+
+    def enrol(self, version: Version, member_id: str, plan: str) -> None:
+        """Record the plan a member enrolled in (a version that declares plans); enrolling again in the same
+        plan changes nothing, in another is refused."""
+        version.for_plan(plan)  # KeyError for a plan the version does not have
+        with Session(self.engine) as session, session.begin():
+            self._bind(session, version, member_id, plan, ("plan",))
+
+    def _bind_plan(self, session: Session, version: Version, claim: Claim) -> Version:
+        """The terms the claim is settled under (the member's plan, if the version has plans), once the member's
+        enrolment in that plan is recorded or checked."""
+        terms = plan_of(claim.member, version, ("member", "plan"))
+        if terms.plan is not None:
+            self._bind(session, version, claim.member.id, terms.plan, ("member", "plan"))
+        return terms
+
+    @staticmethod
+    def _bind(session: Session, version: Version, member_id: str, plan: str, field: tuple) -> None:
+        row = session.scalar(select(EnrolmentRow).where(
+            EnrolmentRow.product_id == version.product_id, EnrolmentRow.version_id == version.id,
+            EnrolmentRow.member_id == member_id))
+        if row is None:
+            session.add(EnrolmentRow(product_id=version.product_id, version_id=version.id, member_id=member_id,
+                                     plan=plan))
+            session.flush()  # a concurrent first claim under another plan clashes here, inside the retry loop
+        elif row.plan != plan:
+            enrolled, claimed = version.for_plan(row.plan).plan_name, version.for_plan(plan).plan_name
+            raise InputError([Issue("claim.plan", f"成员 {member_id} 在 {version.key} 参保的是{enrolled}（{row.plan}），"
+                                    f"不能按{claimed}（{plan}）理赔", field)])
+
 
     @staticmethod
     def _replay(row: SettledClaimRow, digest: str) -> dict:

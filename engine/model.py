@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from . import vocab
 from .conditions import Condition
 from .money import DEFAULT_ROUNDING, MoneyError, round_fen, yuan_to_fen
 
@@ -130,16 +131,17 @@ class Pool:
 class Liability:
     id: str
     name: str
-    covers: str
+    covers: str | None  # a cost kind (vocab.COVERS); None for a liability that pays the items of its `lists`
     care: tuple[str, ...]  # as written; a parent code covers its children (conditions.OneOf)
     when: Condition
     deductible: str  # pool id (a reference validation has not yet checked may name no pool)
     caps: tuple[str, ...]  # pool ids, applied in order
     rows: tuple[RatioRow, ...]
-    drug_list: str | None
+    lists: tuple[str, ...]  # the item lists (drug_lists, treatment_lists) whose items it pays
     prov: Provenance
     note: str | None = None
     path: Path = field(default=(), compare=False, repr=False)
+    lists_path: Path = field(default=(), compare=False, repr=False)  # `lists`, or the old `drug_list`
     caps_listed: bool = field(default=False, compare=False, repr=False)  # `cap:` written as a list of pool ids
     care_choice: Choice | None = field(default=None, compare=False)  # the covered care types and their provenance
 
@@ -220,13 +222,28 @@ class WaitingPeriod:
 
 @dataclass(frozen=True)
 class Drug:
+    """An entry of an item list: a drug, or a treatment (which has no indications)."""
     code: str
     name: str
-    indications: dict  # code → name
-    valid_from: str
+    indications: dict  # code → name; empty: any indication
+    valid_from: str | None
     valid_to: str | None
     prov: Provenance
     path: Path = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ItemList:
+    """A list of drugs or of treatments declared by the scheme file; liabilities pay its items."""
+    id: str
+    name: str
+    kind: str  # drug | treatment
+    items: dict  # code → Drug
+    prov: Provenance
+    path: Path = field(default=(), compare=False, repr=False)
+
+
+ITEM_LIST_KINDS = {"drug_lists": ("drug", "drugs"), "treatment_lists": ("treatment", "treatments")}
 
 
 @dataclass(frozen=True)
@@ -266,7 +283,7 @@ class Version:
     chain_after: tuple[str, ...]
     layers: tuple[Layer, ...]  # in payment order; exactly one has kind 'scheme' (validation checks)
     scheme_layer: Layer  # this scheme's own liabilities, deductibles and caps
-    drug_lists: dict  # id → {code → Drug}, the lists its liabilities use
+    item_lists: dict  # id → ItemList, the lists its liabilities use
     sources: dict
     content_hash: str
     prov: Provenance  # the version's own source or assumption
@@ -276,10 +293,46 @@ class Version:
     choices: tuple[Choice, ...] = ()  # rounding, one-stop, age reference, filings, subsidy order (pools and
     # liabilities carry their own: Pool.order, Liability.care_choice)
     waiting_period: WaitingPeriod | None = None
+    hit_policy: str | None = None  # vocab.HIT_POLICIES: who pays an item several liabilities could pay
+    plan: str | None = None  # the plan this is, when the version declares plans (then `plans` of its parent)
+    plan_name: str = ""
+    plans: tuple = ()  # the version's plans, each a whole Version (common terms with the plan's own applied)
+
+    def for_plan(self, plan: str | None) -> "Version":
+        """The version a member of `plan` is insured under: the plan's, when the version declares plans."""
+        if not self.plans:
+            if self.plan is not None and plan not in (None, self.plan):
+                raise KeyError(f"{self.key} 是方案“{self.plan_name}”，成员参保的是方案“{plan}”：不能按本方案理赔")
+            if self.plan is None and plan is not None:
+                raise KeyError(f"{self.key} 不分方案，成员却写了方案“{plan}”")
+            return self
+        for version in self.plans:
+            if version.plan == plan:
+                return version
+        known = "、".join(f"{v.plan_name}（{v.plan}）" for v in self.plans)
+        if plan is None:
+            raise KeyError(f"{self.key} 有 {len(self.plans)} 个方案：{known}；请写明参保的方案（plan）")
+        raise KeyError(f"{self.key} 没有方案“{plan}”；已有方案：{known}")
+
+    def pays_for(self, liability: Liability) -> str:
+        """What a liability pays, in words: its cost kind, or the names of its lists."""
+        if liability.covers is not None:
+            return vocab.COVERS[liability.covers]
+        return "、".join(self.item_lists[i].name if i in self.item_lists else i for i in liability.lists)
+
+    @property
+    def drug_lists(self) -> dict:
+        """id → {code → Drug}: the drug lists its liabilities use."""
+        return {k: l.items for k, l in self.item_lists.items() if l.kind == "drug"}
 
     @property
     def key(self) -> str:
-        return f"{self.product_id}@{self.id}"
+        return f"{self.product_id}@{self.id}" + (f"/{self.plan}" if self.plan else "")
+
+    @property
+    def title(self) -> str:
+        """The version's name, with the plan's."""
+        return f"{self.name}·{self.plan_name}" if self.plan else self.name
 
     @property
     def ruleset_name(self) -> str:
@@ -325,7 +378,11 @@ class Product:
     file: str
     sources: dict
     versions: tuple[Version, ...]
-    drug_lists: dict = field(default_factory=dict)  # id → {code → Drug}: every list the file declares
+    item_lists: dict = field(default_factory=dict)  # id → ItemList: every list the file declares
+
+    @property
+    def drug_lists(self) -> dict:
+        return {k: l.items for k, l in self.item_lists.items() if l.kind == "drug"}
 
     def version(self, wanted: str | int) -> Version:
         """A version by id, or else the one whose period or enrolment window falls in that year."""
@@ -362,14 +419,20 @@ def rate(node, inherited: Provenance) -> Rate:
     return Rate(Decimal(str(value)), Provenance.of(holder, inherited))
 
 
-def _pools(items: list, inherited: Provenance, path: Path) -> tuple[Pool, ...]:
+def _pools(entries: list, inherited: Provenance) -> tuple[Pool, ...]:
+    """Pools from (entry, its path) pairs."""
     pools = []
-    for i, item in enumerate(items):
+    for item, at in entries:
         prov = Provenance.of(item, inherited)
-        order = choice("deductible_order", item, "order", prov, path + (i,)) if "order" in item else None
-        pools.append(Pool(item["id"], item["name"], amount(item["amount"], prov, path + (i, "amount")),
-                          path=path + (i,), prov=prov, order=order))
+        order = choice("deductible_order", item, "order", prov, at) if "order" in item else None
+        pools.append(Pool(item["id"], item["name"], amount(item["amount"], prov, at + ("amount",)), path=at,
+                          prov=prov, order=order))
     return tuple(pools)
+
+
+def _entries(holder: dict, key: str, path: Path) -> list:
+    """The entries of a list in the document, each with its path."""
+    return [(item, path + (key, i)) for i, item in enumerate(holder.get(key, []))]
 
 
 def _segments(items: list, inherited: Provenance, path: Path) -> tuple[Segment, ...]:
@@ -422,38 +485,66 @@ def _liability(item: dict, inherited: Provenance, deductibles: dict, caps: dict,
         caps[pool_id] = Pool(pool_id, f"{item['name']}封顶线", amount(cap, prov, at), inline=True, path=at, prov=prov)
         cap_ids = (pool_id,)
     care = choice("care", item, "care", prov, path)
-    return Liability(item["id"], item["name"], item["covers"], care.value,
+    covers, lists, lists_path = item.get("covers"), tuple(item.get("lists", ())), path + ("lists",)
+    if "drug_list" in item:  # the first edition's spelling of a one-list liability (`covers: special_drugs`)
+        lists, lists_path = (item["drug_list"],), path + ("drug_list",)
+    if covers == "special_drugs":
+        covers = None
+    return Liability(item["id"], item["name"], covers, care.value,
                      Condition.parse(item.get("when", {}), path + ("when",)), deductible, cap_ids,
-                     _ratio_rows(item["ratio"], prov, path + ("ratio",)), item.get("drug_list"), prov,
-                     item.get("note"), path, isinstance(cap, list), care)
+                     _ratio_rows(item["ratio"], prov, path + ("ratio",)), lists, prov,
+                     item.get("note"), path, lists_path, isinstance(cap, list), care)
 
 
-def _layer(holder: dict, layer_id: str, name: str, kind: str, inherited: Provenance, path: Path) -> Layer:
+def _layer(holder: dict, layer_id: str, name: str, kind: str, inherited: Provenance, path: Path,
+           plan: tuple | None = None) -> Layer:
+    """A layer of the chain (the scheme's own: `holder` is the version); `plan` (its node and path) adds to
+    and replaces by id the version's common pools and liabilities, and drops those it lists."""
     prov = Provenance.of(holder, inherited)
-    written_deductibles = _pools(holder.get("deductibles", []), prov, path + ("deductibles",))
-    written_caps = _pools(holder.get("caps", []), prov, path + ("caps",))
+    entries = {key: _entries(holder, key, path) for key in ("deductibles", "caps", "liabilities")}
+    plan_prov = prov
+    if plan is not None:
+        node, at = plan
+        plan_prov = Provenance.of(node, prov)
+        entries = {key: _override(written, _entries(node, key, at), node.get("drop", []) if key == "liabilities" else [])
+                   for key, written in entries.items()}
+    own = {id(item) for written in entries.values() for item, at in written if plan and at[:len(plan[1])] == plan[1]}
+
+    def prov_of(item):
+        return plan_prov if id(item) in own else prov
+
+    written_deductibles = tuple(p for item, at in entries["deductibles"] for p in _pools([(item, at)], prov_of(item)))
+    written_caps = tuple(p for item, at in entries["caps"] for p in _pools([(item, at)], prov_of(item)))
     deductibles = {pool.id: pool for pool in written_deductibles}
     caps = {pool.id: pool for pool in written_caps}
-    liabilities = tuple(_liability(item, prov, deductibles, caps, path + ("liabilities", i))
-                        for i, item in enumerate(holder.get("liabilities", [])))
+    liabilities = tuple(_liability(item, prov_of(item), deductibles, caps, at) for item, at in entries["liabilities"])
     return Layer(layer_id, name, kind, liabilities, deductibles, caps, written_deductibles + written_caps, path)
 
 
-def _drug_lists(drug_lists: dict) -> dict:
+def _override(common: list, own: list, dropped: list) -> list:
+    """A plan's entries replace the common ones of the same id in place; new ids come after; dropped ids go."""
+    mine = {item["id"]: (item, at) for item, at in own}
+    merged = [mine.pop(item["id"], (item, at)) for item, at in common if item["id"] not in dropped]
+    return merged + list(mine.values())
+
+
+def _item_lists(data: dict) -> dict:
+    """Every drug and treatment list the file declares, by id."""
     lists = {}
-    for list_id, body in drug_lists.items():
-        prov = Provenance.of(body, Provenance())
-        lists[list_id] = {
-            d["code"]: Drug(d["code"], d["name"], {i["code"]: i["name"] for i in d["indications"]},
-                            d["valid_from"], d.get("valid_to"), Provenance.of(d, prov),
-                            ("drug_lists", list_id, "drugs", i))
-            for i, d in enumerate(body["drugs"])
-        }
+    for section, (kind, entries) in ITEM_LIST_KINDS.items():
+        for list_id, body in data.get(section, {}).items():
+            prov = Provenance.of(body, Provenance())
+            items = {d["code"]: Drug(d["code"], d["name"], {i["code"]: i["name"] for i in d.get("indications", [])},
+                                     d.get("valid_from"), d.get("valid_to"), Provenance.of(d, prov),
+                                     (section, list_id, entries, i))
+                     for i, d in enumerate(body[entries])}
+            lists.setdefault(list_id, ItemList(list_id, body["name"], kind, items, prov, (section, list_id)))
     return lists
 
 
 def content_hash(product: dict, sources: dict, drug_lists: dict, version: dict) -> str:
-    """Hash of everything that decides this version's results."""
+    """Hash of everything that decides this version's results (`drug_lists`: every item list it uses; named
+    so for the first edition's hashes, which held drug lists only)."""
     canonical = json.dumps({"product": product, "sources": sources, "drug_lists": drug_lists, "version": version},
                            sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -464,9 +555,13 @@ SECTIONS = ("period", "enrolment", "regulation", "insurers", "filings", "settlem
             "funding", "chain")
 
 
-def build_version(data: dict, item: dict, path: Path = (), drug_lists: dict | None = None) -> Version:
-    """One version of the product `data`; `path` is where `item` stands in the document."""
+def build_version(data: dict, item: dict, path: Path = (), item_lists: dict | None = None,
+                  plan_index: int | None = None) -> Version:
+    """One version of the product `data`; `path` is where `item` stands in the document.  With `plan_index`,
+    the version as one of its plans sees it: the common terms with the plan's own bands, pools and
+    liabilities applied."""
     path = tuple(path)
+    plan = (item["plans"][plan_index], path + ("plans", plan_index)) if plan_index is not None else None
     prov = Provenance.of(item, Provenance())
     info = data["product"]
     regulation = item["regulation"]
@@ -483,19 +578,22 @@ def build_version(data: dict, item: dict, path: Path = (), drug_lists: dict | No
     elig_path = path + ("eligibility", "conditions")
     premium = item["premium"]
     premium_prov = Provenance.of(premium, prov)
-    bands_path = path + ("premium", "bands")
+    bands = _entries(premium, "bands", path + ("premium",))
+    if plan and "bands" in plan[0]:
+        premium_prov = Provenance.of(plan[0], prov)
+        bands = _entries(plan[0], "bands", plan[1])
     funding = item.get("funding", {})
     funding_prov = Provenance.of(funding, prov)
-    scheme = _layer(item, "scheme", info["name"], "scheme", prov, path)
+    scheme = _layer(item, "scheme", info["name"], "scheme", prov, path, plan)
     chain = item["chain"]
     chain_prov = Provenance.of(chain, prov)  # validation counts a number under `chain` as covered by its source
     layers = tuple(scheme if layer["kind"] == "scheme"
                    else _layer(layer, layer["id"], layer["name"], layer["kind"], chain_prov,
                                path + ("chain", "layers", i))
                    for i, layer in enumerate(chain.get("layers", [{"kind": "scheme"}])))
-    used_lists = {l.drug_list for l in scheme.liabilities if l.drug_list}
-    drug_data = {k: v for k, v in data.get("drug_lists", {}).items() if k in used_lists}
-    all_lists = _drug_lists(data.get("drug_lists", {})) if drug_lists is None else drug_lists
+    used_lists = {list_id for l in scheme.liabilities for list_id in l.lists}
+    list_data = {k: v for section in ITEM_LIST_KINDS for k, v in data.get(section, {}).items() if k in used_lists}
+    all_lists = _item_lists(data) if item_lists is None else item_lists
     settlement = item.get("settlement", {})
     settlement_prov = Provenance.of(settlement, prov)
     settlement_path = path + ("settlement",)
@@ -503,7 +601,7 @@ def build_version(data: dict, item: dict, path: Path = (), drug_lists: dict | No
     # built for checking; validation refuses a version that does not write it (semantics.choices)
     rounding = choice("rounding", settlement, "rounding", settlement_prov, settlement_path)
     one_stop = choice("one_stop", settlement, "one_stop", settlement_prov, settlement_path)
-    age_reference = choice("age_reference", premium, "age_reference", premium_prov, path + ("premium",))
+    age_reference = choice("age_reference", premium, "age_reference", Provenance.of(premium, prov), path + ("premium",))
     filings_node = item["filings"]
     filings = tuple(choice(f"filing.{name}", filings_node, name, Provenance.of(filings_node, prov),
                            path + ("filings",)) for name in FILINGS)
@@ -526,7 +624,7 @@ def build_version(data: dict, item: dict, path: Path = (), drug_lists: dict | No
                                 for i, c in enumerate(elig.get("conditions", []))),
         eligibility_prov=elig_prov,
         age_reference=age_reference.value,
-        bands=tuple(_band(b, premium_prov, bands_path + (i,)) for i, b in enumerate(premium["bands"])),
+        bands=tuple(_band(b, premium_prov, at) for b, at in bands),
         personal_account=funding.get("personal_account", {"allowed": False}),
         group_enrolment=funding.get("group_enrolment", False),
         donated_enrolment=funding.get("donated_enrolment", False),
@@ -535,15 +633,21 @@ def build_version(data: dict, item: dict, path: Path = (), drug_lists: dict | No
         chain_after=tuple(chain["after"]),
         layers=layers,
         scheme_layer=scheme,
-        drug_lists={k: v for k, v in all_lists.items() if k in used_lists},
+        item_lists={k: v for k, v in all_lists.items() if k in used_lists},
         sources=data["sources"],
-        content_hash=content_hash(info, data["sources"], drug_data, item),
+        content_hash=content_hash(info, data["sources"], list_data,
+                                  item if plan is None else {"version": item, "plan": plan[0]["id"]}),
         prov=prov,
         sections={key: Provenance.written(item[key]) for key in SECTIONS if isinstance(item.get(key), dict)},
         note=item.get("note"),
         path=path,
         choices=(rounding, one_stop, age_reference, *filings, *subsidy_order),
         waiting_period=_waiting_period(elig, elig_prov, path + ("eligibility", "waiting_period")),
+        hit_policy=item.get("hit_policy"),
+        plan=plan[0]["id"] if plan else None,
+        plan_name=plan[0]["name"] if plan else "",
+        plans=() if plan else tuple(build_version(data, item, path, item_lists, i)
+                                    for i in range(len(item.get("plans", [])))),
     )
 
 
@@ -572,8 +676,8 @@ def build_product(data: dict, file: str, skip_versions=frozenset()) -> Product:
     left out.  Semantic problems are not checked here: `validate.check` builds through this and then checks,
     and only a product without problems (so no `Amount.unrounded`) leaves `engine.load_product`."""
     info = data["product"]
-    drug_lists = _drug_lists(data.get("drug_lists", {}))
-    versions = tuple(build_version(data, item, ("versions", v), drug_lists)
+    item_lists = _item_lists(data)
+    versions = tuple(build_version(data, item, ("versions", v), item_lists)
                      for v, item in enumerate(data["versions"]) if v not in skip_versions)
     return Product(info["id"], info["name"], info["city"], info["region"], file, data["sources"], versions,
-                   drug_lists)
+                   item_lists)

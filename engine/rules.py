@@ -25,8 +25,8 @@ CATCH_ALL_PRIORITY = 100_000
 # Every dimension value an event may carry, with its exact type: durable-rules compares loosely
 # ("150" <= 50 and 0 == false both match), so anything else is refused before it reaches the engine.
 _TYPED_VALUES = {key: frozenset((type(v), v) for v in values)
-                 for key, values in {**vocab.DIMENSIONS, "covers": list(vocab.COVERS),
-                                     "in_catalogue": [True, False]}.items()}
+                 for key, values in {**vocab.DIMENSIONS, "covers": list(vocab.COVERS)}.items()}
+_NAMES = ("layer", "list", "candidate", "subsidy")
 
 
 class EngineError(RuntimeError):
@@ -270,6 +270,8 @@ def _check_types(event: dict) -> None:
     for key, value in event.items():
         allowed = _TYPED_VALUES.get(key)
         if allowed is None:
+            if key in _NAMES and type(value) is not str:  # ids of the scheme's own lists and liabilities
+                raise EngineError(f"{key}={value!r} is not an id; the rules would compare it loosely")
             continue
         try:
             known = (type(value), value) in allowed
@@ -280,11 +282,12 @@ def _check_types(event: dict) -> None:
 
 
 def _route_condition(layer_id: str, liability, row) -> dict:
-    parts = [{"t": "part"}, {"layer": layer_id}, {"covers": liability.covers},
-             *OneOf("care", liability.care).compile(), *liability.when.compile(), *row.when.compile()]
-    if liability.covers == "special_drugs":
-        parts.append({"in_catalogue": True})
-    return _all(*parts)
+    """A cost kind's part goes to the liability that pays that kind; an item to the liability it is offered to
+    (one event per liability whose lists hold it), if one of its lists holds it; then care, then the rest."""
+    what = ([{"covers": liability.covers}] if liability.covers is not None
+            else [{"candidate": liability.id}, *OneOf("list", liability.lists).compile()])
+    return _all({"t": "part"}, {"layer": layer_id}, *what, *OneOf("care", liability.care).compile(),
+                *liability.when.compile(), *row.when.compile())
 
 
 def once_per_version(cache: dict, version: Version, build):

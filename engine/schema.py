@@ -77,7 +77,10 @@ LIABILITY = obj(
     {
         "id": ID,
         "name": TEXT,
-        "covers": {"enum": list(vocab.COVERS)},
+        "covers": {"enum": [*vocab.COVERS, "special_drugs"],
+                   "description": "费用类别；special_drugs 是 lists: [drug_list] 的旧写法"},
+        "lists": {"type": "array", "items": ID, "minItems": 1, "uniqueItems": True,
+                  "description": "本责任赔付的项目目录（drug_lists、treatment_lists 的编号）"},
         "care": choice(enum_list(vocab.CARE)),
         "when": CONDITION,
         "deductible": DEDUCTIBLE_REF,
@@ -86,7 +89,9 @@ LIABILITY = obj(
         "drug_list": ID,
         "note": TEXT,
     },
-    required=("id", "name", "covers", "care", "deductible", "ratio", "cap"),
+    required=("id", "name", "care", "deductible", "ratio", "cap"),
+    # a cost kind or item lists (both written: a semantic error that says why)
+    **{"if": {"not": {"required": ["lists"]}}, "then": {"required": ["covers"]}},
 )
 
 LAYER = obj(
@@ -115,6 +120,21 @@ SUBSIDY = obj(
     oneOf=[{"required": ["amount"]}, {"required": ["share"]}],
 )
 INSURER = obj({"name": TEXT, "share": RATE}, required=("name", "share"))
+
+PLAN = obj(
+    {
+        "id": ID,
+        "name": TEXT,
+        "description": TEXT,
+        "bands": {"type": "array", "items": BAND, "minItems": 1, "description": "本方案的保费档位（代替版本的档位）"},
+        "deductibles": {"type": "array", "items": POOL},
+        "caps": {"type": "array", "items": POOL},
+        "liabilities": {"type": "array", "items": LIABILITY,
+                        "description": "与版本共同责任同编号者代替之，新编号者增加"},
+        "drop": {"type": "array", "items": ID, "uniqueItems": True, "description": "本方案没有的共同责任编号"},
+    },
+    required=("id", "name"),
+)
 
 VERSION = obj(
     {
@@ -199,6 +219,10 @@ VERSION = obj(
         # Named exclusions; `common: true` marks one of a common or frequent disease (regulators forbid those).
         "exclusions": {"type": "array", "items": obj({"id": ID, "name": TEXT, "common": {"type": "boolean"}},
                                                      required=("id", "name", "common"))},
+        "plans": {"type": "array", "items": PLAN, "minItems": 1,
+                  "description": "参保人在其中选择一个的方案（如基础版、升级版）"},
+        "hit_policy": {"enum": list(vocab.HIT_POLICIES),
+                       "description": "一个项目有几项责任都能赔付时谁赔：first 书写在前者，max 赔得多者"},
     },
     required=("id", "name", "period", "enrolment", "regulation", "insurers", "filings", "eligibility",
               "premium", "chain", "liabilities"),
@@ -209,12 +233,13 @@ DRUG = obj(
         "code": ID,
         "name": TEXT,
         "indications": {"type": "array", "items": obj({"code": ID, "name": TEXT}, required=("code", "name"),
-                                                       provenance=False), "minItems": 1},
+                                                       provenance=False), "minItems": 1},  # optional: any indication
         "valid_from": DATE,
         "valid_to": DATE,
     },
-    required=("code", "name", "indications", "valid_from"),
+    required=("code", "name", "valid_from"),
 )
+TREATMENT = obj({"code": ID, "name": TEXT, "valid_from": DATE, "valid_to": DATE}, required=("code", "name"))
 
 SOURCE_DOC = obj(
     {"title": TEXT, "issuer": TEXT, "date": DATE, "date_note": TEXT, "number": TEXT, "file": TEXT, "kind": TEXT},
@@ -240,6 +265,13 @@ SCHEME_SCHEMA = {
                 "propertyNames": ID,
                 "additionalProperties": obj({"name": TEXT, "drugs": {"type": "array", "items": DRUG, "minItems": 1}},
                                             required=("name", "drugs")),
+            },
+            "treatment_lists": {
+                "type": "object",
+                "propertyNames": ID,
+                "additionalProperties": obj({"name": TEXT, "treatments": {"type": "array", "items": TREATMENT,
+                                                                           "minItems": 1}},
+                                            required=("name", "treatments")),
             },
             "versions": {"type": "array", "items": VERSION, "minItems": 1},
         },

@@ -16,7 +16,7 @@ from . import vocab
 from .conditions import Condition, coverage, dimensions_used, summarise_points
 from .issues import Issue
 from .load import Document
-from .model import Amount, Layer, Liability, Path, Product, Version, money_choices
+from .model import ITEM_LIST_KINDS, Amount, Layer, Liability, Path, Product, Version, money_choices
 from .money import format_yuan
 
 BAND_DIMS = ("age", "pre_existing", "low_income")
@@ -30,10 +30,24 @@ def semantic_issues(doc: Document, product: Product) -> list[Issue]:
     issues += _duplicate_ids(doc, _written_ids(data["versions"], ("versions",)), "版本")
     issues += _drug_issues(doc, product)
     for version in product.versions:
-        issues += _money_precision_issues(doc, version)
-        issues += _version_issues(doc, version)
-        issues += _choice_issues(doc, version)
+        issues += _plan_issues(doc, version)
+        for terms in (version, *version.plans):  # a plan's own terms are checked as the plan sees them
+            issues += _money_precision_issues(doc, terms)
+            issues += _version_issues(doc, terms)
+            issues += _choice_issues(doc, terms)
         issues += _chain_declaration_issues(doc, version.path)
+    return list({(i.code, i.path, i.message): i for i in issues}.values())  # common terms: reported once
+
+
+def _plan_issues(doc: Document, version: Version) -> list[Issue]:
+    """Plan ids once each; a plan drops only common liabilities that exist."""
+    issues = _duplicate_ids(doc, [(p.plan, version.path + ("plans", i)) for i, p in enumerate(version.plans)], "方案")
+    common = {l.id for l in version.scheme_layer.liabilities}
+    for i, node in enumerate(doc.get(version.path).get("plans", [])):
+        for j, dropped in enumerate(node.get("drop", [])):
+            if dropped not in common:
+                issues.append(doc.issue("plan.drop_unknown", f"方案“{node['name']}”去掉的责任“{dropped}”不是本版本的共同责任；"
+                                        f"共同责任：{'、'.join(sorted(common))}", version.path + ("plans", i, "drop", j)))
     return issues
 
 
@@ -61,7 +75,8 @@ def _provenance_issues(doc: Document, versions: list) -> list[Issue]:
 
     for vpath, version in versions:
         walk(version, vpath, False)
-    walk(doc.data.get("drug_lists", {}), ("drug_lists",), False)
+    for section in ITEM_LIST_KINDS:
+        walk(doc.data.get(section, {}), (section,), False)
     return issues
 
 
@@ -218,8 +233,14 @@ def _date_order(doc: Document, start: str | None, end: str | None, path: tuple, 
 
 
 def _drug_issues(doc: Document, product: Product) -> list[Issue]:
-    return [issue for drugs in product.drug_lists.values() for drug in drugs.values()
-            for issue in _date_order(doc, drug.valid_from, drug.valid_to, drug.path + ("valid_to",), "药品有效期")]
+    """Item lists: each entry's validity in order; a list id declared once across drug and treatment lists."""
+    issues = [issue for item_list in product.item_lists.values() for item in item_list.items.values()
+              for issue in _date_order(doc, item.valid_from, item.valid_to, item.path + ("valid_to",),
+                                       "药品有效期" if item_list.kind == "drug" else "项目有效期")]
+    drug_ids = doc.data.get("drug_lists", {})
+    issues += [doc.issue("lists.duplicate_id", f"目录编号“{list_id}”在 drug_lists 和 treatment_lists 中都有声明",
+                         ("treatment_lists", list_id)) for list_id in doc.data.get("treatment_lists", {}) if list_id in drug_ids]
+    return issues
 
 
 def _insurer_issues(doc: Document, version: Version) -> list[Issue]:
@@ -299,6 +320,7 @@ def _layer_issues(doc: Document, layer: Layer, version: Version) -> list[Issue]:
     for liability in layer.liabilities:
         issues += _liability_issues(doc, layer, liability, version)
     issues += _routing_issues(doc, layer)
+    issues += _item_overlap_issues(doc, layer, version)
     return issues
 
 
@@ -313,18 +335,28 @@ def _liability_issues(doc: Document, layer: Layer, liability: Liability, version
         if cap_fen is not None and deductible_fen is not None and cap_fen < deductible_fen:
             issues.append(doc.issue("liability.cap_below_deductible",
                                     f"封顶线 {_yuan(cap_fen)} 元低于起付线 {_yuan(deductible_fen)} 元", where))
-    drug_lists = doc.data.get("drug_lists", {})
-    if liability.covers == "special_drugs":
-        if liability.drug_list is None:
-            issues.append(doc.issue("liability.drug_list_missing", "特药责任必须指明药品目录 drug_list", path))
-        elif liability.drug_list not in drug_lists:
-            issues.append(doc.issue("liability.drug_list_unknown",
-                                    f"药品目录“{liability.drug_list}”未在 drug_lists 中声明", path + ("drug_list",)))
-    elif liability.drug_list is not None:
-        issues.append(doc.issue("liability.drug_list_unexpected", "只有 covers: special_drugs 的责任才有药品目录",
-                                path + ("drug_list",)))
+    issues += _list_issues(doc, liability)
     issues += _ratio_issues(doc, liability, deductible_fen)
     return issues
+
+
+def _list_issues(doc: Document, liability: Liability) -> list[Issue]:
+    """A liability pays a cost kind or the items of declared lists, never both and never neither."""
+    if liability.covers is not None:
+        if liability.lists:
+            return [doc.issue("liability.drug_list_unexpected", "赔付费用类别的责任不能有药品目录：赔付目录项目的责任写 "
+                              "lists: [目录编号]（旧写法 covers: special_drugs 加 drug_list）", liability.lists_path)]
+        return []
+    if not liability.lists:
+        return [doc.issue("liability.drug_list_missing", "特药责任必须指明药品目录 drug_list（或写 lists: [目录编号]）",
+                          liability.path)]
+    declared = {list_id for section in ITEM_LIST_KINDS for list_id in doc.data.get(section, {})}
+    known = "、".join(sorted(declared)) or "（无）"
+    written_as_list = liability.lists_path[-1] == "lists"
+    return [doc.issue("liability.drug_list_unknown",
+                      f"目录“{list_id}”未在 drug_lists 或 treatment_lists 中声明；已声明：{known}",
+                      liability.lists_path + ((i,) if written_as_list else ()))
+            for i, list_id in enumerate(liability.lists) if list_id not in declared]
 
 
 def _pool_amount(doc, liability: Liability, ref: str, known: dict, path: tuple, what: str, issues: list) -> int | None:
@@ -400,6 +432,36 @@ def _routing_issues(doc: Document, layer: Layer) -> list[Issue]:
                                     f"责任“{'”和“'.join(labels)}”都赔付{vocab.COVERS[covers]}，且同时适用于："
                                     f"{summarise_points(points)}", where[labels[1]] + ("care",)))
     return issues
+
+
+def _item_overlap_issues(doc: Document, layer: Layer, version: Version) -> list[Issue]:
+    """Two liabilities that could pay the same item (one code on both their lists, where given and for whom
+    both apply) need the version's `hit_policy`; without one, the overlap is named with the item."""
+    if version.hit_policy is not None:
+        return []
+    issues = []
+    listed = [l for l in layer.liabilities if l.covers is None]
+    for i, first in enumerate(listed):
+        for second in listed[i + 1:]:
+            shared = _items_of(first, version).keys() & _items_of(second, version).keys()
+            if not shared:
+                continue
+            scope = [(l.id, l.when & Condition.parse({"care": list(l.care)}, l.path)) for l in (first, second)]
+            _, overlaps = coverage(scope, dimensions_used([w for _, w in scope]))
+            for points in overlaps.values():
+                item = _items_of(first, version)[sorted(shared)[0]]
+                more = f"等 {len(shared)} 项" if len(shared) > 1 else ""
+                issues.append(doc.issue("liability.item_overlap",
+                                        f"责任“{first.name}”和“{second.name}”都赔付“{item.name}”（{item.code}）{more}，"
+                                        f"且同时适用于：{summarise_points(points)}；请在版本上写 hit_policy: first"
+                                        "（书写在前的责任赔付）或 max（赔得多的责任赔付）", second.lists_path))
+    return issues
+
+
+def _items_of(liability: Liability, version: Version) -> dict:
+    """code → entry, over every declared list the liability pays."""
+    return {code: item for list_id in liability.lists if list_id in version.item_lists
+            for code, item in version.item_lists[list_id].items.items()}
 
 
 def _limit_issues(doc: Document, version: Version) -> list[Issue]:

@@ -72,8 +72,10 @@ BASIC_STATUS = {"active": "正常享受待遇", "arrears": "欠费暂停待遇",
 COVERS = {
     "in_policy_self_pay": "医保政策范围内个人自付",
     "out_of_policy_self_pay": "医保政策范围外个人自费",
-    "special_drugs": "特定高额药品",
-}
+}  # the engine's only built-in kinds of cost; drugs and treatments are the scheme's own lists
+
+# who pays an item several liabilities could pay (the version's `hit_policy`), as decision tables say it
+HIT_POLICIES = {"first": "书写在前的责任赔付", "max": "赔得多的责任赔付"}
 
 PAYERS = {
     "self": "个人自付",

@@ -181,7 +181,7 @@ def test_special_drug_in_the_catalogue_is_paid(xn2023):
 
 @pytest.mark.parametrize("code, indication, words", [
     ("pembrolizumab", "breast-cancer", "适应症不包括“breast-cancer”"),
-    ("aspirin", "pain", "药品“aspirin”不在特药目录中"),
+    ("aspirin", "pain", "“aspirin”不在本方案任何目录中"),
 ])
 def test_special_drug_refused_with_the_reason_and_a_clause(xn2023, code, indication, words):
     settled = adjudicate(xn(care="outpatient", drugs=[(code, indication, 10_000)]), xn2023)

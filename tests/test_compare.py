@@ -69,7 +69,7 @@ def test_compare_reports_progress_once_per_evaluation(xianhuibao):
     calls = []
     compare([version, version], bill_sizes=[0, 50_000_00, 100_000_00], progress=lambda d, t: calls.append((d, t)))
     profiles = standard_profiles()
-    # 2 versions × (6 profiles + 5 persons + 3 bill sizes) = 28 evaluations
-    assert len(profiles["profiles"]) == 6 and len(profiles["persons"]) == 5
-    assert comparison_steps(2, 3) == 28
-    assert calls == [(n, 28) for n in range(1, 29)]
+    # 2 versions × (9 profiles + 5 persons + 3 bill sizes) = 34 evaluations
+    assert len(profiles["profiles"]) == 9 and len(profiles["persons"]) == 5
+    assert comparison_steps(2, 3) == 34
+    assert calls == [(n, 34) for n in range(1, 35)]

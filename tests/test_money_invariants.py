@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from engine import adjudicate, load_product_text, quote
 from engine.accumulators import PoolKind
-from engine.inputs import Claim, DrugItem, Person
+from engine.inputs import Claim, ClaimItem, Person
 from engine.settle import InMemory
 from scheme_strategies import schemes
 
@@ -51,11 +51,12 @@ def random_claims(rng: random.Random, count: int, raw_bills: bool) -> list[Claim
     people = members(rng)
     claims = []
     for i in range(count):
-        drugs = tuple(DrugItem(*rng.choice(DRUGS), amount(rng)) for _ in range(rng.choice([0, 0, 1, 2])))
+        care = rng.choice(CARE)
+        drugs = tuple(ClaimItem(*rng.choice(DRUGS), amount(rng), care) for _ in range(rng.choice([0, 0, 1, 2])))
         raw = raw_bills and rng.random() < 0.7
         claims.append(Claim(claim_id=f"c{i}", member=rng.choice(people), date=f"2024-{rng.randint(1, 12):02d}-"
-                            f"{rng.randint(1, 28):02d}", care=rng.choice(CARE), hospital_level=rng.randint(1, 3),
-                            in_policy_fen=amount(rng), out_of_policy_fen=amount(rng), drugs=() if raw else drugs,
+                            f"{rng.randint(1, 28):02d}", care=care, hospital_level=rng.randint(1, 3),
+                            in_policy_fen=amount(rng), out_of_policy_fen=amount(rng), items=() if raw else drugs,
                             raw_bill=raw))
     return claims
 
@@ -63,15 +64,15 @@ def random_claims(rng: random.Random, count: int, raw_bills: bool) -> list[Claim
 def larger(claim: Claim, rng: random.Random) -> Claim:
     """The same claim with one part of the bill larger."""
     extra = rng.choice([1, 100, rng.randint(1, 50_000_00)])
-    part = rng.choice(["in", "out", "drug"] if claim.drugs else ["in", "out"])
+    part = rng.choice(["in", "out", "drug"] if claim.items else ["in", "out"])
     if part == "in":
         return replace(claim, in_policy_fen=claim.in_policy_fen + extra)
     if part == "out":
         return replace(claim, out_of_policy_fen=claim.out_of_policy_fen + extra)
-    i = rng.randrange(len(claim.drugs))
-    drugs = list(claim.drugs)
+    i = rng.randrange(len(claim.items))
+    drugs = list(claim.items)
     drugs[i] = replace(drugs[i], fen=drugs[i].fen + extra)
-    return replace(claim, drugs=tuple(drugs))
+    return replace(claim, items=tuple(drugs))
 
 
 # ── invariants ────────────────────────────────────────────────────────────────────────────────
@@ -82,7 +83,7 @@ def check_claim(claim: Claim, settled: dict, version) -> None:
     in_policy_left = claim.in_policy_fen
     for row in settled["layers"]:
         layer = layers[row["layer"]]
-        received = in_policy_left + (claim.out_of_policy_fen + sum(d.fen for d in claim.drugs)
+        received = in_policy_left + (claim.out_of_policy_fen + sum(d.fen for d in claim.items)
                                      if layer.kind == "scheme" else 0)
         assert 0 <= row["paid_fen"] <= received, (row, received)
         keys = {layer.key_of(l): l for l in layer.liabilities}

@@ -207,14 +207,20 @@ def care_listed(care_list, care):
     return care in care_list or any(care in vocab.CARE_CHILDREN.get(parent, {}) for parent in care_list)
 
 
+def offered(liability, event) -> bool:
+    """A cost kind's part to the liability of that kind; an item to the liability it is offered to, if that
+    liability pays the list the item was found on."""
+    if liability.covers is not None:
+        return event.get("covers") == liability.covers
+    return event.get("candidate") == liability.id and event.get("list") in liability.lists
+
+
 def expected_route(version, event):
     for layer in version.layers:
         if layer.id != event["layer"]:
             continue
         for liability in layer.liabilities:
-            if liability.covers != event["covers"] or not care_listed(liability.care, event["care"]):
-                continue
-            if liability.covers == "special_drugs" and event["in_catalogue"] is not True:
+            if not offered(liability, event) or not care_listed(liability.care, event["care"]):
                 continue
             if not liability.when.holds(event):
                 continue
@@ -281,11 +287,14 @@ def test_subsidies_agree_on_every_point_of_the_band_space(name, version):
 
 def route_events(version):
     layers = [layer.id for layer in version.layers] + ["no-such-layer"]
-    for layer, covers, care, level, in_catalogue, age, pre, low, groups in itertools.product(
-            layers, vocab.COVERS, vocab.CARE, [None, 1, 2, 3], [True, False], [0, 40, 150], [False, True],
+    candidates = [l.id for l in version.scheme_layer.liabilities if l.covers is None] + ["nobody"]
+    lists = [*version.item_lists, "no-such-list"]
+    what = [{"covers": c} for c in vocab.COVERS] + [{"candidate": c, "list": i} for c in candidates for i in lists]
+    for layer, part, care, level, age, pre, low, groups in itertools.product(
+            layers, what, vocab.CARE, [None, 1, 2, 3], [0, 40, 150], [False, True],
             ["none", "dibao", "monitored"], GROUPS):
-        event = {"t": "part", "layer": layer, "covers": covers, "care": care, "in_catalogue": in_catalogue,
-                 "age": age, "pre_existing": pre, "low_income": low, **groups}
+        event = {"t": "part", "layer": layer, **part, "care": care, "age": age, "pre_existing": pre, "low_income": low,
+                 **groups}
         if level is not None:  # a claim without a hospital level must match no row that asks for one
             event["hospital_level"] = level
         yield event
@@ -342,7 +351,7 @@ def test_a_missing_dimension_matches_no_rule_that_asks_for_it():
     decisions = compiled(version).decide([{"t": "band", "pre_existing": False, "low_income": "none"},
                                           {"t": "band", "age": 30, "low_income": "none"},
                                           {"t": "part", "layer": "scheme", "covers": "in_policy_self_pay",
-                                           "care": "inpatient", "in_catalogue": True, "pre_existing": False}])
+                                           "care": "inpatient", "pre_existing": False}])
     # no age: only the low-income band does not ask for one, and this person is not low-income;
     # no pre_existing: every band for a 30-year-old asks for it; no hospital level: the first two ratio
     # rows ask for one and the third is for pre-existing conditions only

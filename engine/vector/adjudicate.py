@@ -93,6 +93,13 @@ def _segments(segments: list[tuple], start: np.ndarray, end: np.ndarray) -> np.n
     return exact
 
 
+ITEMS = "items"  # the parts paid by the (one) liability of item lists; see `VectorVersion.__init__`
+
+
+def _kind(liability: Liability) -> str:
+    return liability.covers or ITEMS
+
+
 class LayerPlan:
     def __init__(self, layer: Layer, denominator: int):
         self.layer = layer
@@ -109,9 +116,9 @@ class LayerPlan:
                 raise Unsupported(f"{layer.id}.{pool.id}: deductible order {pool.order.value}")
         # per kind of cost: which liability takes a part (-1: none) and which of its ratio rows, first by priority
         self.routes = {}
-        for covers in vocab.COVERS:
+        for covers in (*vocab.COVERS, ITEMS):
             candidates = [(route, (j, k)) for j, plan in enumerate(self.liabilities)
-                          if plan.liability.covers == covers for k, route in enumerate(plan.routes)]
+                          if _kind(plan.liability) == covers for k, route in enumerate(plan.routes)]
             self.routes[covers] = (Decision([(route, j) for route, (j, _) in candidates], -1),
                                    Decision([(route, k) for route, (_, k) in candidates], 0))
 
@@ -221,6 +228,9 @@ class VectorVersion:
     def __init__(self, version: Version):
         if version.rounding not in ROUNDING_RULES:
             raise Unsupported(f"rounding rule {version.rounding!r}")
+        listed = [l for l in version.scheme_layer.liabilities if l.covers is None]
+        if version.plans or len(listed) > 1:  # items then need the rules' routing by list and the hit policy
+            raise Unsupported(f"{version.key}: plans, or more than one liability of item lists")
         self.version = version
         self.eligibility = eligibility_decision(version)
         self.band = Decision([((b.when,), i) for i, b in enumerate(version.bands)], -1)
@@ -294,7 +304,7 @@ class VectorVersion:
             if scheme:
                 parts.append(self._part(plan, "out_of_policy_self_pay", np.where(eligible, batch.out_of_policy, 0),
                                         columns, n))
-                parts += [self._part(plan, "special_drugs", np.where(eligible, batch.drug_fen[:, d], 0), columns, n,
+                parts += [self._part(plan, ITEMS, np.where(eligible, batch.drug_fen[:, d], 0), columns, n,
                                      drugs_ok[:, d]) for d in range(batch.drug_fen.shape[1])]
             paid_in, layer_paid = _pay_layer(plan, parts, batch.member, self.version.rounding, result.by_liability)
             in_policy = in_policy - paid_in
@@ -315,8 +325,8 @@ class VectorVersion:
         for c, code in enumerate(batch.drug_codes):
             drug = self.catalogue.get(code)
             for k, indication in enumerate(batch.drug_indications):
-                if drug is not None and indication in drug.indications:
-                    valid_from[c, k] = day_number(drug.valid_from)
+                if drug is not None and (not drug.indications or indication in drug.indications):
+                    valid_from[c, k] = day_number(drug.valid_from) if drug.valid_from else 0
                     valid_to[c, k] = day_number(drug.valid_to) if drug.valid_to else NEVER
         return valid_from, valid_to
 
@@ -369,8 +379,12 @@ def _flag(issues: list, batch: ClaimBatch, bad: np.ndarray, code: str, path: tup
 
 
 def _catalogue(version: Version) -> dict:
-    lists = [l.drug_list for l in version.scheme_layer.liabilities if l.drug_list]
-    return {code: drug for list_id in lists for code, drug in version.drug_lists[list_id].items()}
+    entries = [(code, drug) for l in version.scheme_layer.liabilities for list_id in l.lists
+               for code, drug in version.item_lists[list_id].items.items()]
+    catalogue = dict(entries)
+    if len(catalogue) < len(entries):  # the rules try each list in turn (indications, validity): not one table
+        raise Unsupported(f"{version.key}: an item on several lists of its liability")
+    return catalogue
 
 
 def _pay_layer(plan: LayerPlan, parts: list[Part], member: np.ndarray, rounding: str, by_liability: dict):
@@ -394,7 +408,7 @@ def _pay_layer(plan: LayerPlan, parts: list[Part], member: np.ndarray, rounding:
             full_routed[where], full_paid[where] = routed, paid
             by_liability[plan.layer.key_of(plan.liabilities[j].liability)] = (full_routed, full_paid)
             total[where] += paid
-            if plan.liabilities[j].liability.covers == "in_policy_self_pay":
+            if _kind(plan.liabilities[j].liability) == "in_policy_self_pay":
                 in_policy_paid[where] += paid
     return in_policy_paid, total
 
@@ -403,7 +417,7 @@ def _pay_group(plan: LayerPlan, group: list[int], parts: list[Part], members: Me
     """liability index → (a positive part reached it, paid) for the claims given, in the rules path's order."""
     liabilities = plan.liabilities
     steps = [(j, p) for j in group for p, part in enumerate(parts)
-             if part.covers == liabilities[j].liability.covers]  # the order the rules path pays them in
+             if part.covers == _kind(liabilities[j].liability)]  # the order the rules path pays them in
     zero = np.zeros(len(members.first), np.int64)
     fen = {(j, p): np.where(parts[p].liability == j, parts[p].fen, 0) for j, p in steps}
     deducted = _fill_pools(plan.layer.deductibles, steps, fen, members,

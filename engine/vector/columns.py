@@ -138,14 +138,16 @@ def batch_from_claims(claims: list[Claim], age_reference: str) -> ClaimBatch:
     columns = {dim: code_array(dim, (p[dim] for p in points)) for dim in PERSON_DIMS}
     columns["care"] = code_array("care", (c.care for c in claims))
     columns["hospital_level"] = code_array("hospital_level", (c.hospital_level for c in claims))
-    width = max((len(c.drugs) for c in claims), default=0)
-    codes = list(dict.fromkeys(d.code for c in claims for d in c.drugs))
-    indications = list(dict.fromkeys(d.indication for c in claims for d in c.drugs))
+    if any(item.where != claim.care for claim in claims for item in claim.items):
+        raise Unsupported("an item given elsewhere than the claim's care")  # the columns hold one care per claim
+    width = max((len(c.items) for c in claims), default=0)
+    codes = list(dict.fromkeys(d.code for c in claims for d in c.items))
+    indications = list(dict.fromkeys(d.indication for c in claims for d in c.items))
     drug_fen = np.zeros((len(claims), width), np.int64)
     drug_code = np.zeros((len(claims), width), np.int32)
     drug_indication = np.zeros((len(claims), width), np.int32)
     for i, claim in enumerate(claims):
-        for j, drug in enumerate(claim.drugs):
+        for j, drug in enumerate(claim.items):
             drug_fen[i, j] = drug.fen
             drug_code[i, j] = codes.index(drug.code)
             drug_indication[i, j] = indications.index(drug.indication)

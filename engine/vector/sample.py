@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import vocab
-from ..inputs import Claim, DrugItem, Person
+from ..inputs import Claim, ClaimItem, Person
 from ..model import Version
 from .columns import PERSON_DIMS, VALUES, ClaimBatch
 
@@ -118,11 +118,12 @@ def to_claims(batch: ClaimBatch) -> list[Claim]:
                      for dim in PERSON_DIMS}
             persons[m] = Person(id=f"m{m:09d}", birth_date=None, **point)
         d = int(batch.date[i])
-        drugs = tuple(DrugItem(batch.drug_codes[batch.drug_code[i, k]],
-                               batch.drug_indications[batch.drug_indication[i, k]], int(batch.drug_fen[i, k]))
+        where = care[batch.columns["care"][i]]
+        drugs = tuple(ClaimItem(batch.drug_codes[batch.drug_code[i, k]],
+                                batch.drug_indications[batch.drug_indication[i, k]], int(batch.drug_fen[i, k]), where)
                       for k in range(batch.drug_fen.shape[1]) if batch.drug_fen[i, k] > 0)
         claims.append(Claim(claim_id=f"c{i:09d}", member=persons[m], date=f"{d // 10000:04d}-{d // 100 % 100:02d}-{d % 100:02d}",
                             care=care[batch.columns["care"][i]], hospital_level=level[batch.columns["hospital_level"][i]],
                             in_policy_fen=int(batch.in_policy[i]), out_of_policy_fen=int(batch.out_of_policy[i]),
-                            drugs=drugs, raw_bill=bool(batch.raw_bill[i])))
+                            items=drugs, raw_bill=bool(batch.raw_bill[i])))
     return claims

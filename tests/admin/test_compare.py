@@ -251,8 +251,8 @@ def test_a_background_job_reports_progress_and_leads_to_the_page(app, two, sessi
     started = regulator.post("/compare/jobs", data={"v": ids})
     assert started.status_code == 202
     job = started.get_json()
-    steps = comparison_steps(2, len(graded_bill_sizes()))  # 2 × (6 profiles + 5 persons + 39 bill sizes) = 100
-    assert job["total"] == steps == 100 and job["page"] == f"/compare?{two}"
+    steps = comparison_steps(2, len(graded_bill_sizes()))  # 2 × (9 profiles + 5 persons + 39 bill sizes) = 106
+    assert job["total"] == steps == 106 and job["page"] == f"/compare?{two}"
     done = _wait(regulator, job["poll"])
     assert (done["done"], done["total"], done["error"]) == (steps, steps, "")
     [stored] = session.scalars(select(Job).where(Job.kind == "compare")).all()  # the page will find it ready
@@ -277,7 +277,7 @@ def test_a_draft_is_compared_in_the_sandbox_with_progress_and_the_same_figures(a
         job = regulator.post("/compare/jobs", data={"v": [str(published.id), str(draft.id)]}).get_json()
         done = _wait(regulator, job["poll"])
         assert calls == ["compare"] and done["error"] == ""
-        assert done["done"] == done["total"] == 100  # the worker's progress reached the job
+        assert done["done"] == done["total"] == 106  # the worker's progress reached the job
         page = regulator.get(done["page"]).get_data(as_text=True)
     finally:
         sandbox.shutdown()
