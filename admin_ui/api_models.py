@@ -195,6 +195,8 @@ class Person(Request):
     occupation: _enum(vocab.OCCUPATION) = None
     pay_with: _enum(vocab.PAY_WITH) = None
     relation: _enum(vocab.RELATIVES) = None
+    plan: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64,
+                               description="参保方案的编号（版本分方案时必填）")] = None
 
     @model_validator(mode="after")
     def _age_or_birth_date(self):
@@ -214,10 +216,13 @@ class Member(Person):
     id: Identifier
 
 
-class Drug(Request):
+class Item(Request):
+    """A drug or treatment of the claim, routed by the scheme's item lists."""
+
     code: Text
-    indication: Text
+    indication: Text = Field(default=None, description="适应症（目录写了适应症时必填）")
     amount_fen: Fen
+    where: _enum(vocab.CARE) = Field(default=None, description="给药或治疗的地方；不写即本次就医类型")
 
 
 class Bill(Request):
@@ -242,7 +247,8 @@ class Claim(Request):
     hospital_level: Annotated[_enum(vocab.HOSPITAL_LEVELS), BeforeValidator(_json_integer)] = None
     in_policy_self_pay_fen: Fen = None
     out_of_policy_self_pay_fen: Fen = None
-    drugs: Annotated[list[Drug], Field(max_length=50)] = None
+    items: Annotated[list[Item], Field(max_length=50)] = None
+    drugs: Annotated[list[Item], Field(max_length=50, description="items 的旧名")] = None
     bill: Bill = None
     accident: bool = Field(default=None, description="意外伤害就医（部分方案的等待期对此豁免）")
     note: Comment = None
@@ -253,9 +259,10 @@ class Claim(Request):
                 "care": self.care, "hospital_level": self.hospital_level, "note": self.note, "accident": self.accident,
                 "in_policy_self_pay": _yuan(self.in_policy_self_pay_fen),
                 "out_of_policy_self_pay": _yuan(self.out_of_policy_self_pay_fen)}
-        if self.drugs is not None:
-            data["drugs"] = [{"code": d.code, "indication": d.indication, "amount": _yuan(d.amount_fen)}
-                             for d in self.drugs]
+        for key in ("items", "drugs"):
+            if getattr(self, key) is not None:
+                data[key] = [{k: v for k, v in {"code": i.code, "indication": i.indication, "amount": _yuan(i.amount_fen),
+                                                "where": i.where}.items() if v is not None} for i in getattr(self, key)]
         if self.bill is not None:
             data["bill"] = {"in_policy": _yuan(self.bill.in_policy_fen),
                             "out_of_policy": _yuan(self.bill.out_of_policy_fen)}

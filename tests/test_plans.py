@@ -232,9 +232,9 @@ def test_explain_shows_each_plan_whole_and_the_hit_policy(v2025):
     from engine.explain import version_text
     text = version_text(v2025)
     basic, plus = text.index("【方案：基础版】"), text.index("【方案：升级版】")
-    assert "CAR-T 治疗" not in text[basic:plus] and "CAR-T 治疗：住院发生的CAR-T 细胞治疗所列项目的费用" in text[plus:]
+    assert "CAR-T 治疗" not in text[basic:plus] and "CAR-T 治疗：住院【假设】发生的CAR-T 细胞治疗所列项目的费用" in text[plus:]
     assert "129.00 元" in text[plus:] and "赔得多的责任赔付（hit_policy: max）" in text
-    assert "【治疗项目目录】" in text and "帕博利珠单抗注射液（pembrolizumab）：适应症不限" in text
+    assert "【治疗项目目录】" in text and "帕博利珠单抗注射液：适应症不限" in text
 
 
 # ── diff: plan by plan ────────────────────────────────────────────────────────────────────────
