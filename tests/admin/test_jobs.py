@@ -76,14 +76,15 @@ def user_id(session, username: str) -> int:
 def test_a_comparison_started_in_one_process_is_followed_and_shown_by_another(app, second, ids, held, monkeypatch):
     reported, release, calls = held
     here, there = Browser(app, "regulator"), Browser(second, "regulator")
+    steps = engine_compare.comparison_steps(2, len(comparison.graded_bill_sizes()))  # claims and quotes of two
     job = here.post("/compare/jobs", data={"v": ids}).get_json()
     assert reported.wait(10)
     during = there.get(job["poll"]).get_json()
-    assert (during["id"], during["status"], during["done"], during["total"]) == (job["id"], "running", 1, 100)
+    assert (during["id"], during["status"], during["done"], during["total"]) == (job["id"], "running", 1, steps)
     assert Browser(second, "pm").get(job["poll"]).status_code == 404  # only its owner polls it, everywhere
     release.set()
     done = poll(there, job["poll"])
-    assert (done["status"], done["done"], done["total"], done["error"]) == ("done", 100, 100, "")
+    assert (done["status"], done["done"], done["total"], done["error"]) == ("done", steps, steps, "")
     monkeypatch.setattr(comparison, "evaluate_stored", lambda *args: pytest.fail("computed again"))
     page = there.get(done["page"]).get_data(as_text=True)  # the other process shows the stored result
     assert 'data-paid-fen="18880000"' in page  # the cancer inpatient under 咸惠保 2023: 188,800 yuan
