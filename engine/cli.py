@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -161,14 +162,8 @@ def quote_command(file, year, age, birth_date, pre_existing, low_income, entitle
 def claim(file, claim_file, year, show_trace, db, as_json) -> None:
     """理赔：按方案计算一份（或一组按顺序发生的）理赔。"""
     version = _version(_product(file, as_json), year, as_json)
-    try:
-        claims = load_claims(claim_file)
-        results = _settle_all(claims, version, db)
-    except (InputError, SchemeError) as exc:
-        _fail(exc.issues, as_json)
-    except SQLAlchemyError as exc:  # the ledger's database cannot be reached or written
-        _fail([Issue("ledger.unavailable", f"账本数据库不可用：{exc.__class__.__name__}: {exc.args[0] if exc.args else ''}",
-                     (), db)], as_json)
+    with _reported(db, as_json):
+        results = _settle_all(load_claims(claim_file), version, db)
     if as_json:
         _emit(results[0] if len(results) == 1 else results)
         return
@@ -181,6 +176,72 @@ def claim(file, claim_file, year, show_trace, db, as_json) -> None:
             click.echo(f"  {names.get(liability, liability)}：{format_yuan(fen)} 元")
         if show_trace:
             click.echo(trace_text(result["trace"], version.sources))
+
+
+@contextmanager
+def _reported(db: str | None, as_json: bool):
+    """Bad input and an unreachable ledger end the command with the reasons (exit 1)."""
+    try:
+        yield
+    except (InputError, SchemeError) as exc:
+        _fail(exc.issues, as_json)
+    except SQLAlchemyError as exc:  # the ledger's database cannot be reached or written
+        _fail([Issue("ledger.unavailable", f"账本数据库不可用：{exc.__class__.__name__}: {exc.args[0] if exc.args else ''}",
+                     (), db)], as_json)
+
+
+_LEDGER_OPTION = click.option("--db", required=True, callback=lambda ctx, param, url: _ledger_url(url),
+                              help="账本数据库 URL（如 sqlite:///ledger.db）")
+
+
+@main.command("event")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@_LEDGER_OPTION
+@click.option("--member", required=True, help="成员编号（与理赔的 member.id 相同）")
+@click.option("--type", "event_type", required=True, type=click.Choice(list(vocab.MEMBER_EVENTS)),
+              help="enrolled 参保；basic_arrears 基本医保欠费（起始日）；restored 补缴后恢复待遇")
+@click.option("--date", "day", required=True, help="事件日期 YYYY-MM-DD")
+@click.option("--renewal", is_flag=True, help="参保为续保（等待期可豁免）")
+@click.option("--json", "as_json", is_flag=True, help="机器可读输出")
+def event_command(file, db, member, event_type, day, renewal, as_json) -> None:
+    """记录成员的一个事件；此后该成员在本产品的理赔（--db 同一账本）都按其全部事件判断等待期、欠费暂停等。
+
+    \b
+    例：hmb event products/ganzhou.yaml --db sqlite:///ledger.db --member m1 --type enrolled --date 2024-01-01
+    """
+    from .inputs import MemberEvent
+    from .ledger import Ledger
+
+    product = _product(file, as_json)
+    with _reported(db, as_json):
+        added = Ledger(db).record_event(product.id, member, MemberEvent(event_type, day, renewal))
+    if as_json:
+        _emit({"product": product.id, "member": member, "type": event_type, "date": day, "renewal": renewal,
+               "recorded": added})
+        return
+    what = f"{vocab.MEMBER_EVENTS[event_type]}{'（续保）' if renewal else ''}"
+    click.echo(f"{product.name} 成员 {member}：{day} {what}" + ("，已记录" if added else "，此前已记录，未重复保存"))
+
+
+@main.command("events")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@_LEDGER_OPTION
+@click.option("--member", required=True, help="成员编号")
+@click.option("--json", "as_json", is_flag=True, help="机器可读输出")
+def events_command(file, db, member, as_json) -> None:
+    """列出账本记录的成员事件（按日期）。"""
+    from .ledger import Ledger
+
+    product = _product(file, as_json)
+    with _reported(db, as_json):
+        events = Ledger(db).events(product.id, member)
+    if as_json:
+        _emit([{"type": e.type, "date": e.date, "renewal": e.renewal} for e in events])
+        return
+    for e in events:
+        click.echo(f"{e.date}  {vocab.MEMBER_EVENTS[e.type]}{'（续保）' if e.renewal else ''}")
+    if not events:
+        click.echo(f"{product.name} 成员 {member}：账本中没有事件")
 
 
 def _ledger_url(url: str | None) -> str | None:

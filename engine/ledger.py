@@ -16,11 +16,12 @@ SQLite and PostgreSQL are supported.  A ledger file written before accumulators 
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
-from sqlalchemy import (JSON, DateTime, Enum, Integer, String, UniqueConstraint, create_engine, event, inspect, select,
+from sqlalchemy import (JSON, Boolean, Date, DateTime, Enum, Integer, String, UniqueConstraint, create_engine, event, inspect, select,
                         text)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
@@ -30,7 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from . import vocab
 from .accumulators import Accumulators, PoolKey, PoolKind
 from .evaluate import adjudicate, plan_of
-from .inputs import Claim
+from .inputs import Claim, MemberEvent
 from .issues import InputError, Issue
 from .model import Version
 
@@ -94,6 +95,25 @@ class EnrolmentRow(LedgerBase):
     version_id: Mapped[str] = mapped_column(String(64))
     member_id: Mapped[str] = mapped_column(String(128))
     plan: Mapped[str] = mapped_column(String(64))
+
+
+class MemberEventRow(LedgerBase):
+    """A dated event of a member's history with a product (enrolment, basic insurance in arrears, restoration),
+    recorded once; every later claim of the member is decided with these events besides its own."""
+
+    __tablename__ = "member_events"
+    __table_args__ = (UniqueConstraint("product_id", "member_id", "type", "date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(64))
+    member_id: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(32))
+    date: Mapped[date] = mapped_column(Date)
+    renewal: Mapped[bool] = mapped_column(Boolean, default=False)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(timezone.utc))
+
+    def event(self) -> MemberEvent:
+        return MemberEvent(self.type, self.date.isoformat(), self.renewal)
 
 
 class SettledClaimRow(LedgerBase):
@@ -162,6 +182,7 @@ class Ledger:
             if existing is not None:
                 return self._replay(existing, digest), True
             terms = self._bind_plan(session, version, claim)  # the plan's accumulators are keyed by the plan
+            claim = self._with_history(session, version.product_id, claim)
             rows = self._rows(session, terms, claim.member.id)
             settlement = adjudicate(claim, terms, {key: row.fen for key, row in rows.items()}, trace=trace)
             for key, fen in settlement.accumulators.items():
@@ -199,6 +220,36 @@ class Ledger:
         return session.scalar(select(SettledClaimRow).filter_by(product_id=version.product_id,
                                                                 claim_id=claim.claim_id))
 
+    def record_event(self, product_id: str, member_id: str, event: MemberEvent) -> bool:
+        """Record a dated event of the member's history; False when it was already recorded (nothing changes)."""
+        _check_event(event)
+        with Session(self.engine) as session, session.begin():
+            row = dict(product_id=product_id, member_id=member_id, type=event.type,
+                       date=date.fromisoformat(event.date))
+            if session.scalar(select(MemberEventRow.id).filter_by(**row)) is not None:
+                return False
+            session.add(MemberEventRow(**row, renewal=event.renewal))
+            return True
+
+    def events(self, product_id: str, member_id: str) -> tuple[MemberEvent, ...]:
+        """The member's recorded history with the product, in date order."""
+        with Session(self.engine) as session:
+            return self._events(session, product_id, member_id)
+
+    @staticmethod
+    def _events(session: Session, product_id: str, member_id: str) -> tuple[MemberEvent, ...]:
+        rows = session.scalars(select(MemberEventRow).filter_by(product_id=product_id, member_id=member_id)
+                               .order_by(MemberEventRow.date, MemberEventRow.id))
+        return tuple(row.event() for row in rows)
+
+    def _with_history(self, session: Session, product_id: str, claim: Claim) -> Claim:
+        """The claim with the member's recorded events added to those it carries (the same event once)."""
+        recorded = self._events(session, product_id, claim.member.id)
+        if not recorded:
+            return claim
+        events = tuple(sorted(dict.fromkeys(claim.member.events + recorded), key=lambda e: e.date))
+        return dataclasses.replace(claim, member=dataclasses.replace(claim.member, events=events))
+
     def enrol(self, version: Version, member_id: str, plan: str) -> None:
         """Record the plan a member enrolled in (a version that declares plans); enrolling again in the same
         plan changes nothing, in another is refused."""
@@ -235,6 +286,16 @@ class Ledger:
             raise InputError([Issue("claim.id_reused", f"理赔号“{row.claim_id}”已用于另一份内容不同的理赔，不能重复使用",
                                     ("claim_id",))])
         return row.result
+
+
+def _check_event(event: MemberEvent) -> None:
+    if event.type not in vocab.MEMBER_EVENTS:
+        known = "、".join(f"{code}（{name}）" for code, name in vocab.MEMBER_EVENTS.items())
+        raise InputError([Issue("event.type", f"未知的事件类型“{event.type}”；可用：{known}", ("type",))])
+    try:
+        date.fromisoformat(event.date)
+    except (TypeError, ValueError):
+        raise InputError([Issue("event.date", f"日期“{event.date}”不是 YYYY-MM-DD 格式的日期", ("date",))]) from None
 
 
 def _engine(url: str) -> Engine:

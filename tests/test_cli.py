@@ -242,3 +242,32 @@ def test_explain_mentions_donated_enrolment_and_the_special_groups(run):
     assert "优抚对象资助参保：优抚对象，由医疗救助资金承担 30.00 元" in result.output
     assert "残疾人资助参保：残疾人，由医疗救助资金承担 30.00 元" in result.output
     assert "捐赠参保" not in run("explain", ZAOHUIBAO, "--year", "2025").output
+
+
+GANZHOU = str(ROOT / "products" / "ganzhou.yaml")
+
+
+def test_events_recorded_by_the_cli_suspend_a_later_claim_and_are_listed(run, tmp_path):
+    """赣州 suspends benefits while basic insurance is in arrears (三(一)): an arrears event recorded with
+    `hmb event` decides a claim settled later with `hmb claim --db`, which carries no events itself."""
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    recorded = run("event", GANZHOU, "--db", db, "--member", "g1", "--type", "basic_arrears", "--date", "2024-04-01")
+    assert recorded.exit_code == 0 and "2024-04-01 基本医保欠费，已记录" in recorded.output
+    again = run("event", GANZHOU, "--db", db, "--member", "g1", "--type", "basic_arrears", "--date", "2024-04-01")
+    assert "此前已记录" in again.output
+    listed = json.loads(run("events", GANZHOU, "--db", db, "--member", "g1", "--json").output)
+    assert listed == [{"type": "basic_arrears", "date": "2024-04-01", "renewal": False}]
+    claim = tmp_path / "claim.json"
+    claim.write_text(json.dumps({"claim_id": "g-1", "member": {"id": "g1", "age": 50}, "date": "2024-05-01",
+                                 "care": "inpatient", "hospital_level": 3, "in_policy_self_pay": 60000}))
+    free = json.loads(run("claim", GANZHOU, claim, "--year", "2024", "--json").output)  # no ledger: no history
+    held = json.loads(run("claim", GANZHOU, claim, "--year", "2024", "--db", db, "--json").output)
+    assert free["paid_fen"] > 0
+    assert held["paid_fen"] == 0 and held["eligibility"]["outcome"] == "suspended"
+
+
+def test_an_event_with_a_bad_date_exits_1_naming_the_field(run, tmp_path):
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    result = run("event", GANZHOU, "--db", db, "--member", "g1", "--type", "enrolled", "--date", "2024-13-01")
+    assert result.exit_code == 1 and "2024-13-01" in result.output and "YYYY-MM-DD" in result.output
+    assert run("event", GANZHOU, "--member", "g1", "--type", "enrolled", "--date", "2024-01-01").exit_code == 2

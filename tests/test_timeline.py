@@ -236,3 +236,59 @@ def test_diff_names_a_changed_waiting_period(versions, no_exemptions):
     changes = [c for c in diff_versions(versions["2025"], no_exemptions) if c.subject == "等待期"]
     assert [(c.before, c.after) for c in changes] == [
         ("等待期：参保之日起 30 天内就诊不予赔付（续保人员、意外伤害、新生儿不设等待期）", "等待期：参保之日起 30 天内就诊不予赔付")]
+
+
+# ── events recorded in the ledger ───────────────────────────────────────────────────────────────
+
+def test_an_enrolment_recorded_in_the_ledger_decides_every_later_claim_of_the_member(versions, tmp_path):
+    from engine.inputs import MemberEvent
+    from engine.ledger import Ledger
+
+    book = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    version = versions["2025"]
+    assert book.record_event(version.product_id, "m1", MemberEvent("enrolled", "2025-02-01")) is True
+    assert book.record_event(version.product_id, "m1", MemberEvent("enrolled", "2025-02-01")) is False  # once
+    claim = {"member": {"id": "m1", "age": 40}, "care": "inpatient", "hospital_level": 2, "in_policy_self_pay": 50000}
+    waiting, _ = book.settle(parse_claim({**claim, "claim_id": "c1", "date": "2025-03-02"}), version)
+    after, _ = book.settle(parse_claim({**claim, "claim_id": "c2", "date": "2025-03-03"}), version)
+    [step] = [s for s in waiting["trace"] if s["step"] == "timeline"]
+    assert (waiting["paid_fen"], step["rule"]) == (0, "timeline.waiting") and "2025-02-01 参保" in step["text"]
+    assert after["paid_fen"] == paid_without_history(version, "2025-03-03")
+    # another member of the same product has no recorded history: no waiting period applies to them
+    other, _ = book.settle(parse_claim({**claim, "claim_id": "c3", "date": "2025-03-02",
+                                        "member": {"id": "m2", "age": 40}}), version)
+    assert other["paid_fen"] == paid_without_history(version, "2025-03-02")
+
+
+def test_recorded_arrears_and_a_claim_s_own_restoration_are_read_together(versions, tmp_path):
+    from engine.inputs import MemberEvent
+    from engine.ledger import Ledger
+
+    book = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    version = versions["2025"]
+    book.record_event(version.product_id, "m1", MemberEvent("basic_arrears", "2025-04-01"))
+    assert [e.type for e in book.events(version.product_id, "m1")] == ["basic_arrears"]
+    during = {"claim_id": "c0", "member": {"id": "m1", "age": 40}, "date": "2025-04-15", "care": "inpatient",
+              "hospital_level": 2, "in_policy_self_pay": 50000}
+    suspended, _ = book.settle(parse_claim(during), version)
+    assert suspended["paid_fen"] == 0 and "2025-04-01 起基本医保欠费" in suspended["eligibility"]["reason"]
+    data = {"claim_id": "c1", "member": {"id": "m1", "age": 40, "events": [{"type": "restored", "date": "2025-05-01"}]},
+            "date": "2025-06-01", "care": "inpatient", "hospital_level": 2, "in_policy_self_pay": 50000}
+    settled, _ = book.settle(parse_claim(data), version)  # a restoration alone would be refused as unmatched
+    [step] = [s for s in settled["trace"] if s["step"] == "timeline"]
+    assert settled["paid_fen"] == paid_without_history(version, "2025-06-01")
+    assert step["rule"] == "timeline.restored" and "2025-05-01 补缴后恢复待遇" in step["text"]
+
+
+def test_an_event_of_an_unknown_type_or_date_is_refused_with_the_field(tmp_path):
+    from engine.inputs import MemberEvent
+    from engine.ledger import Ledger
+
+    book = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with pytest.raises(InputError) as bad_type:
+        book.record_event("p", "m1", MemberEvent("born", "2025-01-01"))
+    with pytest.raises(InputError) as bad_date:
+        book.record_event("p", "m1", MemberEvent("enrolled", "2025-02-30"))
+    assert bad_type.value.issues[0].path == ("type",) and "enrolled" in bad_type.value.issues[0].message
+    assert bad_date.value.issues[0].path == ("date",)
+    assert book.events("p", "m1") == ()
