@@ -14,7 +14,7 @@ import yaml
 
 from . import conditions, vocab
 from .evaluate import adjudicate, quote
-from .explain import ASSUMED_MARK, assumptions, ratio_phrase
+from .explain import ASSUMED_MARK, assumptions, ratio_phrase, waiting_period_text
 from .inputs import parse_claim, parse_person
 from .model import Liability, Provenance, Version
 from .money import apply_ratio, format_yuan, yuan_to_fen
@@ -101,6 +101,8 @@ PARAMETERS = [
      lambda v: [b.amount.prov for b in v.bands]),
     ("eligibility", "参保条件", lambda v: ("须参加基本医保" if v.basic_insurance_required else "不限")
      + ("，欠费暂停待遇" if v.suspend_when_basic_in_arrears else ""), lambda v: [v.eligibility_prov]),
+    ("waiting_period", "等待期", waiting_period_text,
+     lambda v: [v.waiting_period.prov] if v.waiting_period else []),
     ("in_policy_deductible", "目录内起付线", lambda v: _covers_text(v, "in_policy_self_pay", _deductible_text),
      _covers_provs("in_policy_self_pay", _deductible_provs)),
     ("in_policy_ratio", "目录内比例", lambda v: _covers_text(v, "in_policy_self_pay", _ratio_text),

@@ -73,3 +73,13 @@ def test_compare_reports_progress_once_per_evaluation(xianhuibao):
     assert len(profiles["profiles"]) == 9 and len(profiles["persons"]) == 5
     assert comparison_steps(2, 3) == 34
     assert calls == [(n, 34) for n in range(1, 35)]
+
+
+def test_the_waiting_period_is_a_row_marked_where_it_is_assumed(products_dir):
+    from engine import load_product
+    ganzhou = load_product(products_dir / "ganzhou.yaml").version("2024")
+    xianning = load_product(products_dir / "xianhuibao.yaml").version("2023")
+    row = {r["key"]: r for r in parameter_rows([ganzhou, xianning])}["waiting_period"]
+    assert row["values"][0] == "不设等待期"  # 赣州 writes `days: 0`, assumed (its plan states no waiting period)
+    assert row["assumed"][0] is True and ganzhou.waiting_period.prov.assumed in row["reasons"][0]
+    assert (row["values"][1], row["assumed"][1]) == ("未声明等待期", False)  # 咸惠保's file says nothing of one
