@@ -43,8 +43,12 @@ def version(row_id: int):
     summary = change_summary(Pair(row, check, previous), SUMMARY_LINES) if previous else None
     text_diff = unified_diff(previous.yaml_text, row.yaml_text, (previous.key, row.key)) if previous else ""
     liabilities = [marked_liability(item, check.version) for item in explained["liabilities"]] if explained else []
+    plans = [{**plan, "liabilities": [marked_liability(item, check.version.for_plan(plan["id"]))
+                                      for item in plan["liabilities"]]}
+             for plan in (explained["plans"] if explained else [])]
     return render_template("version.html", row=row, check=check, explained=explained, assumed_mark=ASSUMED_MARK,
-                           previous=previous, summary=summary, text_diff=text_diff, liabilities=liabilities)
+                           previous=previous, summary=summary, text_diff=text_diff, liabilities=liabilities,
+                           plans=plans)
 
 
 def change_summary(pair: Pair, lines: int) -> dict | None:

@@ -191,7 +191,8 @@ def _what(version: Version, liability: Liability) -> str:
 def _plan_rows(version: Version) -> list[dict]:
     """Each plan of the version: its name, premium bands and every liability it has."""
     return [{"id": plan.plan, "name": plan.plan_name, "bands": _band_rows(plan),
-             "liabilities": [{"id": l.id, "text": liability_sentence(plan.scheme_layer, l, _what(plan, l)),
+             "liabilities": [{"id": l.id, "layer": "scheme",
+                              "text": liability_sentence(plan.scheme_layer, l, _what(plan, l)),
                               "ref": _ref(l.prov, plan.sources)} for l in plan.scheme_layer.liabilities]}
             for plan in version.plans]
 

@@ -1,0 +1,44 @@
+"""A version with plans (基础版 / 升级版) on the admin's version page: each plan whole, its figures marked."""
+from __future__ import annotations
+
+import html
+import re
+import shutil
+
+import pytest
+
+from .conftest import REPO, Browser, version_row
+
+TWO_PLANS = REPO / "tests" / "fixtures" / "two-plans.yaml"
+
+
+@pytest.fixture
+def page(make_app, products_copy) -> str:
+    shutil.copy(TWO_PLANS, products_copy / "two-plans.yaml")
+    app = make_app()
+    with app.app_context():
+        from admin_ui.db import db
+        row = version_row(db(), "two-plans", "2025")
+    return html.unescape(Browser(app, "regulator").get(f"/versions/{row.id}").get_data(as_text=True))
+
+
+def section(page: str, plan_id: str) -> str:
+    return re.search(rf'<section class="card plan" id="plan-{plan_id}">(.*?)</section>', page, re.S).group(1)
+
+
+def test_each_plan_is_shown_whole_with_its_own_bands_and_liabilities(page):
+    basic, plus = section(page, "basic"), section(page, "plus")
+    assert "方案：基础版" in basic and "方案：升级版" in plus
+    assert "59.00 元" in basic and "129.00 元" in plus  # each plan's own premium band
+    assert "CAR-T 治疗" not in basic and "CAR-T 治疗" in plus  # basic drops nothing but never had CAR-T
+    assert "起付线 20,000.00 元" in basic and "起付线 10,000.00 元" in plus  # plus overrides the inpatient liability
+
+
+def test_a_plans_assumed_figures_are_marked_in_place(page):
+    plus = section(page, "plus")
+    assert re.search(r'<mark class="assumed"[^>]*>500,000\.00 元【假设】</mark>', plus)  # CAR-T's cap
+
+
+def test_the_hit_policy_and_the_treatment_lists_are_on_the_page(page):
+    assert "一个项目几项责任都能赔付时：赔得多的责任赔付" in page
+    assert "治疗项目目录" in page and "阿基仑赛注射液" in page
