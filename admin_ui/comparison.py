@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from engine import Version
-from engine.compare import comparison_steps, graded_bill_sizes
+from engine.compare import by_plan, comparison_steps, graded_bill_sizes
 from engine.explain import ASSUMED_MARK
 from engine.money import fen_to_yuan, format_yuan
 
@@ -61,9 +61,10 @@ def columns_of(rows: list[SchemeVersion]) -> tuple[list[Column], list[SchemeVers
         version = check_stored(row).version
         if version is None:
             broken.append(row)
-        else:
-            columns.append(Column(row.id, f"{row.product.name} {row.version_id}", row.product.city, row.status,
-                                  version, row))
+        else:  # a version with plans is a column a plan, as engine.compare lays them out
+            columns += [Column(row.id, f"{row.product.name} {row.version_id}" + (f" {terms.plan_name}" if terms.plan
+                                                                                 else ""),
+                               row.product.city, row.status, terms, row) for terms in by_plan([version])]
     return columns, broken
 
 
@@ -72,11 +73,11 @@ def columns_of(rows: list[SchemeVersion]) -> tuple[list[Column], list[SchemeVers
 def comparison_work(columns: list[Column], page: str = "") -> Work:
     """engine.compare through services.evaluate_stored (in the sandbox's worker when a draft is among them);
     its progress: one step per evaluation."""
-    first, *others = columns
+    first, *others = list({c.row.id: c.row for c in columns}.values())  # a version with plans: its row once
     total = comparison_steps(len(columns), len(graded_bill_sizes()))
 
     def run(progress) -> dict:
-        return evaluate_stored(first.row, "compare", {"others": [c.row for c in others]}, progress)
+        return evaluate_stored(first, "compare", {"others": others}, progress)
 
     return Work("compare", key_of(*(c.version.content_hash for c in columns)), total, run, page)
 

@@ -42,3 +42,24 @@ def test_a_plans_assumed_figures_are_marked_in_place(page):
 def test_the_hit_policy_and_the_treatment_lists_are_on_the_page(page):
     assert "一个项目几项责任都能赔付时：赔得多的责任赔付" in page
     assert "治疗项目目录" in page and "阿基仑赛注射液" in page
+
+
+def test_the_comparison_shows_a_version_with_plans_as_a_column_a_plan(make_app, products_copy):
+    shutil.copy(TWO_PLANS, products_copy / "two-plans.yaml")
+    app = make_app()
+    with app.app_context():
+        from admin_ui.db import db
+        ids = [version_row(db(), "two-plans", "2025").id, version_row(db(), "xianhuibao", "2023").id]
+    regulator = Browser(app, "regulator")
+    page = html.unescape(regulator.get(f"/compare?v={ids[0]}&v={ids[1]}").get_data(as_text=True))
+    header = page[page.index('<table class="grid params"'):]
+    header = header[:header.index("</thead>")]
+    names = re.findall(r'<th><a href="/versions/\d+">([^<]+)</a>', header)
+    assert sorted(names) == ["咸惠保 2023", "示例双方案惠民保 2025 升级版", "示例双方案惠民保 2025 基础版"]
+    premium = re.search(r'<tr data-key="premium">(.*?)</tr>', page, re.S).group(1)
+    cells = dict(zip(names, re.findall(r"<td[^>]*>(.*?)</td>", premium, re.S)))  # each column under its header
+    assert cells["示例双方案惠民保 2025 基础版"].endswith("59.00 元")
+    assert cells["示例双方案惠民保 2025 升级版"].endswith("129.00 元")
+    job = regulator.post("/compare/jobs", data={"v": [str(i) for i in ids]}).get_json()
+    from engine.compare import comparison_steps, graded_bill_sizes
+    assert job["total"] == comparison_steps(3, len(graded_bill_sizes()))  # progress counts a column a plan
