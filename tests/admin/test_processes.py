@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from admin_ui.jobs import DEAD
 from admin_ui.models import Job, SchemeVersion
+from engine.compare import comparison_steps, graded_bill_sizes
 
 from .conftest import BACKENDS, PASSWORDS, POSTGRES_URL, REPO, TOKEN
 from .test_compare import products_copy  # noqa: F401 — 咸惠保 and 枣惠保
@@ -161,12 +162,13 @@ def test_a_comparison_started_through_one_process_is_polled_and_shown_through_an
     client = Client().login(one, "regulator")
     ids = [version_id(database, "xianhuibao", "2023"), version_id(database, "zaohuibao", "2025")]
     job = client.json(one.base + "/compare/jobs", {"v": ids})
+    steps = comparison_steps(2, len(graded_bill_sizes()))  # claims and quotes of the two versions
     deadline = time.monotonic() + 60
     while not (state := client.json(other.base + job["poll"]))["finished"]:
-        assert state["id"] == job["id"] and state["total"] == 100
+        assert state["id"] == job["id"] and state["total"] == steps
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    assert (state["status"], state["done"], state["error"]) == ("done", 100, "")
+    assert (state["status"], state["done"], state["error"]) == ("done", steps, "")
     status, page = client.request(other.base + state["page"])
     assert status == 200 and 'data-paid-fen="18880000"' in page  # 咸惠保 2023's cancer inpatient: 188,800 yuan
     [stored] = rows(database, select(Job).where(Job.kind == "compare"))  # shown from the one result stored
@@ -209,7 +211,7 @@ def test_the_production_command_serves_jobs_from_several_workers(servers, databa
     while not (state := client.json(server.base + job["poll"]))["finished"]:
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    assert (state["status"], state["done"]) == ("done", 100)
+    assert (state["status"], state["done"]) == ("done", comparison_steps(2, len(graded_bill_sizes())))
     status, page = client.request(server.base + state["page"])
     assert status == 200 and 'data-paid-fen="18880000"' in page
     log = server.log.read_text()
