@@ -207,7 +207,7 @@ def event_command(file, db, member, event_type, day, renewal, as_json) -> None:
     """记录成员的一个事件；此后该成员在本产品的理赔（--db 同一账本）都按其全部事件判断等待期、欠费暂停等。
 
     \b
-    例：hmb event products/ganzhou.yaml --db sqlite:///ledger.db --member m1 --type enrolled --date 2024-01-01
+    例：hmb event products/CITY.yaml --db sqlite:///ledger.db --member m1 --type enrolled --date 2024-01-01
     """
     from .inputs import MemberEvent
     from .ledger import Ledger

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from engine.cli import main
+from engine.compare import standard_profiles
 
 from conftest import PRODUCTS
 
@@ -37,7 +38,8 @@ def test_each_product_reviews_as_json_with_a_verdict_per_applicable_check(run, f
     assert sum(data["counts"].values()) == len(checks)
     assert data["to_confirm"] == [{"regime": r["name"], **c} for r in data["regimes"] for c in r["checks"]
                                   if c["verdict"] == "需人工确认"]
-    assert len(data["examples"]) == 6 and all("trace" in e for e in data["examples"])
+    profiles = [p["id"] for p in standard_profiles()["profiles"]]
+    assert [e["id"] for e in data["examples"]] == profiles and all(e["trace"] for e in data["examples"])
 
 
 def test_a_violation_is_reported_with_its_clause_and_quote_and_exits_1(run, tmp_path):
