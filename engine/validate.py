@@ -93,6 +93,8 @@ def _translate(doc: Document, error) -> list[Issue]:
                           prefer_key=True) for k in extras]
     if kind == "required":
         return _translate_missing(doc, error, path)
+    if kind == "type" and _number_option([error.schema]) and _written_number(error.instance) is not None:
+        return [doc.issue("schema.number_text", _number_text_message(error.instance, error.schema), path)]
     if kind == "format" and not re.search(error.schema.get("pattern", ""), str(error.instance)):
         return []  # not even shaped like one (YYYY-MM-DD): the pattern error already says so
     if kind == "minLength" and path[-1:] == ("source",):
@@ -199,11 +201,55 @@ def _show(value) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+# ── numbers written as text: '50万', '80%', '1.8万元' ──────────────────────────────────────────────
+
+_UNITS = {"": 1, "百": 100, "千": 1000, "k": 1000, "万": 10_000, "w": 10_000, "亿": 100_000_000}
+_NUMBER_TEXT = re.compile(r"^\s*[¥￥]?\s*(\d[\d,，]*(?:\.\d+)?)\s*(百|千|k|万|w|亿)?\s*(元|块|天|日|周岁|岁)?\s*$", re.I)
+_PERCENT_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[%％]\s*$")
+
+
+def _written_number(value) -> Decimal | None:
+    """The number a text stands for when it is a number with a unit ('50万' → 500000, '80%' → 0.8), else None."""
+    if not isinstance(value, str):
+        return None
+    if match := _PERCENT_TEXT.match(value):
+        return Decimal(match.group(1)) / 100
+    if match := _NUMBER_TEXT.match(value):
+        digits = match.group(1).replace(",", "").replace("，", "")
+        return Decimal(digits) * _UNITS[(match.group(2) or "").lower()]
+    return None
+
+
+def _number_option(options: list) -> dict | None:
+    """The option (searched through nested choices) that takes a number, if any: the value's expected type."""
+    for option in options:
+        if option.get("type") in ("number", "integer"):
+            return option
+        found = _number_option(option.get("oneOf", []) + option.get("anyOf", []))
+        if found is not None:
+            return found
+    return None
+
+
+def _number_text_message(value: str, number: dict) -> str:
+    """'50万' where an amount is expected: say it is a number in yuan, and which number."""
+    meant = _written_number(value)
+    shown = format(meant.normalize(), "f")
+    if number.get("maximum") == 1:
+        return f"{_show(value)} 须为 0 到 1 之间的小数（如 {shown}）：比例不写 %"
+    if number.get("type") == "integer":
+        return f"{_show(value)} 须为整数（如 {shown}），不加单位或引号"
+    return f"{_show(value)} 须为以元计的数字（如 {shown}）：不写“万”“元”等单位，也不加引号"
+
+
 # ── oneOf / anyOf: several ways to write one thing ───────────────────────────────────────────────
 
 def _translate_choice(doc: Document, error, path: tuple) -> list[Issue]:
     """Report the problems of the way of writing the author most plausibly meant, not of every way."""
     options = error.validator_value
+    number = _number_option(options)
+    if number is not None and _written_number(error.instance) is not None:  # '50万' for an amount: not an id's pattern
+        return [doc.issue("schema.number_text", _number_text_message(error.instance, number), path)]
     if all(set(option) == {"required"} for option in options):
         return _translate_either(doc, error, path, [option["required"][0] for option in options])
     if not error.context:
