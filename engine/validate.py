@@ -1,8 +1,8 @@
 """Validate: a parsed scheme document → every problem in it, located and worded for a product manager.
 
-Two passes: the JSON Schema (shape, types, ranges, unknown keys), then — on the typed model
-(`model.py`) of every version whose shape is sound — the semantic checks of `semantics.py` (coverage of
-bands, contiguous segments, references...): a broken version does not hide the problems of the others.
+Two passes: the JSON Schema (shape, types, ranges, unknown keys), then — on the typed model (`model.py`) of
+what can be read — the semantic checks of `semantics.py` (coverage of bands, contiguous segments,
+references...): a broken entry or version does not hide the problems of the rest (`salvage.py`).
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from . import vocab
 from .issues import Issue
 from .load import Document
 from .model import Product, build_product
+from .salvage import salvage
 from .schema import DATE, ID, SCHEME_SCHEMA, VERSION
 from .semantics import semantic_issues
 
@@ -51,26 +52,24 @@ def validate_document(doc: Document) -> list[Issue]:
 
 
 def check(doc: Document) -> tuple[list[Issue], Product | None]:
-    """The problems of a document, in text order, and its typed model: JSON Schema first, then the model is
-    built from every soundly shaped version and the semantic checks run on it.  The model is None when a
-    problem outside the versions (product, sources, drug lists) leaves nothing sound to build on."""
+    """The problems of a document, in text order, and its typed model: JSON Schema first, then the semantic checks
+    on the model of what can be read.  With schema problems, that is the document without its broken entries
+    and versions (`salvage.py`: what is safe to check there), so both kinds are reported together; the model is
+    then of that part only, and None when a problem outside the versions (product, sources) leaves nothing."""
     issues = schema_issues(doc)
-    broken = _broken_versions(issues)
-    product = None
-    if broken is not None:
-        product = build_product(doc.data, doc.file, skip_versions=broken)
-        issues += semantic_issues(doc, product)
-    return sorted(issues, key=lambda i: (i.line, i.column, i.code)), product
+    if not issues:
+        product = build_product(doc.data, doc.file)
+        return _in_text_order(semantic_issues(doc, product)), product
+    readable = salvage(doc, issues, schema_issues)
+    if readable is None:
+        return _in_text_order(issues), None
+    product = build_product(readable.doc.data, doc.file, skip_versions=readable.broken_versions)
+    issues += [issue for issue in semantic_issues(readable.doc, product) if readable.trusted(issue)]
+    return _in_text_order(issues), product
 
 
-def _broken_versions(issues: list[Issue]) -> set | None:
-    """Indices of versions with schema problems; None if a problem outside the versions blocks all checks."""
-    broken = set()
-    for issue in issues:
-        if len(issue.path) < 2 or issue.path[0] != "versions":
-            return None
-        broken.add(issue.path[1])
-    return broken
+def _in_text_order(issues: list[Issue]) -> list[Issue]:
+    return sorted(issues, key=lambda i: (i.line, i.column, i.code))
 
 
 def schema_issues(doc: Document) -> list[Issue]:
