@@ -138,7 +138,7 @@ def quote_command(file, year, age, birth_date, pre_existing, low_income, entitle
         if result.band is None:
             click.echo(f"{version.key}：{vocab.ELIGIBILITY_OUTCOMES[elig.outcome]}（{elig.reason}）")
         else:
-            click.echo(f"{version.key}：档位“{result.band_name}”（{result.band}），保费 {format_yuan(result.premium_fen)} 元")
+            click.echo(f"{version.key}：档位“{result.band_name}”，保费 {format_yuan(result.premium_fen)} 元")
             subsidies = {s.id: s.name for s in version.subsidies}
             for payer in result.payers:
                 which = f"（{subsidies[payer['subsidy']]}）" if "subsidy" in payer else ""

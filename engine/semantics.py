@@ -42,12 +42,13 @@ def semantic_issues(doc: Document, product: Product) -> list[Issue]:
 def _plan_issues(doc: Document, version: Version) -> list[Issue]:
     """Plan ids once each; a plan drops only common liabilities that exist."""
     issues = _duplicate_ids(doc, [(p.plan, version.path + ("plans", i)) for i, p in enumerate(version.plans)], "方案")
-    common = {l.id for l in version.scheme_layer.liabilities}
+    common = {l.id: l.name for l in version.scheme_layer.liabilities}
+    listed = "、".join(f"{ident}（{name}）" for ident, name in sorted(common.items()))  # `drop:` is written with ids
     for i, node in enumerate(doc.get(version.path).get("plans", [])):
         for j, dropped in enumerate(node.get("drop", [])):
             if dropped not in common:
                 issues.append(doc.issue("plan.drop_unknown", f"方案“{node['name']}”去掉的责任“{dropped}”不是本版本的共同责任；"
-                                        f"共同责任：{'、'.join(sorted(common))}", version.path + ("plans", i, "drop", j)))
+                                        f"共同责任：{listed}", version.path + ("plans", i, "drop", j)))
     return issues
 
 
