@@ -1,13 +1,13 @@
-"""The admin's version page of every version of the three products speaks a person's words (see
-tests/test_plain_words.py), outside the places that show codes on purpose — <code>: the version key, the content
-hash, the ruleset, a drug's claim code, a problem's path in the document."""
+"""The admin's version page of every version (the three products and the plans fixture) speaks a person's words
+(see tests/test_plain_words.py), outside the places that show codes on purpose — <code>: the version key, the
+content hash, the ruleset, a drug's claim code, a problem's path in the document; <pre>: the YAML text diff."""
 from __future__ import annotations
 
 from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy import select
-from test_plain_words import PRODUCTS, VOCABULARY_CODES, codes_of, codes_shown
+from test_plain_words import SCHEMES, VOCABULARY_CODES, codes_of, codes_shown
 
 from admin_ui.models import SchemeVersion
 from engine import load_product
@@ -40,16 +40,16 @@ class _Reading(HTMLParser):
 def app(make_app, tmp_path):
     folder = tmp_path / "three-products"
     folder.mkdir()
-    for path in PRODUCTS:
+    for path in SCHEMES:
         (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
     return make_app(PRODUCTS_DIR=str(folder))
 
 
 def test_the_version_page_of_every_version_shows_no_code(app, session):
     regulator = Browser(app, "regulator")
-    codes = {c for path in PRODUCTS for c in codes_of(load_file(path).data)} | VOCABULARY_CODES
+    codes = {c for path in SCHEMES for c in codes_of(load_file(path).data)} | VOCABULARY_CODES
     rows = session.scalars(select(SchemeVersion)).all()
-    assert len(rows) == sum(len(load_product(p).versions) for p in PRODUCTS)
+    assert len(rows) == sum(len(load_product(p).versions) for p in SCHEMES)
     for row in rows:
         reading = _Reading()
         reading.feed(regulator.get(f"/versions/{row.id}").get_data(as_text=True))
