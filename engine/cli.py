@@ -523,7 +523,7 @@ def review_command(file, year, out, population, as_json) -> None:
 
 @main.command("new")
 @click.argument("product_id", metavar="CITY_ID")
-@click.option("--name", required=True, help="产品名称，如 某惠保")
+@click.option("--name", required=True, help="产品名称")
 @click.option("--year", required=True, type=click.IntRange(2000, 2100), help="第一个版本的年度")
 @click.option("--city", default="", help="城市（不写则留待替换）")
 @click.option("--region", default="", help="省份（不写则留待替换）")
@@ -537,7 +537,7 @@ def new_command(product_id, name, year, city, region, folder) -> None:
     from .scaffold import PRODUCT_ID, scaffold_files
 
     if not PRODUCT_ID.match(product_id):
-        raise click.BadParameter("编号只能用小写字母、数字和 _ . -，且以字母或数字开头，如 xiaogan", param_hint="CITY_ID")
+        raise click.BadParameter("编号只能用小写字母、数字和 _ . -，且以字母或数字开头，如 mycity", param_hint="CITY_ID")
     if any("\n" in text for text in (name, city, region)):
         raise click.UsageError("名称、城市、省份不能换行")
     out = Path(folder)

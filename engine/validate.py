@@ -191,6 +191,8 @@ def _date_problem(text: str) -> str:
 
 
 def _show(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as written in YAML, not Python's True
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, dict):
