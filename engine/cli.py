@@ -138,7 +138,7 @@ def quote_command(file, year, age, birth_date, pre_existing, low_income, entitle
         if result.band is None:
             click.echo(f"{version.key}：{vocab.ELIGIBILITY_OUTCOMES[elig.outcome]}（{elig.reason}）")
         else:
-            click.echo(f"{version.key}：档位“{result.band_name}”（{result.band}），保费 {format_yuan(result.premium_fen)} 元")
+            click.echo(f"{version.key}：档位“{result.band_name}”，保费 {format_yuan(result.premium_fen)} 元")
             subsidies = {s.id: s.name for s in version.subsidies}
             for payer in result.payers:
                 which = f"（{subsidies[payer['subsidy']]}）" if "subsidy" in payer else ""
@@ -519,6 +519,38 @@ def review_command(file, year, out, population, as_json) -> None:
         Path(out).write_text(render_html(data), encoding="utf-8")
     _emit(data) if as_json else click.echo(report_text(data))
     sys.exit(1 if data["counts"]["违规"] else 0)
+
+
+@main.command("new")
+@click.argument("product_id", metavar="CITY_ID")
+@click.option("--name", required=True, help="产品名称")
+@click.option("--year", required=True, type=click.IntRange(2000, 2100), help="第一个版本的年度")
+@click.option("--city", default="", help="城市（不写则留待替换）")
+@click.option("--region", default="", help="省份（不写则留待替换）")
+@click.option("--out", "folder", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="写入的目录")
+def new_command(product_id, name, year, city, region, folder) -> None:
+    """新城市的骨架：写出能通过校验的方案文件 CITY_ID.yaml 和黄金案例 CITY_ID.cases.yaml。
+
+    每个数值都标为 assumed: "待替换：…"，须逐项换成来源的数值（见 docs/new-city.md）。
+    已有同名文件时不覆盖（退出码 2）。"""
+    from .scaffold import PRODUCT_ID, scaffold_files
+
+    if not PRODUCT_ID.match(product_id):
+        raise click.BadParameter("编号只能用小写字母、数字和 _ . -，且以字母或数字开头，如 mycity", param_hint="CITY_ID")
+    if any("\n" in text for text in (name, city, region)):
+        raise click.UsageError("名称、城市、省份不能换行")
+    out = Path(folder)
+    files = {out / file: text for file, text in scaffold_files(product_id, name, year, city, region).items()}
+    existing = [str(path) for path in files if path.exists()]
+    if existing:
+        raise click.UsageError(f"不覆盖已有文件：{'、'.join(existing)}（换一个 CITY_ID 或 --out 目录）")
+    out.mkdir(parents=True, exist_ok=True)
+    for path, text in files.items():
+        path.write_text(text, encoding="utf-8")
+        click.echo(f"已写出 {path}")
+    scheme, cases_file = files
+    click.echo(f"下一步：hmb validate {scheme} && hmb cases {cases_file} && hmb explain {scheme} --year {year}")
 
 
 @main.command()

@@ -154,7 +154,7 @@ def _remaining_payer(person: Person, version: Version, steps: Trace) -> str:
     if person.pay_with == "employer" and not version.group_enrolment:
         raise InputError([Issue("quote.group", "本方案不支持单位团体参保", ("pay_with",))])
     if person.pay_with == "donor" and not version.donated_enrolment:
-        raise InputError([Issue("quote.donated", "本方案不支持爱心企业等捐赠参保（funding.donated_enrolment 未开启）",
+        raise InputError([Issue("quote.donated", "本方案不支持爱心企业等捐赠参保",
                                 ("pay_with",))])
     return person.pay_with
 
@@ -494,8 +494,8 @@ def _hit(layer: Layer, part: Part, routes: list[Decision], version: Version, acc
                      + (f" {format_yuan(offers[d.value.liability])} 元" if offers[d.value.liability] is not None else "")
                      for d in routes)
     steps.add("route", f"hit_policy.{version.hit_policy}", winner.basis,
-              lambda: f"{part.label}可由{names}赔付：按 hit_policy: {version.hit_policy}"
-              f"（{vocab.HIT_POLICIES[version.hit_policy]}）由{winner.name}赔付", layer=layer.id, liability=winner.id,
+              lambda: f"{part.label}可由{names}赔付：按方案的规定（{vocab.HIT_POLICIES[version.hit_policy]}）"
+              f"由{winner.name}赔付", layer=layer.id, liability=winner.id,
               amount_fen=part.fen)
     return chosen
 

@@ -252,8 +252,8 @@ def describe_version(version: Version) -> dict:
         "chain": f"赔付顺序：{after} 之后，由本方案赔付",
         "liabilities": liabilities,
         "plans": _plan_rows(version),
-        "hit_policy": (f"一个项目几项责任都能赔付时：{vocab.HIT_POLICIES[version.hit_policy]}（hit_policy: "
-                       f"{version.hit_policy}）" if version.hit_policy else ""),
+        "hit_policy": (f"一个项目几项责任都能赔付时：{vocab.HIT_POLICIES[version.hit_policy]}"
+                       if version.hit_policy else ""),
         "treatments": [{"code": t.code, "name": t.name, "ref": _ref(t.prov, version.sources)}
                        for t in drugs_in_force(version, "treatment")],
         "drugs": [{"code": d.code, "name": d.name, "indications": "、".join(d.indications.values()) or "适应症不限",
@@ -294,7 +294,7 @@ def version_text(version: Version) -> str:
         lines += [f"  {band['name']}  {band['premium']}  {band['who']}  {band['ref']}" for band in plan["bands"]]
         lines += [f"  {i + 1}. {item['text']} {item['ref']}" for i, item in enumerate(plan["liabilities"])]
     if d["treatments"]:
-        lines += ["", "【治疗项目目录】", *(f"  {x['name']}（{x['code']}） {x['ref']}" for x in d["treatments"])]
+        lines += ["", "【治疗项目目录】", *(f"  {x['name']} {x['ref']}" for x in d["treatments"])]
     if d["drugs"]:
         lines += ["", "【特药目录】"]
         lines += [f"  {x['name']}：{x['indications']}，{x['valid']} {x['ref']}" for x in d["drugs"]]

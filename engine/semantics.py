@@ -42,12 +42,13 @@ def semantic_issues(doc: Document, product: Product) -> list[Issue]:
 def _plan_issues(doc: Document, version: Version) -> list[Issue]:
     """Plan ids once each; a plan drops only common liabilities that exist."""
     issues = _duplicate_ids(doc, [(p.plan, version.path + ("plans", i)) for i, p in enumerate(version.plans)], "方案")
-    common = {l.id for l in version.scheme_layer.liabilities}
+    common = {l.id: l.name for l in version.scheme_layer.liabilities}
+    listed = "、".join(f"{ident}（{name}）" for ident, name in sorted(common.items()))  # `drop:` is written with ids
     for i, node in enumerate(doc.get(version.path).get("plans", [])):
         for j, dropped in enumerate(node.get("drop", [])):
             if dropped not in common:
                 issues.append(doc.issue("plan.drop_unknown", f"方案“{node['name']}”去掉的责任“{dropped}”不是本版本的共同责任；"
-                                        f"共同责任：{'、'.join(sorted(common))}", version.path + ("plans", i, "drop", j)))
+                                        f"共同责任：{listed}", version.path + ("plans", i, "drop", j)))
     return issues
 
 
@@ -110,6 +111,13 @@ def _duplicate_ids(doc: Document, items: list[tuple[str, Path]], what: str) -> l
             issues.append(doc.issue("ids.reserved", f"编号“{ident}”是引擎保留字，请换一个", path + ("id",)))
         seen.add(ident)
     return issues
+
+
+def _named(node, siblings) -> str:
+    """What a person calls a band, liability or pool: its name, with its id only where another of its list has
+    the same name."""
+    twins = sum(1 for other in siblings if other.name == node.name)
+    return f"{node.name}（{node.id}）" if twins > 1 else node.name
 
 
 def _ids(nodes) -> list[tuple[str, Path]]:
@@ -272,7 +280,7 @@ def _band_issues(doc: Document, version: Version) -> list[Issue]:
         issues += _age_issues(doc, band.when)
     if issues:
         return issues
-    items = [(band.id, band.when) for band in bands]
+    items = [(_named(band, bands), band.when) for band in bands]
     dims = dimensions_used([b.when for b in bands], always=BAND_DIMS)
     return _coverage_issues(doc, items, dims, version.path + ("premium", "bands"), "band", "保费档位",
                             gap_text="以下人员没有适用的保费档位，无法报价")
@@ -302,7 +310,7 @@ def _subsidy_issues(doc: Document, version: Version) -> list[Issue]:
             overlap = coverage([("s", subsidy.when), ("b", band.when)], dimensions_used([subsidy.when, band.when]))[1]
             if overlap and subsidy.amount.fen > band.amount.fen:
                 issues.append(doc.issue("funding.subsidy_exceeds_premium",
-                                        f"资助金额 {_yuan(subsidy.amount.fen)} 元超过档位“{band.id}”的保费 "
+                                        f"资助金额 {_yuan(subsidy.amount.fen)} 元超过档位“{_named(band, version.bands)}”的保费 "
                                         f"{_yuan(band.amount.fen)} 元", subsidy.amount.path))
     return issues
 
@@ -312,7 +320,7 @@ def _subsidy_issues(doc: Document, version: Version) -> list[Issue]:
 def _layer_issues(doc: Document, layer: Layer, version: Version) -> list[Issue]:
     """The scheme's own liabilities, and those of every declared chain layer, checked alike."""
     if layer.kind != "scheme" and not layer.liabilities:
-        return [doc.issue("chain.layer_empty", f"赔付层“{layer.id}”没有写任何责任", layer.path)]
+        return [doc.issue("chain.layer_empty", f"赔付层“{layer.name}”没有写任何责任", layer.path)]
     issues: list[Issue] = []
     for kind in ("deductibles", "caps"):
         issues += _duplicate_ids(doc, [(p.id, p.path) for p in layer.written_pools if p.path[-2] == kind], "额度池")
@@ -364,8 +372,10 @@ def _pool_amount(doc, liability: Liability, ref: str, known: dict, path: tuple, 
     of that id (another liability's inline pool is not declared)."""
     pool = known.get(ref)
     if pool is None or (pool.inline and pool.path[:-1] != liability.path):
-        names = "、".join(p.id for p in known.values() if not p.inline) or "（无）"
-        issues.append(doc.issue("liability.unknown_pool", f"{what}引用了未声明的额度池“{ref}”；已声明：{names}", path))
+        names = "、".join(f"{p.id}（{p.name}）" for p in known.values() if not p.inline) or "（无）"
+        quoted = f"；若“{ref}”是金额，请写成不加引号的数字 {ref}" if ref.isdigit() else ""
+        issues.append(doc.issue("liability.unknown_pool", f"{what}引用了未声明的额度池“{ref}”；已声明：{names}{quoted}",
+                                path))
         return None
     return pool.amount.fen
 
@@ -421,12 +431,12 @@ def _routing_issues(doc: Document, layer: Layer) -> list[Issue]:
     """Each part of a claim (what it is, which care) must go to at most one liability."""
     issues = []
     for covers in vocab.COVERS:
-        mine = [(l.id, l.when & Condition.parse({"care": list(l.care)}, l.path)) for l in layer.liabilities
-                if l.covers == covers]
+        liabilities = [l for l in layer.liabilities if l.covers == covers]
+        mine = [(_named(l, liabilities), l.when & Condition.parse({"care": list(l.care)}, l.path)) for l in liabilities]
         if len(mine) < 2:
             continue
         _, overlaps = coverage(mine, dimensions_used([w for _, w in mine]))
-        where = {l.id: l.path for l in layer.liabilities}
+        where = {_named(l, liabilities): l.path for l in liabilities}
         for labels, points in overlaps.items():
             issues.append(doc.issue("liability.overlap",
                                     f"责任“{'”和“'.join(labels)}”都赔付{vocab.COVERS[covers]}，且同时适用于："
@@ -473,7 +483,7 @@ def _limit_issues(doc: Document, version: Version) -> list[Issue]:
         ceiling = limits["premium_max"].fen
         for band in version.bands:
             if band.amount.fen > ceiling:
-                issues.append(doc.issue("limits.premium", f"档位“{band.id}”保费 {_yuan(band.amount.fen)} 元"
+                issues.append(doc.issue("limits.premium", f"档位“{_named(band, version.bands)}”保费 {_yuan(band.amount.fen)} 元"
                                         f"超过声明的上限 {_yuan(ceiling)} 元", band.amount.path))
     if "deductible_max" in limits:
         ceiling = limits["deductible_max"].fen
@@ -485,7 +495,7 @@ def _limit_issues(doc: Document, version: Version) -> list[Issue]:
         floor = limits["cap_min"].fen
         for pool in scheme.written_pools:
             if pool.path[-2] == "caps" and pool.amount.fen < floor:
-                issues.append(doc.issue("limits.cap", f"封顶线“{pool.id}” {_yuan(pool.amount.fen)} 元低于声明的下限 "
+                issues.append(doc.issue("limits.cap", f"封顶线“{pool.name}” {_yuan(pool.amount.fen)} 元低于声明的下限 "
                                         f"{_yuan(floor)} 元", pool.amount.path))
     return issues
 
@@ -494,8 +504,8 @@ def _deductibles(scheme: Layer):
     """Every deductible of the scheme itself: the shared pools and those written inline on a liability."""
     for pool in scheme.written_pools:
         if pool.path[-2] == "deductibles":
-            yield f"额度池“{pool.id}”", pool.amount
+            yield f"起付线“{pool.name}”", pool.amount
     for liability in scheme.liabilities:
         pool = scheme.deductibles.get(liability.deductible)
         if pool is not None and pool.inline and pool.path == liability.path + ("deductible",):
-            yield f"责任“{liability.id}”", pool.amount
+            yield f"责任“{liability.name}”", pool.amount

@@ -1,8 +1,8 @@
 """Validate: a parsed scheme document → every problem in it, located and worded for a product manager.
 
-Two passes: the JSON Schema (shape, types, ranges, unknown keys), then — on the typed model
-(`model.py`) of every version whose shape is sound — the semantic checks of `semantics.py` (coverage of
-bands, contiguous segments, references...): a broken version does not hide the problems of the others.
+Two passes: the JSON Schema (shape, types, ranges, unknown keys), then — on the typed model (`model.py`) of
+what can be read — the semantic checks of `semantics.py` (coverage of bands, contiguous segments,
+references...): a broken entry or version does not hide the problems of the rest (`salvage.py`).
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from . import vocab
 from .issues import Issue
 from .load import Document
 from .model import Product, build_product
+from .salvage import salvage
 from .schema import DATE, ID, SCHEME_SCHEMA, VERSION
 from .semantics import semantic_issues
 
@@ -51,26 +52,24 @@ def validate_document(doc: Document) -> list[Issue]:
 
 
 def check(doc: Document) -> tuple[list[Issue], Product | None]:
-    """The problems of a document, in text order, and its typed model: JSON Schema first, then the model is
-    built from every soundly shaped version and the semantic checks run on it.  The model is None when a
-    problem outside the versions (product, sources, drug lists) leaves nothing sound to build on."""
+    """The problems of a document, in text order, and its typed model: JSON Schema first, then the semantic checks
+    on the model of what can be read.  With schema problems, that is the document without its broken entries
+    and versions (`salvage.py`: what is safe to check there), so both kinds are reported together; the model is
+    then of that part only, and None when a problem outside the versions (product, sources) leaves nothing."""
     issues = schema_issues(doc)
-    broken = _broken_versions(issues)
-    product = None
-    if broken is not None:
-        product = build_product(doc.data, doc.file, skip_versions=broken)
-        issues += semantic_issues(doc, product)
-    return sorted(issues, key=lambda i: (i.line, i.column, i.code)), product
+    if not issues:
+        product = build_product(doc.data, doc.file)
+        return _in_text_order(semantic_issues(doc, product)), product
+    readable = salvage(doc, issues, schema_issues)
+    if readable is None:
+        return _in_text_order(issues), None
+    product = build_product(readable.doc.data, doc.file, skip_versions=readable.broken_versions)
+    issues += [issue for issue in semantic_issues(readable.doc, product) if readable.trusted(issue)]
+    return _in_text_order(issues), product
 
 
-def _broken_versions(issues: list[Issue]) -> set | None:
-    """Indices of versions with schema problems; None if a problem outside the versions blocks all checks."""
-    broken = set()
-    for issue in issues:
-        if len(issue.path) < 2 or issue.path[0] != "versions":
-            return None
-        broken.add(issue.path[1])
-    return broken
+def _in_text_order(issues: list[Issue]) -> list[Issue]:
+    return sorted(issues, key=lambda i: (i.line, i.column, i.code))
 
 
 def schema_issues(doc: Document) -> list[Issue]:
@@ -93,6 +92,8 @@ def _translate(doc: Document, error) -> list[Issue]:
                           prefer_key=True) for k in extras]
     if kind == "required":
         return _translate_missing(doc, error, path)
+    if kind == "type" and _number_option([error.schema]) and _written_number(error.instance) is not None:
+        return [doc.issue("schema.number_text", _number_text_message(error.instance, error.schema), path)]
     if kind == "format" and not re.search(error.schema.get("pattern", ""), str(error.instance)):
         return []  # not even shaped like one (YYYY-MM-DD): the pattern error already says so
     if kind == "minLength" and path[-1:] == ("source",):
@@ -190,6 +191,8 @@ def _date_problem(text: str) -> str:
 
 
 def _show(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as written in YAML, not Python's True
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, dict):
@@ -199,11 +202,55 @@ def _show(value) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+# ── numbers written as text: '50万', '80%', '1.8万元' ──────────────────────────────────────────────
+
+_UNITS = {"": 1, "百": 100, "千": 1000, "k": 1000, "万": 10_000, "w": 10_000, "亿": 100_000_000}
+_NUMBER_TEXT = re.compile(r"^\s*[¥￥]?\s*(\d[\d,，]*(?:\.\d+)?)\s*(百|千|k|万|w|亿)?\s*(元|块|天|日|周岁|岁)?\s*$", re.I)
+_PERCENT_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[%％]\s*$")
+
+
+def _written_number(value) -> Decimal | None:
+    """The number a text stands for when it is a number with a unit ('50万' → 500000, '80%' → 0.8), else None."""
+    if not isinstance(value, str):
+        return None
+    if match := _PERCENT_TEXT.match(value):
+        return Decimal(match.group(1)) / 100
+    if match := _NUMBER_TEXT.match(value):
+        digits = match.group(1).replace(",", "").replace("，", "")
+        return Decimal(digits) * _UNITS[(match.group(2) or "").lower()]
+    return None
+
+
+def _number_option(options: list) -> dict | None:
+    """The option (searched through nested choices) that takes a number, if any: the value's expected type."""
+    for option in options:
+        if option.get("type") in ("number", "integer"):
+            return option
+        found = _number_option(option.get("oneOf", []) + option.get("anyOf", []))
+        if found is not None:
+            return found
+    return None
+
+
+def _number_text_message(value: str, number: dict) -> str:
+    """'50万' where an amount is expected: say it is a number in yuan, and which number."""
+    meant = _written_number(value)
+    shown = format(meant.normalize(), "f")
+    if number.get("maximum") == 1:
+        return f"{_show(value)} 须为 0 到 1 之间的小数（如 {shown}）：比例不写 %"
+    if number.get("type") == "integer":
+        return f"{_show(value)} 须为整数（如 {shown}），不加单位或引号"
+    return f"{_show(value)} 须为以元计的数字（如 {shown}）：不写“万”“元”等单位，也不加引号"
+
+
 # ── oneOf / anyOf: several ways to write one thing ───────────────────────────────────────────────
 
 def _translate_choice(doc: Document, error, path: tuple) -> list[Issue]:
     """Report the problems of the way of writing the author most plausibly meant, not of every way."""
     options = error.validator_value
+    number = _number_option(options)
+    if number is not None and _written_number(error.instance) is not None:  # '50万' for an amount: not an id's pattern
+        return [doc.issue("schema.number_text", _number_text_message(error.instance, number), path)]
     if all(set(option) == {"required"} for option in options):
         return _translate_either(doc, error, path, [option["required"][0] for option in options])
     if not error.context:

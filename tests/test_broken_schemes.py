@@ -63,6 +63,7 @@ class Broken:
     says: tuple = ()  # words the message must contain (the offending value or key, the remedy)
     at: tuple = ()  # needles locating the expected line in the changed text; default: the new text
     count: int = 1  # how many issues the change causes in all
+    shuns: tuple = ()  # codes the message must not show: a person is told names, not ids
 
 
 CASES = [
@@ -154,7 +155,8 @@ CASES = [
            "          when: {pre_existing: true, low_income: [none], disabled: false}\n", "band.gap",
            "versions[1].premium.bands", says=("有既往症", "非低收入人员", "残疾人"), at=(V1, "bands:")),
     Broken("band-overlap", "{age: {min: 51, max: 150}", "{age: {min: 50, max: 150}", "band.overlap",
-           "versions[1].premium.bands[2].when", says=("young", "senior", "50")),
+           "versions[1].premium.bands[2].when", says=("50 周岁及以下、无既往症", "51 周岁及以上、无既往症", "50"),
+           shuns=("young", "senior")),
     Broken("age-min-above-max", "{age: {min: 0, max: 50}", "{age: {min: 60, max: 50}", "conditions.age_order",
            "versions[1].premium.bands[1].when.age.max", says=("60", "50")),
     # ── progressive segments ──────────────────────────────────────────────────────────────────────
@@ -200,12 +202,13 @@ CASES = [
            says=("2024",), at=('- id: "2024"', '- id: "2024"')),
     Broken("two-liabilities-route-one-claim-part", "        care: [chronic_outpatient]\n",
            "        care: [chronic_outpatient, inpatient]\n", "liability.overlap", "versions[1].liabilities[3].care",
-           says=("in_policy", "chronic", "住院")),
+           says=("医保目录内个人自付", "门诊慢特病个人自付", "住院"), shuns=("in_policy", "chronic")),
     # the generic chronic_outpatient covers class 1 too: a second liability for class 1 overlaps it
     Broken("class-1-chronic-outpatient-also-under-its-parent",
            "        covers: in_policy_self_pay\n        care: [inpatient, emergency, day_surgery]\n",
            "        covers: in_policy_self_pay\n        care: [inpatient, emergency, day_surgery, chronic_outpatient_1]\n",
-           "liability.overlap", "versions[1].liabilities[3].care", says=("in_policy", "chronic", "一类门诊慢特病"),
+           "liability.overlap", "versions[1].liabilities[3].care",
+           says=("医保目录内个人自付", "门诊慢特病个人自付", "一类门诊慢特病"), shuns=("in_policy", "chronic"),
            at=(V1, "- id: chronic", "care:")),
     Broken("ratio-rows-with-gap", "            - {when: {hospital_level: [3]}, rate: 0.6}\n", "", "ratio.gap",
            "versions[1].liabilities[1].ratio.rows", says=("三级",), at=("- id: out_of_policy", "rows:")),
@@ -248,13 +251,17 @@ CASES = [
            "{name: 示例财产保险股份有限公司, share: 0.5}", "insurers.shares", "versions[1].insurers",
            says=("0.6 + 0.5", "1.1"), at=(V1, "insurers:")),
     Broken("premium-above-declared-max", "          amount: 89\n", "          amount: 129\n", "limits.premium",
-           "versions[1].premium.bands[2].amount", says=("129", "100")),
+           "versions[1].premium.bands[2].amount", says=("51 周岁及以上、无既往症", "129", "100"),
+           shuns=("senior",)),
     Broken("pooled-deductible-above-declared-max", "amount: 3000, source", "amount: 20000, source",
-           "limits.deductible", "versions[1].deductibles[0].amount", says=("20,000", "15,000")),
+           "limits.deductible", "versions[1].deductibles[0].amount", says=("住院共用起付线", "20,000", "15,000"),
+           shuns=("shared",)),
     Broken("inline-deductible-above-declared-max", "        deductible: 1000\n", "        deductible: 16000\n",
-           "limits.deductible", "versions[1].liabilities[3].deductible", says=("16,000", "15,000")),
+           "limits.deductible", "versions[1].liabilities[3].deductible", says=("门诊慢特病个人自付", "16,000", "15,000"),
+           shuns=("chronic",)),
     Broken("cap-below-declared-min", "amount: 1500000, source", "amount: 800000, source", "limits.cap",
-           "versions[1].caps[0].amount", says=("800,000", "1,000,000")),
+           "versions[1].caps[0].amount", says=("住院共用保额", "800,000", "1,000,000"),
+           shuns=("total",)),
     # ── the special groups (优抚对象 entitled_care, 残疾人 disabled): yes/no, nothing else ─────────────
     Broken("special-group-value-not-yes-or-no", "          payer: government\n          when: {low_income: [",
            "          payer: government\n          when: {disabled: severe, low_income: [", "schema.type",
@@ -271,7 +278,21 @@ CASES = [
            at=("- id: low_income_full", "[disabled,")),
     Broken("subsidy-above-premium", "          amount: 10\n          source: s1 第四条\n",
            "          amount: 20\n          source: s1 第四条\n", "funding.subsidy_exceeds_premium",
-           "versions[1].funding.subsidies[0].amount", says=("20", "10", "low_income"), at=("amount: 20",)),
+           "versions[1].funding.subsidies[0].amount", says=("20", "10", "低收入人员"), at=("amount: 20",),
+           shuns=("low_income",)),
+    # ── numbers written as a person says them: the message asks for the number, not an id ──────────────
+    Broken("cap-in-wan", "        cap: 500000\n", "        cap: 50万\n", "schema.number_text",
+           "versions[1].liabilities[2].cap", says=("50万", "以元计的数字", "500000"), shuns=("编号",)),
+    Broken("band-amount-in-yuan", "          amount: 89\n", "          amount: 89元\n", "schema.number_text",
+           "versions[1].premium.bands[2].amount", says=("89元", "以元计的数字")),
+    Broken("ratio-in-percent", "        ratio: 0.5\n", "        ratio: 50%\n", "schema.number_text",
+           "versions[1].liabilities[3].ratio", says=("50%", "0.5", "0 到 1")),
+    Broken("cap-quoted-number", "        cap: 500000\n", "        cap: '500000'\n", "liability.unknown_pool",
+           "versions[1].liabilities[2].cap", says=("500000", "不加引号")),
+    Broken("waiting-days-with-unit", "    eligibility: {basic_insurance_required: true, suspend_when_basic_in_arrears: false}",
+           "    eligibility: {basic_insurance_required: true, suspend_when_basic_in_arrears: false, "
+           "waiting_period: {days: 30天}}", "schema.number_text", "versions[0].eligibility.waiting_period.days",
+           says=("30天", "整数", "30"), at=("30天",)),
 ]
 
 
@@ -303,6 +324,8 @@ def test_broken_scheme_is_reported_at_its_place(case: Broken):
     assert CHINESE.search(issue.message), issue.message
     for word in case.says:
         assert word in issue.message, f"{word!r} not in {issue.message!r}"
+    for code in case.shuns:
+        assert code not in issue.message, f"{code!r} in {issue.message!r}"
     assert len(issues) == case.count, "; ".join(map(str, issues))
 
 
@@ -392,13 +415,15 @@ def test_cli_validate_json_lists_every_error_with_its_place(broken_file: Path):
     assert report["ok"] is False
     (entry,) = report["files"]
     assert entry["file"] == str(broken_file) and entry["ok"] is False
-    (error,) = entry["errors"]  # the ratio error hides the drug list only within its own version
+    # the ratio's shape takes out its own liability only: the drug list of another one is still checked
+    schema_error, drug_list = sorted(entry["errors"], key=lambda e: e["code"] != "schema.maximum")
     text = broken_file.read_text(encoding="utf-8")
     line = line_of(text, "ratio: 50")
-    assert error == {"code": "schema.maximum", "path": "versions[1].liabilities[3].ratio", "file": str(broken_file),
-                     "line": line, "column": text.splitlines()[line - 1].index("50") + 1,
-                     "message": error["message"]}
-    assert "50" in error["message"]
+    assert schema_error == {"code": "schema.maximum", "path": "versions[1].liabilities[3].ratio",
+                            "file": str(broken_file), "line": line, "column": text.splitlines()[line - 1].index("50") + 1,
+                            "message": schema_error["message"]}
+    assert "50" in schema_error["message"]
+    assert (drug_list["code"], drug_list["line"]) == ("liability.drug_list_unknown", line_of(text, "specail"))
 
 
 def test_cli_validate_semantic_errors_all_in_json(tmp_path: Path):

@@ -152,7 +152,7 @@ def test_hit_policy_first_takes_the_liability_declared_first(v2025):
         {"code": "tafamidis", "indication": "attr-cm", "amount": 300000, "where": "pharmacy"}])),
         product.version(2025))
     assert settled.by_liability == {"domestic-drugs": 18_000_000}  # 300,000 × 60 %, though overseas pays more
-    assert any("hit_policy: first" in s["text"] for s in settled.trace)
+    assert any(s["rule"] == "hit_policy.first" and "书写在前" in s["text"] for s in settled.trace)
 
 
 # ── broken uses of every new term ─────────────────────────────────────────────────────────────
@@ -233,7 +233,7 @@ def test_explain_shows_each_plan_whole_and_the_hit_policy(v2025):
     text = version_text(v2025)
     basic, plus = text.index("【方案：基础版】"), text.index("【方案：升级版】")
     assert "CAR-T 治疗" not in text[basic:plus] and "CAR-T 治疗：住院【假设】发生的CAR-T 细胞治疗所列项目的费用" in text[plus:]
-    assert "129.00 元" in text[plus:] and "赔得多的责任赔付（hit_policy: max）" in text
+    assert "129.00 元" in text[plus:] and "一个项目几项责任都能赔付时：赔得多的责任赔付" in text
     assert "【治疗项目目录】" in text and "帕博利珠单抗注射液：适应症不限" in text
 
 

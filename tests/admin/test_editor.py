@@ -26,6 +26,24 @@ def test_live_validation_points_at_the_broken_line(app, draft):
     assert "不能大于 1" in issue["message"]  # Chinese, with the hint for ratios
 
 
+def test_live_validation_shows_a_semantic_problem_beside_a_schema_error(app, draft):
+    """The band overlap is not hidden until `cap: 50万` is fixed: both are shown at once, each at its line."""
+    broken = _replace_once(draft.yaml_text, "cap: {value: 500000,", "cap: {value: 50万,")
+    broken = _replace_once(broken, "care: [chronic_outpatient, major_outpatient]",
+                           "care: [chronic_outpatient, major_outpatient, inpatient]")
+    body = Browser(app, "pm").validate(broken, draft.id).get_json()
+    shown = {(i["code"], i["line"]) for i in body["issues"]}
+    assert shown == {("schema.number_text", _line_of(broken, "cap: {value: 50万,")),
+                     ("liability.overlap", _line_of(broken, "care: [chronic_outpatient, major_outpatient, inpatient]"))}
+    overlap = next(i for i in body["issues"] if i["code"] == "liability.overlap")
+    assert "门诊慢特病个人自付" in overlap["message"] and "chronic_outpatient" not in overlap["message"]
+
+
+def _replace_once(text: str, old: str, new: str) -> str:
+    assert text.count(old) == 1, old
+    return text.replace(old, new)
+
+
 def test_live_validation_of_a_yaml_syntax_error(app, draft):
     lines = draft.yaml_text.split("\n")
     at = next(i for i, line in enumerate(lines) if "name: 咸惠保" in line) + 1

@@ -39,7 +39,7 @@ def test_the_version_page_lists_the_changes_by_meaning_and_links_to_the_changes_
     row = version_row(session, "zaohuibao", "2025")
     html = Browser(app, "regulator").get(f"/versions/{row.id}").get_data(as_text=True)
     page = text_of(html)
-    assert "与上一版本 zaohuibao@2024 的差异 12 项" in page
+    assert "与上一版本“枣惠保 2024 年度（差异化定价首年）”的差异 12 项" in page
     assert DEDUCTIBLE in page
     assert "档位“有既往症人群”保费：139.00 元 → 159.00 元" in page
     assert "特药“瑞基奥仑赛注射液（CAR-T）”：复发或难治性大 B 细胞淋巴瘤 【假设】" in page  # an assumed new value
@@ -85,7 +85,7 @@ def test_an_invalid_draft_keeps_its_text_diff(app, draft, session):
     pm.post(f"/versions/{draft.id}/edit", {"yaml_text": broken, "row_version": draft.row_version})
     html = pm.get(f"/versions/{draft.id}").get_data(as_text=True)
     page = text_of(DETAILS.sub("", html))
-    assert "与上一版本 xianhuibao@2023 的差异" in page and "暂时无法按含义比较" in page
+    assert "与上一版本“咸惠保（首年）”的差异" in page and "暂时无法按含义比较" in page
     assert any("ratio: {value: 8," in d for d in DETAILS.findall(html))
 
 

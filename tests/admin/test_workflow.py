@@ -127,7 +127,7 @@ def test_the_reviewer_sees_what_changed_since_last_year(app, draft, session):
     row = version_row(session, "xianhuibao", "2024")
     pm.post(f"/versions/{row.id}/submit", {"row_version": row.row_version})
     page = Browser(app, "reviewer").get(f"/versions/{row.id}").get_data(as_text=True)
-    assert "与上一版本 xianhuibao@2023 的差异" in page
+    assert "与上一版本“咸惠保（首年）”的差异" in page
     assert "档位“统一保费”保费：69.00 元 → <b>79.00 元</b>" in page  # by meaning, as on the changes page
     text_diff = page[page.index('<details class="text-diff">'):]  # the text, folded below
     assert "-          amount: {value: 69" in text_diff and "+          amount: {value: 79" in text_diff
