@@ -135,46 +135,56 @@ class OneOf:
 
 @dataclass(frozen=True)
 class PreExisting:
-    """`pre_existing: true | false | [ids]`: any condition, none, or any of the named ones.
+    """`pre_existing: true | false | [ids] | {not: [ids]}`: any condition, none, any of the named ones, or none of
+    them (no condition, or only others).
 
     A point's value is a frozenset of the person's condition ids (`UNNAMED` stands for a condition the version
     does not name: a member written `pre_existing: true`); a plain True or False is read as {UNNAMED} or {}.
-    On the rules' side the person carries `pre_existing` (any) and `pre_existing.<id>: true` per named condition.
+    On the rules' side the person carries `pre_existing` (any) and `pre_existing.<id>: true|false` for every
+    condition the version names.
     """
 
     key: ClassVar[str] = "pre_existing"
-    wanted: bool | None  # True: any; False: none; None: any of `ids`
+    wanted: bool | None  # True: any; False: none; None: any of `ids` (or, negated, none of them)
     ids: tuple = ()
+    negated: bool = False
     names: tuple = field(default=(), compare=False)  # what a person calls each id (the version's list)
 
     @staticmethod
     def schema(_key: str) -> dict:
+        ids = {"type": "array", "items": {"type": "string", "pattern": ID_PATTERN}, "minItems": 1, "uniqueItems": True}
         return {"oneOf": [{"type": "boolean", "description": "true：有既往症（任何一种）；false：无既往症"},
-                          {"type": "array", "items": {"type": "string", "pattern": ID_PATTERN}, "minItems": 1,
-                           "uniqueItems": True, "description": "有其中任何一种既往症（pre_existing_conditions 的编号）"}]}
+                          {**ids, "description": "有其中任何一种既往症（pre_existing_conditions 的编号）"},
+                          {"type": "object", "properties": {"not": ids}, "required": ["not"],
+                           "additionalProperties": False, "description": "其中任何一种都没有（无既往症或只有其他既往症）"}]}
 
     @classmethod
     def parse(cls, _key: str, written, names: dict | None = None) -> "PreExisting":
         if isinstance(written, bool):
             return cls(written)
-        ids = tuple(written)
-        return cls(None, ids, tuple((names or {}).get(i, i) for i in ids))
+        negated = isinstance(written, dict)
+        ids = tuple(written["not"] if negated else written)
+        return cls(None, ids, negated, tuple((names or {}).get(i, i) for i in ids))
 
     def holds(self, value) -> bool:
         held = as_condition_set(value)
         if self.wanted is not None:
             return bool(held) is self.wanted
-        return bool(held & set(self.ids))
+        return bool(held & set(self.ids)) is not self.negated
 
     def compile(self) -> list[dict]:
         if self.wanted is not None:
             return [{"pre_existing": self.wanted}]
+        if self.negated:
+            return [{f"pre_existing.{i}": False} for i in self.ids]
         return _any_true([f"pre_existing.{i}" for i in self.ids])
 
     def describe(self) -> str:
         if self.wanted is not None:
             return _FLAGS["pre_existing"][0 if self.wanted else 1]
-        return f"有既往症：{'或'.join(self.names or self.ids)}"
+        names = "、".join(self.names or self.ids)
+        return f"没有既往症{names}" if self.negated else f"有既往症{names}之一" if len(self.ids) > 1 \
+            else f"有既往症{names}"
 
     @staticmethod
     def axis(clauses: list) -> list:

@@ -42,7 +42,14 @@ def eligibility(person: Person, version: Version, trace: Trace | None = None) ->
 
 
 def _eligibility_event(person: Person, version: Version) -> dict:
-    return {"t": "eligibility", **person.point(_age_reference(version))}
+    return {"t": "eligibility", **person_point(person, version, _age_reference(version))}
+
+
+def person_point(person: Person, version: Version, reference: str) -> dict:
+    """The person as the rules see them, with each of the version's named pre-existing conditions as a yes/no
+    (`pre_existing.<id>`: conditions.PreExisting compiles to these)."""
+    return {**person.point(reference),
+            **{f"pre_existing.{c}": c in person.conditions for c in version.pre_existing_conditions}}
 
 
 def _read_eligibility(decision: Decision, person: Person, version: Version, trace: Trace) -> Eligibility:
@@ -121,7 +128,7 @@ def quote(person: Person, version: Version, trace: bool = True) -> Quote:
     _check_person(person, version, [*(b.when for b in version.bands), *(s.when for s in version.subsidies),
                                     *_eligibility_whens(version)], ())
     steps = Trace(trace)
-    point = person.point(_age_reference(version))
+    point = person_point(person, version, _age_reference(version))
     events = [{"t": "eligibility", **point}, {"t": "band", **point},
               *({"t": "subsidy", "subsidy": s.id, **point} for s in version.subsidies)]
     decisions = compiled(version).decide(events)  # one batch: eligibility, band and subsidies together
@@ -347,7 +354,7 @@ def _read_timeline(decision: timeline.TimelineDecision, steps: Trace) -> Eligibi
 def _claim_point(claim: Claim, version: Version) -> dict:
     """The claim as the routing rules see it: care, hospital level and the member on the claim date; with a
     hospital, whether it is on each of the version's hospital lists (conditions.HospitalIn)."""
-    point = {"care": claim.care, **claim.member.point(claim.date)}
+    point = {"care": claim.care, **person_point(claim.member, version, claim.date)}
     level = hospital_level(claim, version)
     if level is not None:
         point["hospital_level"] = level
@@ -431,11 +438,19 @@ def _layers_for(claim: Claim, version: Version) -> tuple[Layer, ...]:
 
 
 def _claim_whens(claim: Claim, version: Version) -> list:
-    """The conditions that may decide this claim: of the liabilities for its care (or its items' care), their
-    ratio rows, and the exclusions the engine applies."""
-    cares = {claim.care, *(item.where for item in claim.items)}
-    return [*(when for layer in _layers_for(claim, version) for liability in layer.liabilities
-              if cares & set(vocab.care_covered(liability.care))
+    """The conditions that may decide this claim: of the liabilities that may pay one of its parts (its cost kinds
+    at its care, its items on their lists where given), their ratio rows, and the exclusions the engine applies."""
+    asked = [(covers, claim.care) for covers, fen in (("in_policy_self_pay", claim.in_policy_fen),
+                                                      ("out_of_policy_self_pay", claim.out_of_policy_fen)) if fen]
+    asked += [(item.code, item.where) for item in claim.items]
+
+    def may_pay(liability: Liability) -> bool:
+        cares = vocab.care_covered(liability.care)
+        return any(care in cares and (what == liability.covers or any(
+            what in version.item_lists[i].items for i in liability.lists if i in version.item_lists))
+            for what, care in asked)
+
+    return [*(when for layer in _layers_for(claim, version) for liability in layer.liabilities if may_pay(liability)
               for when in (liability.when, *(row.when for row in liability.rows))),
             *(e.when for e in version.exclusions if e.checked)]
 

@@ -150,8 +150,7 @@ class Person:
         point = {"age": self.age_on(reference), "pre_existing": self.pre_existing, "low_income": self.low_income,
                  "entitled_care": self.entitled_care, "disabled": self.disabled,
                  "basic_insurance": self.basic_insurance, "basic_insurance_status": self.basic_insurance_status,
-                 "hukou": self.hukou, "occupation": self.occupation,
-                 **{f"pre_existing.{c}": True for c in self.conditions}}  # conditions.PreExisting compiles to these
+                 "hukou": self.hukou, "occupation": self.occupation}
         if self.sex is not None:
             point["sex"] = self.sex
         return point
