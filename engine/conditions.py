@@ -183,8 +183,8 @@ class PreExisting:
         if self.wanted is not None:
             return _FLAGS["pre_existing"][0 if self.wanted else 1]
         names = "、".join(self.names or self.ids)
-        return f"没有既往症{names}" if self.negated else f"有既往症{names}之一" if len(self.ids) > 1 \
-            else f"有既往症{names}"
+        return f"没有既往症（{names}）" if self.negated else f"有既往症（{names}）之一" if len(self.ids) > 1 \
+            else f"有既往症（{names}）"
 
     @staticmethod
     def axis(clauses: list) -> list:

@@ -11,7 +11,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Callable
 
-from . import timeline, vocab
+from . import explain, timeline, vocab
 from .accumulators import Accumulators, PoolKey, PoolKind, accumulators_as_list
 from .inputs import Claim, Person
 from .issues import InputError, Issue
@@ -258,7 +258,7 @@ def adjudicate(claim: Claim, version: Version, accumulators: Accumulators | None
     excluded = _read_exclusions(exclusion_events, decisions[len(events):], version) if elig.outcome == "eligible" else None
     if excluded is not None:  # the whole claim falls under a named exclusion
         exclusion, rule = excluded
-        steps.add("exclusion", rule, exclusion.prov, lambda: f"{exclusion_reason(exclusion)}，本次不予赔付",
+        steps.add("exclusion", rule, exclusion.prov, lambda: f"{exclusion_reason(exclusion, version)}，本次不予赔付",
                   amount_fen=claim.total_fen, result_fen=0)
         steps.add("total", "exclusion", None, "本方案共赔付 0.00 元", amount_fen=claim.total_fen, result_fen=0)
         result.patient_remainder_fen = claim.total_fen
@@ -294,11 +294,9 @@ def adjudicate(claim: Claim, version: Version, accumulators: Accumulators | None
     return result
 
 
-def exclusion_reason(exclusion) -> str:
-    """'属于责任免除：既往症人员的 CAR-T 治疗〔出处〕' — the exclusion by name, with its source or 【假设】."""
-    prov = exclusion.prov
-    where = prov.source if prov.source else f"【假设】{prov.assumed}" if prov.assumed else "未写出处"
-    return f"属于责任免除：{exclusion.name}〔{where}〕"
+def exclusion_reason(exclusion, version: Version) -> str:
+    """'属于责任免除：既往症人员的 CAR-T 治疗〔《…》第七条〕' — the exclusion by name, with its source or 【假设】."""
+    return f"属于责任免除：{exclusion.name}{explain.reference(exclusion.prov, version.sources)}"
 
 
 def _exclusion_events(claim: Claim, version: Version, drugs: list[Part], point: dict) -> list[tuple]:
@@ -331,7 +329,7 @@ def _read_exclusions(asked: list[tuple], decisions: list[Decision], version: Ver
         if part is None:
             whole = (exclusion, decision.rule)
         elif not part.refusal:
-            part.refusal, part.refused_by, part.rule = exclusion_reason(exclusion), exclusion.prov, decision.rule
+            part.refusal, part.refused_by, part.rule = exclusion_reason(exclusion, version), exclusion.prov, decision.rule
     return whole
 
 
