@@ -6,6 +6,7 @@ path refuses each term (Unsupported), so a caller falls back to the rules path r
 """
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -282,3 +283,32 @@ def test_the_vectorised_path_refuses_each_new_term(term, change, reason):
     compile_version(version_of(plain))  # the same scheme without the term is settled on arrays
     with pytest.raises(Unsupported, match=reason):
         compile_version(version_of(change(plain)))
+
+
+# ── the compiled rules agree with the conditions as written ───────────────────────────────────
+
+def test_rules_and_conditions_agree_on_named_conditions_and_hospital_lists():
+    """Every part of every liability, for every combination of named conditions and list membership: the
+    durable-rules route (events carry pre_existing.<id> and hospital_in.<list> yes/no) is the one `Condition.holds`
+    gives on the same person and hospital as sets."""
+    from engine.conditions import PreExisting
+    from engine.rules import compiled
+    from test_rules import expected_route
+
+    version = version_of(mutate(CITY, *RATIO_BY_HOSPITAL))
+    people = PreExisting.axis([when.get("pre_existing") for when in version.conditions() if "pre_existing" in when])
+    assert len(people) == 2 + 2 ** 5 - 1  # none, unnamed only, every combination of the five named
+    parts = [{"covers": "in_policy_self_pay"}, {"candidate": "domestic-drugs", "list": "domestic"},
+             {"candidate": "car-t", "list": "car-t"}]
+    events, points = [], []
+    for part, held, on_list, care in itertools.product(parts, people, (False, True), ("inpatient", "pharmacy")):
+        base = {"t": "part", "layer": "scheme", **part, "care": care, "age": 40, "low_income": "none",
+                "entitled_care": False, "disabled": False, "basic_insurance": "resident",
+                "basic_insurance_status": "active", "hukou": "local", "occupation": "general"}
+        events.append({**base, "pre_existing": bool(held),
+                       **{f"pre_existing.{c}": c in held for c in version.pre_existing_conditions},
+                       "hospital_in.car-t-centres": on_list})
+        points.append({**base, "pre_existing": held, "hospital_in": frozenset({"car-t-centres"} if on_list else ())})
+    decisions = compiled(version).decide(events)
+    assert [d.value for d in decisions] == [expected_route(version, p) for p in points]
+    assert {type(d.value).__name__ for d in decisions} == {"Route", "NoRuleMatched"}
