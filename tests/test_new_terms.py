@@ -312,3 +312,15 @@ def test_rules_and_conditions_agree_on_named_conditions_and_hospital_lists():
     decisions = compiled(version).decide(events)
     assert [d.value for d in decisions] == [expected_route(version, p) for p in points]
     assert {type(d.value).__name__ for d in decisions} == {"Route", "NoRuleMatched"}
+
+
+def test_hmb_quote_takes_sex_and_named_conditions():
+    from click.testing import CliRunner
+    from engine.cli import main
+
+    path = str(Path(__file__).parent / "fixtures" / "shanghai.yaml")
+    ok = CliRunner().invoke(main, ["quote", path, "--year", "2024", "--age", "50", "--condition", "cancer",
+                                   "--sex", "female", "--json"])
+    assert ok.exit_code == 0 and '"premium_fen": 12900' in ok.output
+    unknown = CliRunner().invoke(main, ["quote", path, "--year", "2024", "--age", "50", "--condition", "diabetes"])
+    assert unknown.exit_code == 1 and "肝硬化（cirrhosis）" in unknown.output
