@@ -245,7 +245,7 @@ class ItemList:
 
 @dataclass(frozen=True)
 class Named:
-    """An entry of one of the version's own named lists: a pre-existing condition, a hospital list."""
+    """A named pre-existing condition the version lists (`pre_existing_conditions`)."""
     id: str
     name: str
     prov: Provenance

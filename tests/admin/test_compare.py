@@ -14,14 +14,12 @@ from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
-
-from engine.compare import PARAMETERS
 from sqlalchemy import select
 
 from admin_ui import comparison as comparing
 from admin_ui.models import Job
 from engine import adjudicate, load_product, parse_claim
-from engine.compare import comparison_steps, graded_bill_sizes, standard_profiles
+from engine.compare import PARAMETERS, comparison_steps, graded_bill_sizes, standard_profiles
 from engine.money import format_yuan
 
 from .conftest import REPO, XIANHUIBAO, Browser, bearer, login, version_row
