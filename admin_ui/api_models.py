@@ -185,7 +185,10 @@ class Person(Request):
     id: Identifier = None
     age: integer(0, vocab.MAX_AGE) = None
     birth_date: Day = None
-    pre_existing: bool = None
+    pre_existing: bool | Annotated[list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]],
+                                   Field(max_length=20)] = Field(
+        default=None, description="是否有既往症；或所患的列名既往症（版本 pre_existing_conditions 的编号）")
+    sex: _enum(vocab.SEX) = None
     low_income: _enum(vocab.LOW_INCOME_VALUES) = None
     entitled_care: bool = Field(default=None, description=vocab.SPECIAL_GROUPS["entitled_care"][0])
     disabled: bool = Field(default=None, description=vocab.SPECIAL_GROUPS["disabled"][0])
@@ -245,6 +248,7 @@ class Claim(Request):
     date: Day
     care: _enum(vocab.CARE)
     hospital_level: Annotated[_enum(vocab.HOSPITAL_LEVELS), BeforeValidator(_json_integer)] = None
+    hospital: Text = Field(default=None, description="就诊医院的编码（版本的医院名单 hospital_lists）")
     in_policy_self_pay_fen: Fen = None
     out_of_policy_self_pay_fen: Fen = None
     items: Annotated[list[Item], Field(max_length=50)] = None
@@ -256,7 +260,8 @@ class Claim(Request):
     def engine_input(self) -> dict:
         """The engine's claim: the same fields, amounts as exact yuan text."""
         data = {"claim_id": self.claim_id, "member": self.member.engine_input(), "date": self.date.isoformat(),
-                "care": self.care, "hospital_level": self.hospital_level, "note": self.note, "accident": self.accident,
+                "care": self.care, "hospital_level": self.hospital_level, "hospital": self.hospital, "note": self.note,
+                "accident": self.accident,
                 "in_policy_self_pay": _yuan(self.in_policy_self_pay_fen),
                 "out_of_policy_self_pay": _yuan(self.out_of_policy_self_pay_fen)}
         for key in ("items", "drugs"):

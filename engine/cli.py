@@ -103,6 +103,9 @@ def _summary(doc, is_cases: bool) -> str:
 @click.option("--age", type=click.IntRange(0, vocab.MAX_AGE), help="年龄（周岁，按方案的年龄基准日）")
 @click.option("--birth-date", help="出生日期 YYYY-MM-DD（代替 --age）")
 @click.option("--pre-existing", is_flag=True, help="有既往症")
+@click.option("--condition", "conditions", multiple=True, metavar="ID",
+              help="所患的列名既往症（版本 pre_existing_conditions 的编号，可写几次；代替 --pre-existing）")
+@click.option("--sex", type=click.Choice(list(vocab.SEX)), help="性别（方案按性别区分时必填）")
 @click.option("--low-income", type=click.Choice(list(vocab.LOW_INCOME)), help="低收入类别")
 @click.option("--entitled-care", is_flag=True, help="优抚对象（退役军人、军烈属等）")
 @click.option("--disabled", is_flag=True, help="残疾人")
@@ -116,17 +119,18 @@ def _summary(doc, is_cases: bool) -> str:
               help="被保险人与个人账户持有人的关系")
 @click.option("--trace", "show_trace", is_flag=True, help="显示决策过程")
 @click.option("--json", "as_json", is_flag=True, help="机器可读输出")
-def quote_command(file, year, age, birth_date, pre_existing, low_income, entitled_care, disabled, basic_insurance,
-                  basic_status, pay_with, relation, show_trace, as_json) -> None:
+def quote_command(file, year, age, birth_date, pre_existing, conditions, sex, low_income, entitled_care, disabled,
+                  basic_insurance, basic_status, pay_with, relation, show_trace, as_json) -> None:
     """报价：一个人适用的档位、保费和缴费方。"""
     if (age is None) == (birth_date is None):
         raise click.UsageError("请给出 --age 或 --birth-date 之一")
     version = _version(_product(file, as_json), year, as_json)
-    person_data = {"pre_existing": pre_existing, "low_income": low_income or "none",
+    person_data = {"pre_existing": list(conditions) if conditions else pre_existing, "low_income": low_income or "none",
                    "entitled_care": entitled_care, "disabled": disabled,
                    "basic_insurance": basic_insurance, "basic_insurance_status": basic_status,
                    "pay_with": pay_with, "relation": relation}
     person_data.update({"age": age} if age is not None else {"birth_date": birth_date})
+    person_data.update({"sex": sex} if sex else {})
     try:
         result = quote(parse_person(person_data), version)
     except InputError as exc:

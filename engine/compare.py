@@ -122,7 +122,14 @@ PARAMETERS = [
         {c for l in v.scheme_layer.liabilities for c in l.care}, key=list(vocab.CARE).index)),
      lambda v: [l.care_choice.prov for l in v.scheme_layer.liabilities]),
     ("insurers", "共保体", lambda v: f"{v.insurers[0].name} 主承保，共 {len(v.insurers)} 家", _section("insurers")),
-    ("one_stop", "一站式结算", lambda v: "是" if v.one_stop else "否", lambda v: [_choice(v, "one_stop").prov]),
+    ("one_stop", "一站式结算", lambda v: ("是" if v.one_stop else "否") + (
+        f"（仅限“{v.hospital_lists[v.one_stop_at].name}”名单内）" if v.one_stop_at in v.hospital_lists else ""),
+     lambda v: [_choice(v, "one_stop").prov]),
+    ("pre_existing_conditions", "列名的既往症", lambda v: "、".join(c.name for c in v.pre_existing_conditions.values())
+     or "不分病种", lambda v: [c.prov for c in v.pre_existing_conditions.values()]),
+    ("exclusions", "责任免除", lambda v: "；".join(e.name for e in v.exclusions) or "未列", lambda v: [e.prov for e in v.exclusions]),
+    ("hospital_lists", "医院名单", lambda v: "；".join(f"{h.name} {len(h.hospitals)} 家" for h in v.hospital_lists.values())
+     or "无", lambda v: [h.prov for h in v.hospital_lists.values()]),
     ("assumptions", "假设数值", lambda v: f"{len(assumptions(v))} 项", _no_provenance),
 ]
 
@@ -161,10 +168,18 @@ def _enrolled(version: Version) -> dict:
     return {"plan": version.plan} if version.plan else {}
 
 
+# A standard profile names no hospital: under a version with hospital lists it is treated at one on none of them.
+UNLISTED_HOSPITAL = "PROFILE-UNLISTED"
+UNLISTED_NOTE = "就诊医院按不在方案医院名单内计算"
+
+
 def profile_claim(profile: dict, version: Version) -> dict:
-    """A standard profile as a claim on the first day of the version's period, under the version's plan."""
+    """A standard profile as a claim on the first day of the version's period, under the version's plan (at a
+    hospital on none of the version's lists, where it has lists)."""
     member = {"id": f"profile-{profile['id']}", **profile["member"], **_enrolled(version)}
-    return {"claim_id": f"profile-{profile['id']}", "member": member, "date": version.period[0], **profile["claim"]}
+    where = {"hospital": UNLISTED_HOSPITAL} if version.hospital_lists and "hospital" not in profile["claim"] else {}
+    return {"claim_id": f"profile-{profile['id']}", "member": member, "date": version.period[0], **where,
+            **profile["claim"]}
 
 
 def _no_tick() -> None:
@@ -183,8 +198,7 @@ def profile_payouts(versions: list[Version], profiles: list[dict] | None = None,
             cells.append({"paid_fen": settled.paid_fen, "remainder_fen": settled.patient_remainder_fen,
                           "ratio": str((Decimal(settled.paid_fen) / total).quantize(Decimal("0.0001"))) if total else "0",
                           "eligibility": settled.eligibility.outcome,
-                          "note": "" if settled.eligibility.outcome == "eligible"
-                          else vocab.ELIGIBILITY_OUTCOMES[settled.eligibility.outcome]})
+                          "note": _profile_note(settled, version)})
             tick()
         in_fen, out_fen = (yuan_to_fen(profile["claim"].get(k, 0)) for k in ("in_policy_self_pay", "out_of_policy_self_pay"))
         items_fen = sum(yuan_to_fen(item["amount"]) for item in profile["claim"].get("items", []))
@@ -192,6 +206,12 @@ def profile_payouts(versions: list[Version], profiles: list[dict] | None = None,
                      "out_of_policy_fen": out_fen, "items_fen": items_fen, "total_fen": in_fen + out_fen + items_fen,
                      "cells": cells})
     return rows
+
+
+def _profile_note(settled, version: Version) -> str:
+    if settled.eligibility.outcome != "eligible":
+        return vocab.ELIGIBILITY_OUTCOMES[settled.eligibility.outcome]
+    return UNLISTED_NOTE if version.hospital_lists else ""
 
 
 def benefit_curve(version: Version, totals_fen: list[int], out_share: Decimal = Decimal("0.4"),

@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 
 from . import conditions, vocab
-from .explain import drugs_in_force, ratio_phrase, waiting_period_text
+from .explain import drugs_in_force, exclusion_text, hospital_level_text, ratio_phrase, waiting_period_text
 from .model import Layer, Liability, Provenance, Version
 from .money import format_yuan, percent
 
 
 @dataclass(frozen=True)
 class Change:
-    area: str  # period | regulation | insurers | eligibility | premium | funding | deductible | cap | liability | drugs | chain | settlement
+    area: str  # a key of AREAS
     kind: str  # added | removed | changed
     subject: str  # what changed, in Chinese
     before: str = ""
@@ -37,14 +37,15 @@ class Change:
 
 AREAS = {"period": "保险期间", "regulation": "监管与定价", "insurers": "共保体", "eligibility": "参保条件",
          "premium": "保费档位", "funding": "缴费与资助", "deductible": "起付线", "cap": "封顶线", "liability": "保障责任",
-         "drugs": "特药目录", "chain": "赔付顺序", "settlement": "结算", "plan": "方案"}
+         "drugs": "特药目录", "chain": "赔付顺序", "settlement": "结算", "plan": "方案",
+         "pre_existing": "列名的既往症", "exclusions": "责任免除", "hospitals": "医院名单"}
 
 
 def diff_versions(old: Version, new: Version) -> list[Change]:
     """Every change from `old` to `new`, grouped by area in a fixed order."""
     changes: list[Change] = []
-    for compare in (_period, _regulation, _insurers, _eligibility, _bands, _subsidies, _pools, _liabilities, _drugs,
-                    _chain, _settlement):
+    for compare in (_period, _regulation, _insurers, _eligibility, _pre_existing, _bands, _subsidies, _pools,
+                    _liabilities, _exclusions, _drugs, _hospitals, _chain, _settlement):
         changes += compare(old, new)
     return changes + _plans(old, new, changes)
 
@@ -222,6 +223,35 @@ def _liabilities(old: Version, new: Version) -> list[Change]:
     changes += [Change("liability", "removed", f"责任“{l.name}”", before=old.pays_for(l))
                 for l in old_layer.liabilities if l.id not in {x.id for x in new_layer.liabilities}]
     return changes
+
+
+def _pre_existing(old: Version, new: Version) -> list[Change]:
+    return _keyed(old.pre_existing_conditions, new.pre_existing_conditions, "pre_existing",
+                  lambda c: f"既往症“{c.name}”", lambda c: c.name, lambda c: _assumed(c.prov))
+
+
+def _exclusions(old: Version, new: Version) -> list[Change]:
+    """Exclusions by id, compared by what they refuse (as explain words it, with each version's list names)."""
+    texts = {id(e): exclusion_text(version, e) for version in (old, new) for e in version.exclusions}
+    return _keyed({e.id: e for e in old.exclusions}, {e.id: e for e in new.exclusions}, "exclusions",
+                  lambda e: f"责任免除“{e.name}”", lambda e: texts[id(e)], lambda e: _assumed(e.prov))
+
+
+def _hospitals(old: Version, new: Version) -> list[Change]:
+    """Hospital lists by id; within a list, hospitals added, removed or at another level."""
+    changes = _keyed(old.hospital_lists, new.hospital_lists, "hospitals", lambda h: f"医院名单“{h.name}”",
+                     lambda h: f"{len(h.hospitals)} 家医院", lambda h: _assumed(h.prov))
+    for list_id, listed in new.hospital_lists.items():
+        if list_id in old.hospital_lists:
+            changes += _keyed(old.hospital_lists[list_id].hospitals, listed.hospitals, "hospitals",
+                              lambda h, n=listed.name: f"“{n}”名单内的{h.name}", hospital_level_text,
+                              lambda h, p=listed.prov: _assumed(p))
+    return changes + _scalar("settlement", "一站式结算的医院", _one_stop_at(old), _one_stop_at(new))
+
+
+def _one_stop_at(version: Version) -> str:
+    listed = version.hospital_lists.get(version.one_stop_at or "")
+    return f"“{listed.name}”名单内" if listed else "不限"
 
 
 def _ratio_assumed(liability: Liability) -> bool:

@@ -11,14 +11,15 @@ from decimal import Decimal
 from functools import partial
 from typing import Callable
 
-from . import timeline, vocab
+from . import explain, timeline, vocab
 from .accumulators import Accumulators, PoolKey, PoolKind, accumulators_as_list
 from .inputs import Claim, Person
 from .issues import InputError, Issue
 from .model import Layer, Liability, Provenance, RatioRow, Version
 from .money import apply_ratio, format_yuan, percent, round_fen, split_by_shares
-from .rules import (BuiltinRefusal, Decision, EligibilityRuleMet, EngineError, InBand, NoRuleMatched, Route, Subsidised,
-                    compiled)
+from .conditions import UNNAMED
+from .rules import (BuiltinRefusal, Decision, EligibilityRuleMet, EngineError, Excluded, InBand, NoRuleMatched, Route,
+                    Subsidised, compiled)
 from .trace import Trace
 
 # ── eligibility ───────────────────────────────────────────────────────────────────────────────
@@ -41,7 +42,14 @@ def eligibility(person: Person, version: Version, trace: Trace | None = None) ->
 
 
 def _eligibility_event(person: Person, version: Version) -> dict:
-    return {"t": "eligibility", **person.point(_age_reference(version))}
+    return {"t": "eligibility", **person_point(person, version, _age_reference(version))}
+
+
+def person_point(person: Person, version: Version, reference: str) -> dict:
+    """The person as the rules see them, with each of the version's named pre-existing conditions as a yes/no
+    (`pre_existing.<id>`: conditions.PreExisting compiles to these)."""
+    return {**person.point(reference),
+            **{f"pre_existing.{c}": c in person.conditions for c in version.pre_existing_conditions}}
 
 
 def _read_eligibility(decision: Decision, person: Person, version: Version, trace: Trace) -> Eligibility:
@@ -88,6 +96,25 @@ class Quote:
                 "trace": self.trace}
 
 
+def _eligibility_whens(version: Version) -> list:
+    return [rule.when for rule in version.eligibility_rules]
+
+
+def _check_person(person: Person, version: Version, whens: list, at: tuple) -> None:
+    """The person's named pre-existing conditions are the version's; the sex is stated where the terms read it."""
+    issues = []
+    known = version.pre_existing_conditions
+    unknown = [c for c in person.conditions if c not in known]
+    if unknown:
+        listed = "、".join(f"{c.name}（{c.id}）" for c in known.values()) or "（本版本没有列名的既往症；请写 true 或 false）"
+        issues.append(Issue("person.pre_existing", f"既往症“{'、'.join(unknown)}”不是本版本列名的既往症；"
+                            f"列名的既往症：{listed}", at + ("pre_existing",)))
+    if person.sex is None and any("sex" in when for when in whens):
+        issues.append(Issue("person.sex", "本方案按性别区分：请写明 sex（female 女性 或 male 男性）", at + ("sex",)))
+    if issues:
+        raise InputError(issues)
+
+
 def plan_of(person: Person, version: Version, field: tuple = ("plan",)) -> Version:
     """The terms `person` is insured under: the version, or the plan of it they enrolled in."""
     try:
@@ -98,8 +125,10 @@ def plan_of(person: Person, version: Version, field: tuple = ("plan",)) -> Versi
 
 def quote(person: Person, version: Version, trace: bool = True) -> Quote:
     version = plan_of(person, version)
+    _check_person(person, version, [*(b.when for b in version.bands), *(s.when for s in version.subsidies),
+                                    *_eligibility_whens(version)], ())
     steps = Trace(trace)
-    point = person.point(_age_reference(version))
+    point = person_point(person, version, _age_reference(version))
     events = [{"t": "eligibility", **point}, {"t": "band", **point},
               *({"t": "subsidy", "subsidy": s.id, **point} for s in version.subsidies)]
     decisions = compiled(version).decide(events)  # one batch: eligibility, band and subsidies together
@@ -172,6 +201,9 @@ class Part:
     drug: object = None  # the list entry (model.Drug) of an item
     where: str = ""  # an item: the care where it was given
     candidates: tuple = ()  # an item: (liability, list id) of each liability whose lists hold it, in order
+    code: str = ""  # an item's code
+    refused_by: Provenance | None = None  # the clause behind `refusal` (a named exclusion), if not the list's
+    rule: str = "drug_catalogue"  # the rule behind `refusal`
 
 
 @dataclass
@@ -212,16 +244,28 @@ def adjudicate(claim: Claim, version: Version, accumulators: Accumulators | None
            if key.member == claim.member.id and key.version == version.key}
     drugs = _item_parts(claim, version)
     plan = [(layer, _layer_parts(layer, claim, drugs)) for layer in _layers_for(claim, version)]
-    point = _claim_point(claim)
+    point = _claim_point(claim, version)
     events = [_eligibility_event(claim.member, version)]
     events += [event for layer, parts in plan for p in parts for event in _part_events(layer, p, point)]
-    decisions = compiled(version).decide(events)
+    exclusion_events = _exclusion_events(claim, version, drugs, point)
+    decisions = compiled(version).decide(events + [event for _, event in exclusion_events])
     elig = _read_eligibility(decisions[0], claim.member, version, steps)
     if elig.outcome == "eligible" and timeline.has_history(claim):
         elig = _read_timeline(timeline.compiled(version).decide(claim), steps)
     result = Settlement(claim.claim_id, version.key, version.ruleset_name, elig, accumulators=acc)
     if version.plan:
         steps.add("plan", "plan", version.prov, f"参保方案：{version.plan_name}")
+    excluded = _read_exclusions(exclusion_events, decisions[len(events):], version) if elig.outcome == "eligible" else None
+    if excluded is not None:  # the whole claim falls under a named exclusion
+        exclusion, rule = excluded
+        steps.add("exclusion", rule, exclusion.prov, lambda: f"{exclusion_reason(exclusion, version)}，本次不予赔付",
+                  amount_fen=claim.total_fen, result_fen=0)
+        steps.add("total", "exclusion", None, "本方案共赔付 0.00 元", amount_fen=claim.total_fen, result_fen=0)
+        result.patient_remainder_fen = claim.total_fen
+        result.trace = steps.as_list()
+        return result
+    if elig.outcome == "eligible" and version.one_stop_at and claim.hospital:
+        _trace_one_stop(claim, version, steps)
     if elig.outcome != "eligible":
         steps.add("total", "eligibility", None, lambda: f"{vocab.ELIGIBILITY_OUTCOMES[elig.outcome]}，本次不予赔付",
                   amount_fen=claim.total_fen, result_fen=0)
@@ -250,6 +294,54 @@ def adjudicate(claim: Claim, version: Version, accumulators: Accumulators | None
     return result
 
 
+def exclusion_reason(exclusion, version: Version) -> str:
+    """'属于责任免除：既往症人员的 CAR-T 治疗〔《…》第七条〕' — the exclusion by name, with its source or 【假设】."""
+    return f"属于责任免除：{exclusion.name}{explain.reference(exclusion.prov, version.sources)}"
+
+
+def _exclusion_events(claim: Claim, version: Version, drugs: list[Part], point: dict) -> list[tuple]:
+    """(what it asks about, event): the claim once, if some exclusion may refuse a whole claim; each item once
+    per exclusion that names it (by code or list), as the rules decide whether its condition holds."""
+    checked = [e for e in version.exclusions if e.checked]
+    if not checked:
+        return []
+    asked = [(None, {"t": "claim", **point})] if any(e.whole_claim for e in checked) else []
+    for part in drugs:
+        lists = _lists_holding(version, part.code)
+        asked += [(part, {"t": "item", "exclusion": e.id, **point, "care": part.where})
+                  for e in checked if not e.whole_claim and e.refuses_item(part.code, lists)]
+    return asked
+
+
+def _lists_holding(version: Version, code: str) -> list[str]:
+    return [list_id for list_id, item_list in version.item_lists.items() if code in item_list.items]
+
+
+def _read_exclusions(asked: list[tuple], decisions: list[Decision], version: Version):
+    """Refuse the items named exclusions hold (each part keeps why); the exclusion that refuses the whole claim,
+    with its rule, or None."""
+    by_id = {e.id: e for e in version.exclusions}
+    whole = None
+    for (part, _), decision in zip(asked, decisions):
+        if not isinstance(decision.value, Excluded):
+            continue
+        exclusion = by_id[decision.value.exclusion]
+        if part is None:
+            whole = (exclusion, decision.rule)
+        elif not part.refusal:
+            part.refusal, part.refused_by, part.rule = exclusion_reason(exclusion, version), exclusion.prov, decision.rule
+    return whole
+
+
+def _trace_one_stop(claim: Claim, version: Version, steps: Trace) -> None:
+    """Whether the claim is settled one-stop: only at the hospitals of the list `settlement.one_stop_at` names."""
+    listed = version.hospital_lists[version.one_stop_at]
+    hospital = listed.hospitals.get(claim.hospital)
+    how = (f"{hospital.name}在“{listed.name}”名单内：与基本医保一站式结算" if hospital
+           else f"就诊医院（{claim.hospital}）不在“{listed.name}”名单内：出院后申请理赔")
+    steps.add("settlement", "settlement.one_stop_at", listed.prov, f"结算方式：{how}")
+
+
 def _read_timeline(decision: timeline.TimelineDecision, steps: Trace) -> Eligibility:
     """The member's history on the claim date (engine/timeline.py): covered, suspended or outside covered time."""
     steps.add("timeline", decision.rule, decision.prov,
@@ -257,11 +349,35 @@ def _read_timeline(decision: timeline.TimelineDecision, steps: Trace) -> Eligibi
     return Eligibility(decision.outcome, decision.rule, decision.reason, decision.prov.ref())
 
 
-def _claim_point(claim: Claim) -> dict:
-    """The claim as the routing rules see it: care, hospital level and the member on the claim date."""
-    point = {"care": claim.care, **claim.member.point(claim.date)}
-    if claim.hospital_level is not None:
-        point["hospital_level"] = claim.hospital_level
+def _claim_point(claim: Claim, version: Version) -> dict:
+    """The claim as the routing rules see it: care, hospital level and the member on the claim date; with a
+    hospital, whether it is on each of the version's hospital lists (conditions.HospitalIn)."""
+    point = {"care": claim.care, **person_point(claim.member, version, claim.date)}
+    level = hospital_level(claim, version)
+    if level is not None:
+        point["hospital_level"] = level
+    if claim.hospital is not None:
+        point.update({f"hospital_in.{list_id}": claim.hospital in hospitals.hospitals
+                      for list_id, hospitals in version.hospital_lists.items()})
+    return point
+
+
+def hospital_level(claim: Claim, version: Version) -> int | None:
+    """The level the claim states, else that of its hospital on the version's lists."""
+    if claim.hospital_level is not None or claim.hospital is None:
+        return claim.hospital_level
+    hospital = version.hospital(claim.hospital)
+    return hospital.level if hospital else None
+
+
+def _holds_point(claim: Claim, version: Version) -> dict:
+    """The claim as `Condition.holds` reads it (for explaining a refusal): named conditions and hospital lists
+    as sets."""
+    member = claim.member
+    conditions = frozenset(member.conditions) or frozenset({UNNAMED} if member.pre_existing else ())
+    point = {**_claim_point(claim, version), "pre_existing": conditions}
+    if claim.hospital is not None:
+        point["hospital_in"] = version.lists_holding(claim.hospital)
     return point
 
 
@@ -292,10 +408,26 @@ def _check_claim(claim: Claim, version: Version) -> None:
     if not start <= claim.date <= end:
         raise InputError([Issue("claim.date", f"就诊日期 {claim.date} 不在 {version.key} 的保险期间 {start} 至 {end} 内",
                                 ("date",))])
-    if claim.hospital_level is None and _depends_on_level(claim, version):
+    _check_hospital(claim, version)
+    whens = _claim_whens(claim, version)
+    if hospital_level(claim, version) is None and any("hospital_level" in when for when in whens):
         # without it no ratio row matches and the claim would quietly read as "not covered"
         raise InputError([Issue("claim.hospital_level", f"{vocab.CARE[claim.care]}的赔付比例按医院等级区分："
                                 "请给出 hospital_level（1、2 或 3）", ("hospital_level",))])
+    if claim.hospital is None and any("hospital_in" in when for when in whens):
+        names = "、".join(f"“{l.name}”" for l in version.hospital_lists.values())
+        raise InputError([Issue("claim.hospital", f"{vocab.CARE[claim.care]}的赔付看就诊医院是否在{names}名单内："
+                                "请给出 hospital（医院编码）", ("hospital",))])
+    _check_person(claim.member, version, [*_eligibility_whens(version), *whens], ("member",))
+
+
+def _check_hospital(claim: Claim, version: Version) -> None:
+    """A level stated beside a listed hospital must be the list's."""
+    hospital = version.hospital(claim.hospital) if claim.hospital else None
+    if hospital and claim.hospital_level is not None and claim.hospital_level != hospital.level:
+        raise InputError([Issue("claim.hospital_level", f"{hospital.name}在医院名单中是"
+                                f"{vocab.HOSPITAL_LEVELS[hospital.level]}，理赔写的是 hospital_level: "
+                                f"{claim.hospital_level}", ("hospital_level",))])
 
 
 def _layers_for(claim: Claim, version: Version) -> tuple[Layer, ...]:
@@ -303,11 +435,22 @@ def _layers_for(claim: Claim, version: Version) -> tuple[Layer, ...]:
     return version.layers if claim.raw_bill else (version.scheme_layer,)
 
 
-def _depends_on_level(claim: Claim, version: Version) -> bool:
-    return any("hospital_level" in when
-               for layer in _layers_for(claim, version) for liability in layer.liabilities
-               if claim.care in vocab.care_covered(liability.care)
-               for when in (liability.when, *(row.when for row in liability.rows)))
+def _claim_whens(claim: Claim, version: Version) -> list:
+    """The conditions that may decide this claim: of the liabilities that may pay one of its parts (its cost kinds
+    at its care, its items on their lists where given), their ratio rows, and the exclusions the engine applies."""
+    asked = [(covers, claim.care) for covers, fen in (("in_policy_self_pay", claim.in_policy_fen),
+                                                      ("out_of_policy_self_pay", claim.out_of_policy_fen)) if fen]
+    asked += [(item.code, item.where) for item in claim.items]
+
+    def may_pay(liability: Liability) -> bool:
+        cares = vocab.care_covered(liability.care)
+        return any(care in cares and (what == liability.covers or any(
+            what in version.item_lists[i].items for i in liability.lists if i in version.item_lists))
+            for what, care in asked)
+
+    return [*(when for layer in _layers_for(claim, version) for liability in layer.liabilities if may_pay(liability)
+              for when in (liability.when, *(row.when for row in liability.rows))),
+            *(e.when for e in version.exclusions if e.checked)]
 
 
 def _item_parts(claim: Claim, version: Version) -> list[Part]:
@@ -331,7 +474,8 @@ def _item_part(item, day: str, version: Version) -> Part:
                 refusals.append(why)
     label = f"{_kind_label(version, candidates)} {entry.name if entry else item.code}"
     refusal = "" if candidates else (refusals[0] if refusals else f"“{item.code}”不在本方案任何目录中")
-    return Part(None, item.fen, label, refusal=refusal, drug=entry, where=item.where, candidates=tuple(candidates))
+    return Part(None, item.fen, label, refusal=refusal, drug=entry, where=item.where, candidates=tuple(candidates),
+                code=item.code)
 
 
 def _not_payable(entry, item, day: str) -> str:
@@ -351,9 +495,9 @@ def _kind_label(version: Version, candidates: list) -> str:
 def _trace_refused_drugs(drugs: list[Part], version: Version, steps: Trace) -> None:
     for part in drugs:
         if part.refusal:
-            prov = part.drug.prov if part.drug else _scope(version.scheme_layer, None)
-            steps.add("catalogue", "drug_catalogue", prov, f"{part.refusal}，不予赔付", amount_fen=part.fen,
-                      result_fen=0)
+            prov = part.refused_by or (part.drug.prov if part.drug else _scope(version.scheme_layer, None))
+            steps.add("exclusion" if part.refused_by else "catalogue", part.rule, prov, f"{part.label}：{part.refusal}，不予赔付"
+                      if part.refused_by else f"{part.refusal}，不予赔付", amount_fen=part.fen, result_fen=0)
 
 
 def _pay_layer(layer: Layer, answered: list[tuple[Part, list[Decision]]], claim: Claim, version: Version,
@@ -363,16 +507,16 @@ def _pay_layer(layer: Layer, answered: list[tuple[Part, list[Decision]]], claim:
     routed: dict[str, list] = {}
     pool_key = partial(PoolKey, claim.member.id, version.key, layer.id)
     for part, decisions in answered:
-        if part.fen <= 0:
+        if part.fen <= 0 or part.refusal:  # refused before routing (no list pays it, or a named exclusion)
             continue
         routes = [d for d in decisions if isinstance(d.value, Route)]
         if not routes:
-            if not part.refusal:
-                care = part.where or claim.care
-                steps.add("route", decisions[0].rule if decisions else "part.otherwise", _scope(layer, part.covers),
-                          lambda p=part, c=care: f"{p.label} {format_yuan(p.fen)} 元：{layer.name}没有责任覆盖"
-                          f"（{vocab.CARE[c]}）" + _care_unspecified(c, _payers_of(layer, p)),
-                          layer=layer.id, amount_fen=part.fen, result_fen=0)
+            care = part.where or claim.care
+            steps.add("route", decisions[0].rule if decisions else "part.otherwise", _scope(layer, part.covers),
+                      lambda p=part, c=care: f"{p.label} {format_yuan(p.fen)} 元：{layer.name}没有责任覆盖"
+                      f"（{vocab.CARE[c]}）" + (_care_unspecified(c, _payers_of(layer, p))
+                                               or _conditions_unmet(_payers_of(layer, p), c, claim, version)),
+                      layer=layer.id, amount_fen=part.fen, result_fen=0)
             continue
         decision = routes[0] if len(routes) == 1 else _hit(layer, part, routes, version, acc, pool_key, steps)
         routed.setdefault(decision.value.liability, []).append((part, decision))
@@ -520,6 +664,15 @@ def _care_unspecified(care: str, payers: list[Liability]) -> str:
     """'：一类还是二类未说明…' after '没有责任覆盖（门诊慢特病）', when the care's class left unstated is why."""
     why = vocab.care_unspecified(care, [c for l in payers for c in l.care])
     return f"：{why}" if why else ""
+
+
+def _conditions_unmet(payers: list[Liability], care: str, claim: Claim, version: Version) -> str:
+    """'：责任“CAR-T 治疗”只适用于无既往症' — why the liabilities that pay this kind of part, at this care, do not
+    pay this claim (their conditions, read as written)."""
+    point = _holds_point(claim, version)
+    reasons = [f"责任“{l.name}”只适用于{when.describe()}" for l in payers if care in vocab.care_covered(l.care)
+               for when in [l.when] if when and not when.holds(point)]
+    return f"：{'；'.join(reasons)}" if reasons else ""
 
 
 def _scope(layer: Layer, covers: str) -> Provenance:

@@ -29,7 +29,8 @@ def waiting_period_text(version: Version) -> str:
     return f"等待期：参保之日起 {waiting.days} 天内就诊不予赔付" + (f"（{exempt}不设等待期）" if exempt else "")
 
 
-def _ref(prov: Provenance, sources: dict) -> str:
+def reference(prov: Provenance, sources: dict) -> str:
+    """'〔《title》clause〕' for a source, '【假设】reason' for an assumption."""
     if prov.source:
         return f"〔{cited(prov.source, sources)}〕"
     return f"{ASSUMED_MARK}{prov.assumed}" if prov.assumed else ""
@@ -113,7 +114,7 @@ def liability_sentence(layer: Layer, liability: Liability, what: str) -> str:
 
 def _band_rows(version: Version) -> list[dict]:
     return [{"id": b.id, "name": b.name, "who": b.when.describe() + mark(b.prov), "premium": _money(b.amount),
-             "premium_fen": b.amount.fen, "ref": _ref(b.amount.prov, version.sources), "assumed": b.amount.prov.is_assumption}
+             "premium_fen": b.amount.fen, "ref": reference(b.amount.prov, version.sources), "assumed": b.amount.prov.is_assumption}
             for b in version.bands]
 
 
@@ -152,11 +153,52 @@ def assumptions(version: Version) -> list[dict]:
                  item.prov)
     if version.waiting_period:
         note(waiting_period_text(version), version.waiting_period.prov)
+    for condition in version.pre_existing_conditions.values():
+        note(f"列名的既往症“{condition.name}”", condition.prov)
+    for hospitals in version.hospital_lists.values():
+        note(f"医院名单“{hospitals.name}”", hospitals.prov)
+    for exclusion in version.exclusions:
+        note(f"责任免除“{exclusion.name}”", exclusion.prov)
     for key, label in SECTION_LABELS.items():  # assumptions that are neither numbers nor choices: dates, chain...
         written = version.sections.get(key)
         if written and written.assumed:
             note(label, Provenance(assumed=written.assumed))
     return found
+
+
+def own_list_lines(version: Version) -> dict:
+    """The version's own named lists in words, each entry with its source or 【假设】: the pre-existing conditions
+    it names, its hospital lists, its exclusions (what the engine applies, and what is declared only)."""
+    conditions = [f"{c.name} {reference(c.prov, version.sources)}".rstrip()
+                  for c in version.pre_existing_conditions.values()]
+    hospitals = [f"{h.name}：" + "、".join(f"{x.name}（{hospital_level_text(x)}）" for x in h.hospitals.values())
+                 + f" {reference(h.prov, version.sources)}" for h in version.hospital_lists.values()]
+    if version.one_stop_at in version.hospital_lists:
+        hospitals.append(f"一站式结算只在“{version.hospital_lists[version.one_stop_at].name}”名单内的医院")
+    return {"pre_existing": conditions, "hospitals": hospitals,
+            "exclusions": [f"{exclusion_text(version, e)} {reference(e.prov, version.sources)}".rstrip()
+                           for e in version.exclusions]}
+
+
+def hospital_level_text(hospital) -> str:
+    """'三级甲等', or '二级医疗机构' where the grade is not written."""
+    if hospital.grade:
+        return vocab.HOSPITAL_LEVELS[hospital.level].removesuffix("医疗机构") + vocab.HOSPITAL_GRADES[hospital.grade]
+    return vocab.HOSPITAL_LEVELS[hospital.level]
+
+
+def exclusion_text(version: Version, exclusion) -> str:
+    """'投保前已患恶性肿瘤者的 CAR-T 治疗（有既往症恶性肿瘤时，CAR-T 治疗药品所列项目不赔）'."""
+    named = [version.item_lists[i].name if i in version.item_lists else i for i in exclusion.lists]
+    named += [_item_name(version, code) for code in exclusion.items]
+    what = f"{'、'.join(named)}所列项目不赔" if named else "整份理赔不赔"
+    if not exclusion.checked:
+        return f"{exclusion.name}（声明，由理赔人员判断）"
+    return f"{exclusion.name}（{exclusion.when.describe() + '时，' if exclusion.when else ''}{what}）"
+
+
+def _item_name(version: Version, code: str) -> str:
+    return next((l.items[code].name for l in version.item_lists.values() if code in l.items), code)
 
 
 def _chosen_for(version: Version, item: Choice) -> str:
@@ -193,7 +235,7 @@ def _plan_rows(version: Version) -> list[dict]:
     return [{"id": plan.plan, "name": plan.plan_name, "bands": _band_rows(plan),
              "liabilities": [{"id": l.id, "layer": "scheme",
                               "text": liability_sentence(plan.scheme_layer, l, _what(plan, l)),
-                              "ref": _ref(l.prov, plan.sources)} for l in plan.scheme_layer.liabilities]}
+                              "ref": reference(l.prov, plan.sources)} for l in plan.scheme_layer.liabilities]}
             for plan in version.plans]
 
 
@@ -206,22 +248,22 @@ def describe_version(version: Version) -> dict:
                         for c in version.choices if c.key.startswith("filing.") and c.written)
     base = "须参加基本医疗保险" if version.basic_insurance_required else "不要求参加基本医疗保险"
     open_to_all = "，不设年龄、健康状况、既往症等其他门槛" if not version.eligibility_rules else ""
-    elig = [f"参保条件：{base}{open_to_all}。 {_ref(version.eligibility_prov, version.sources)}"]
+    elig = [f"参保条件：{base}{open_to_all}。 {reference(version.eligibility_prov, version.sources)}"]
     if version.suspend_when_basic_in_arrears:
         elig.append("基本医疗保险欠费或参保关系中断期间暂停享受待遇，补缴后恢复。")
     if version.waiting_period:
         waiting = version.waiting_period
-        elig.append(f"{waiting_period_text(version)}{mark(waiting.prov)}。 {_ref(waiting.prov, version.sources)}")
+        elig.append(f"{waiting_period_text(version)}{mark(waiting.prov)}。 {reference(waiting.prov, version.sources)}")
     for rule in version.eligibility_rules:
         elig.append(f"{rule.name}：{rule.when.describe()} → {vocab.ELIGIBILITY_OUTCOMES[rule.outcome]}"
-                    f" {_ref(rule.prov, version.sources)}")
+                    f" {reference(rule.prov, version.sources)}")
     liabilities = []
     for layer in version.layers:
         for liability in layer.liabilities:
             prefix = "" if layer.kind == "scheme" else f"［{layer.name}］"
             liabilities.append({"id": liability.id, "layer": layer.id,
                                 "text": prefix + liability_sentence(layer, liability, _what(version, liability)),
-                                "ref": _ref(liability.prov, version.sources)})
+                                "ref": reference(liability.prov, version.sources)})
     funding = []
     account = version.personal_account
     if account.get("allowed"):
@@ -231,10 +273,10 @@ def describe_version(version: Version) -> dict:
         funding.append("支持单位团体参保。")
     if version.donated_enrolment:
         funding.append(f"支持爱心企业等捐赠参保：捐赠方为指定人员缴纳资助之后剩余的全部保费，不设固定金额。 "
-                       f"{_ref(version.section_prov('funding'), version.sources)}".rstrip())
+                       f"{reference(version.section_prov('funding'), version.sources)}".rstrip())
     for s in version.subsidies:
         how = _money(s.amount) if s.amount else f"保费的 {percent(s.share.value)}{mark(s.share.prov)}"
-        funding.append(f"{s.name}：{s.when.describe()}，由{vocab.PAYERS[s.payer]}承担 {how} {_ref(s.prov, version.sources)}")
+        funding.append(f"{s.name}：{s.when.describe()}，由{vocab.PAYERS[s.payer]}承担 {how} {reference(s.prov, version.sources)}")
     if "subsidy_order" in choices:
         funding.append(f"一人符合几项资助时：{choice_text(choices['subsidy_order'])}")
     after = "、".join(vocab.LAYER_KINDS[k] for k in version.chain_after) or "无"
@@ -254,15 +296,18 @@ def describe_version(version: Version) -> dict:
         "plans": _plan_rows(version),
         "hit_policy": (f"一个项目几项责任都能赔付时：{vocab.HIT_POLICIES[version.hit_policy]}"
                        if version.hit_policy else ""),
-        "treatments": [{"code": t.code, "name": t.name, "ref": _ref(t.prov, version.sources)}
+        "treatments": [{"code": t.code, "name": t.name, "ref": reference(t.prov, version.sources)}
                        for t in drugs_in_force(version, "treatment")],
         "drugs": [{"code": d.code, "name": d.name, "indications": "、".join(d.indications.values()) or "适应症不限",
                    "valid": f"{d.valid_from or '期初'} 起" + (f"至 {d.valid_to}" if d.valid_to else ""),
-                   "ref": _ref(d.prov, version.sources)}
+                   "ref": reference(d.prov, version.sources)}
                   for d in drugs_in_force(version)],
-        "limits": [f"{LIMIT_LABELS[k]}：{_money(v) if isinstance(v, Amount) else percent(v.value)} {_ref(v.prov, version.sources)}"
+        "limits": [f"{LIMIT_LABELS[k]}：{_money(v) if isinstance(v, Amount) else percent(v.value)} {reference(v.prov, version.sources)}"
                    for k, v in version.limits.items()],
-        "settlement": f"赔付金额按“{choice_text(choices['rounding'])}”取整到分；{choice_text(choices['one_stop'])}",
+        "settlement": f"赔付金额按“{choice_text(choices['rounding'])}”取整到分；{choice_text(choices['one_stop'])}"
+        + (f"（仅限“{version.hospital_lists[version.one_stop_at].name}”名单内的医院）"
+           if version.one_stop_at in version.hospital_lists else ""),
+        **own_list_lines(version),
         "age_reference": f"年龄按{choice_text(choices['age_reference'])}计算",
         "notes": [text for text in [version.note] if text]
         + [f"{l.name}：{l.note}" for l in version.scheme_layer.liabilities if l.note],
@@ -279,7 +324,10 @@ def version_text(version: Version) -> str:
     lines = [d["title"], "=" * 40, d["period"], *d["governance"], d["settlement"]]
     if d["limits"]:
         lines += ["", "【监管限额】", *d["limits"]]
-    lines += ["", "【参保条件】", *d["eligibility"], "", "【保费档位】", d["age_reference"]]
+    lines += ["", "【参保条件】", *d["eligibility"]]
+    if d["pre_existing"]:
+        lines += ["", "【列名的既往症】", *(f"  {line}" for line in d["pre_existing"])]
+    lines += ["", "【保费档位】", d["age_reference"]]
     width = max(len(b["name"]) for b in d["bands"])
     for band in d["bands"]:
         lines.append(f"  {band['name']:<{width}}  {band['premium']:>12}  {band['who']}  {band['ref']}")
@@ -293,6 +341,10 @@ def version_text(version: Version) -> str:
         lines += ["", f"【方案：{plan['name']}】"]
         lines += [f"  {band['name']}  {band['premium']}  {band['who']}  {band['ref']}" for band in plan["bands"]]
         lines += [f"  {i + 1}. {item['text']} {item['ref']}" for i, item in enumerate(plan["liabilities"])]
+    if d["exclusions"]:
+        lines += ["", "【责任免除】", *(f"  {line}" for line in d["exclusions"])]
+    if d["hospitals"]:
+        lines += ["", "【医院名单】", *(f"  {line}" for line in d["hospitals"])]
     if d["treatments"]:
         lines += ["", "【治疗项目目录】", *(f"  {x['name']} {x['ref']}" for x in d["treatments"])]
     if d["drugs"]:

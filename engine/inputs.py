@@ -33,7 +33,11 @@ PERSON_SCHEMA = {
         "id": {"type": ["string", "integer"]},
         "age": {"type": "integer", "minimum": 0, "maximum": vocab.MAX_AGE},
         "birth_date": _DATE,
-        "pre_existing": {"type": "boolean"},
+        # true/false, or the named conditions (ids of the version's pre_existing_conditions) the person has
+        "pre_existing": {"oneOf": [{"type": "boolean"},
+                                   {"type": "array", "items": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]*$"},
+                                    "uniqueItems": True}]},
+        "sex": {"enum": list(vocab.SEX)},
         "low_income": {"enum": vocab.LOW_INCOME_VALUES},
         **{code: {"type": "boolean"} for code in vocab.SPECIAL_GROUPS},
         "basic_insurance": {"enum": list(vocab.BASIC_INSURANCE)},
@@ -76,6 +80,7 @@ CLAIM_SCHEMA = {
         "date": _DATE,
         "care": {"enum": list(vocab.CARE)},
         "hospital_level": {"enum": list(vocab.HOSPITAL_LEVELS)},
+        "hospital": {"type": "string", "minLength": 1},  # a hospital's code on the version's hospital lists
         "in_policy_self_pay": _MONEY,
         "out_of_policy_self_pay": _MONEY,
         "items": {"type": "array", "items": _ITEM},
@@ -122,6 +127,8 @@ class Person:
     disabled: bool = False  # 残疾人
     events: tuple[MemberEvent, ...] = ()  # dated history, in date order (a claim's member only)
     plan: str | None = None  # the plan enrolled in, when the version declares plans
+    sex: str | None = None  # vocab.SEX; None: not stated (a scheme that reads it then asks for it)
+    conditions: tuple[str, ...] = ()  # the named pre-existing conditions (`pre_existing: [ids]`)
 
     def age_on(self, reference: str) -> int:
         """Whole years of age on the reference date (age given directly is taken as that age).
@@ -140,10 +147,13 @@ class Person:
 
     def point(self, reference: str) -> dict:
         """The person as the rules see them: dimension → value."""
-        return {"age": self.age_on(reference), "pre_existing": self.pre_existing, "low_income": self.low_income,
-                "entitled_care": self.entitled_care, "disabled": self.disabled,
-                "basic_insurance": self.basic_insurance, "basic_insurance_status": self.basic_insurance_status,
-                "hukou": self.hukou, "occupation": self.occupation}
+        point = {"age": self.age_on(reference), "pre_existing": self.pre_existing, "low_income": self.low_income,
+                 "entitled_care": self.entitled_care, "disabled": self.disabled,
+                 "basic_insurance": self.basic_insurance, "basic_insurance_status": self.basic_insurance_status,
+                 "hukou": self.hukou, "occupation": self.occupation}
+        if self.sex is not None:
+            point["sex"] = self.sex
+        return point
 
 
 @dataclass(frozen=True)
@@ -167,6 +177,7 @@ class Claim:
     items: tuple[ClaimItem, ...]
     raw_bill: bool
     accident: bool = False  # care for an accidental injury (exempt from some waiting periods)
+    hospital: str | None = None  # the hospital's code, when the claim states it (hospital lists)
     data: dict = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -195,9 +206,11 @@ def _raise(issues: list[Issue]) -> None:
 def _person(data: dict) -> Person:
     merged = {**PERSON_DEFAULTS, **data}
     age = merged.get("age")  # int(): a YAML/JSON 30.0 passes the schema as an integer but is a Decimal
+    written = merged["pre_existing"]  # true/false, or the named conditions the person has
+    named = tuple(written) if isinstance(written, list) else ()
     return Person(id=str(merged.get("id", "")), age=None if age is None else int(age),
                   birth_date=merged.get("birth_date"),
-                  pre_existing=merged["pre_existing"], low_income=merged["low_income"],
+                  pre_existing=bool(written), conditions=named, sex=merged.get("sex"), low_income=merged["low_income"],
                   entitled_care=merged["entitled_care"], disabled=merged["disabled"],
                   basic_insurance=merged["basic_insurance"], basic_insurance_status=merged["basic_insurance_status"],
                   hukou=merged["hukou"], occupation=merged["occupation"],
@@ -234,7 +247,8 @@ def parse_claim(data, file: str = "<claim>", doc: Document | None = None) -> Cla
     level = data.get("hospital_level")  # int(): 2.0 passes the enum but is a Decimal, which the rules cannot take
     return Claim(claim_id=str(data["claim_id"]), member=_person(data["member"]), date=data["date"], care=data["care"],
                  hospital_level=None if level is None else int(level), in_policy_fen=in_fen, out_of_policy_fen=out_fen,
-                 items=items, raw_bill="bill" in data, accident=data.get("accident", False), data=data)
+                 items=items, raw_bill="bill" in data, accident=data.get("accident", False),
+                 hospital=data.get("hospital"), data=data)
 
 
 def _money_fields(data: dict):

@@ -144,7 +144,9 @@ def request_hash(claim: Claim) -> str:
         "claim_id": claim.claim_id, "date": claim.date, "care": claim.care, "hospital_level": claim.hospital_level,
         "member": [m.id, m.age, m.birth_date, m.pre_existing, m.low_income, m.basic_insurance,
                    m.basic_insurance_status, m.hukou, m.occupation, *([groups] if groups else []),
-                   *([{"plan": m.plan}] if m.plan else [])],
+                   *([{"plan": m.plan}] if m.plan else []),
+                   *([{"sex": m.sex}] if m.sex else []), *([{"conditions": list(m.conditions)}] if m.conditions else [])],
+        **({"hospital": claim.hospital} if claim.hospital else {}),
         "raw_bill": claim.raw_bill, "in_policy_fen": claim.in_policy_fen, "out_of_policy_fen": claim.out_of_policy_fen,
         # where an item was given only when not the claim's care: earlier claims keep their stored hash
         "drugs": [[d.code, d.indication, d.fen, *([d.where] if d.where != claim.care else [])] for d in claim.items],

@@ -243,6 +243,61 @@ class ItemList:
     path: Path = field(default=(), compare=False, repr=False)
 
 
+@dataclass(frozen=True)
+class Named:
+    """A named pre-existing condition the version lists (`pre_existing_conditions`)."""
+    id: str
+    name: str
+    prov: Provenance
+    path: Path = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Hospital:
+    code: str
+    name: str
+    level: int  # vocab.HOSPITAL_LEVELS
+    grade: str | None  # vocab.HOSPITAL_GRADES
+
+
+@dataclass(frozen=True)
+class HospitalList:
+    """Designated hospitals, one-stop hospitals…: `hospital_in:` conditions and `settlement.one_stop_at` use it."""
+    id: str
+    name: str
+    hospitals: dict  # code → Hospital
+    prov: Provenance
+    path: Path = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A named exclusion (责任免除).  Where a program can tell, `when` (over the claim and member) and the items it
+    names (codes, or whole lists) say what it refuses: items and lists given, those items of claims where `when`
+    holds; neither, the whole claim where `when` holds.  With no `when`, items nor lists it is declared only."""
+    id: str
+    name: str
+    common: bool
+    when: Condition
+    items: tuple[str, ...]
+    lists: tuple[str, ...]
+    prov: Provenance
+    path: Path = field(default=(), compare=False, repr=False)
+
+    @property
+    def checked(self) -> bool:
+        """Does the engine apply it (rather than only declare it)?"""
+        return bool(self.when or self.items or self.lists)
+
+    @property
+    def whole_claim(self) -> bool:
+        return self.checked and not (self.items or self.lists)
+
+    def refuses_item(self, code: str, list_ids) -> bool:
+        """Does it name this item (by code, or a list that holds it)?"""
+        return code in self.items or bool(set(self.lists) & set(list_ids))
+
+
 ITEM_LIST_KINDS = {"drug_lists": ("drug", "drugs"), "treatment_lists": ("treatment", "treatments")}
 
 
@@ -297,6 +352,10 @@ class Version:
     plan: str | None = None  # the plan this is, when the version declares plans (then `plans` of its parent)
     plan_name: str = ""
     plans: tuple = ()  # the version's plans, each a whole Version (common terms with the plan's own applied)
+    pre_existing_conditions: dict = field(default_factory=dict)  # id → Named: the conditions the version names
+    hospital_lists: dict = field(default_factory=dict)  # id → HospitalList
+    exclusions: tuple[Exclusion, ...] = ()
+    one_stop_at: str | None = None  # a hospital list: one-stop settlement only at its hospitals
 
     def for_plan(self, plan: str | None) -> "Version":
         """The version a member of `plan` is insured under: the plan's, when the version declares plans."""
@@ -319,6 +378,31 @@ class Version:
         if liability.covers is not None:
             return vocab.COVERS[liability.covers]
         return "、".join(self.item_lists[i].name if i in self.item_lists else i for i in liability.lists)
+
+    @property
+    def names(self) -> dict:
+        """What the version calls the ids of its own lists, for `Condition.parse(names=…)`."""
+        return list_names(self.pre_existing_conditions, self.hospital_lists)
+
+    def conditions(self):
+        """Every `when:` of the version: eligibility, bands, subsidies, each layer's liabilities and ratio rows,
+        exclusions."""
+        yield from (rule.when for rule in self.eligibility_rules)
+        yield from (band.when for band in self.bands)
+        yield from (subsidy.when for subsidy in self.subsidies)
+        for layer in {id(layer): layer for layer in (self.scheme_layer, *self.layers)}.values():
+            for liability in layer.liabilities:
+                yield liability.when
+                yield from (row.when for row in liability.rows)
+        yield from (exclusion.when for exclusion in self.exclusions)
+
+    def hospital(self, code: str) -> Hospital | None:
+        """A hospital on any of the version's lists."""
+        return next((l.hospitals[code] for l in self.hospital_lists.values() if code in l.hospitals), None)
+
+    def lists_holding(self, code: str) -> frozenset:
+        """The ids of the hospital lists a hospital is on."""
+        return frozenset(i for i, l in self.hospital_lists.items() if code in l.hospitals)
 
     @property
     def drug_lists(self) -> dict:
@@ -446,7 +530,7 @@ def _segments(items: list, inherited: Provenance, path: Path) -> tuple[Segment, 
     return tuple(out)
 
 
-def _ratio_rows(ratio, prov: Provenance, path: Path) -> tuple[RatioRow, ...]:
+def _ratio_rows(ratio, prov: Provenance, path: Path, names: dict) -> tuple[RatioRow, ...]:
     """`ratio:` in any of its three forms → ratio rows: rows as written; segments or a flat rate as one row
     for everyone, located at `ratio` itself."""
     if isinstance(ratio, dict) and "rows" in ratio:
@@ -455,7 +539,7 @@ def _ratio_rows(ratio, prov: Provenance, path: Path) -> tuple[RatioRow, ...]:
         for i, row in enumerate(ratio["rows"]):
             row_prov = Provenance.of(row, prov)
             at = path + ("rows", i)
-            rows.append(RatioRow(Condition.parse(row["when"], at + ("when",)),
+            rows.append(RatioRow(Condition.parse(row["when"], at + ("when",), names),
                                  rate(row["rate"], row_prov) if "rate" in row else None,
                                  _segments(row.get("segments", []), row_prov, at + ("segments",)), row_prov, at))
         return tuple(rows)
@@ -465,7 +549,7 @@ def _ratio_rows(ratio, prov: Provenance, path: Path) -> tuple[RatioRow, ...]:
     return (RatioRow(Condition(), rate(ratio, prov), (), prov, path),)
 
 
-def _liability(item: dict, inherited: Provenance, deductibles: dict, caps: dict, path: Path) -> Liability:
+def _liability(item: dict, inherited: Provenance, deductibles: dict, caps: dict, path: Path, names: dict) -> Liability:
     prov = Provenance.of(item, inherited)
     deductible = item["deductible"]
     if not isinstance(deductible, str):
@@ -491,13 +575,13 @@ def _liability(item: dict, inherited: Provenance, deductibles: dict, caps: dict,
     if covers == "special_drugs":
         covers = None
     return Liability(item["id"], item["name"], covers, care.value,
-                     Condition.parse(item.get("when", {}), path + ("when",)), deductible, cap_ids,
-                     _ratio_rows(item["ratio"], prov, path + ("ratio",)), lists, prov,
+                     Condition.parse(item.get("when", {}), path + ("when",), names), deductible, cap_ids,
+                     _ratio_rows(item["ratio"], prov, path + ("ratio",), names), lists, prov,
                      item.get("note"), path, lists_path, isinstance(cap, list), care)
 
 
 def _layer(holder: dict, layer_id: str, name: str, kind: str, inherited: Provenance, path: Path,
-           plan: tuple | None = None) -> Layer:
+           names: dict, plan: tuple | None = None) -> Layer:
     """A layer of the chain (the scheme's own: `holder` is the version); `plan` (its node and path) adds to
     and replaces by id the version's common pools and liabilities, and drops those it lists."""
     prov = Provenance.of(holder, inherited)
@@ -517,7 +601,8 @@ def _layer(holder: dict, layer_id: str, name: str, kind: str, inherited: Provena
     written_caps = tuple(p for item, at in entries["caps"] for p in _pools([(item, at)], prov_of(item)))
     deductibles = {pool.id: pool for pool in written_deductibles}
     caps = {pool.id: pool for pool in written_caps}
-    liabilities = tuple(_liability(item, prov_of(item), deductibles, caps, at) for item, at in entries["liabilities"])
+    liabilities = tuple(_liability(item, prov_of(item), deductibles, caps, at, names)
+                        for item, at in entries["liabilities"])
     return Layer(layer_id, name, kind, liabilities, deductibles, caps, written_deductibles + written_caps, path)
 
 
@@ -584,12 +669,15 @@ def build_version(data: dict, item: dict, path: Path = (), item_lists: dict | No
         bands = _entries(plan[0], "bands", plan[1])
     funding = item.get("funding", {})
     funding_prov = Provenance.of(funding, prov)
-    scheme = _layer(item, "scheme", info["name"], "scheme", prov, path, plan)
+    pre_existing = _named(item, "pre_existing_conditions", prov, path)
+    hospital_lists = _hospital_lists(item, prov, path)
+    names = list_names(pre_existing, hospital_lists)
+    scheme = _layer(item, "scheme", info["name"], "scheme", prov, path, names, plan)
     chain = item["chain"]
     chain_prov = Provenance.of(chain, prov)  # validation counts a number under `chain` as covered by its source
     layers = tuple(scheme if layer["kind"] == "scheme"
                    else _layer(layer, layer["id"], layer["name"], layer["kind"], chain_prov,
-                               path + ("chain", "layers", i))
+                               path + ("chain", "layers", i), names)
                    for i, layer in enumerate(chain.get("layers", [{"kind": "scheme"}])))
     used_lists = {list_id for l in scheme.liabilities for list_id in l.lists}
     list_data = {k: v for section in ITEM_LIST_KINDS for k, v in data.get(section, {}).items() if k in used_lists}
@@ -619,16 +707,16 @@ def build_version(data: dict, item: dict, path: Path = (), item_lists: dict | No
         rounding=rounding.value or DEFAULT_ROUNDING, one_stop=bool(one_stop.value),
         basic_insurance_required=elig["basic_insurance_required"],
         suspend_when_basic_in_arrears=elig["suspend_when_basic_in_arrears"],
-        eligibility_rules=tuple(EligibilityRule(c["id"], c["name"], Condition.parse(c["when"], elig_path + (i, "when")),
+        eligibility_rules=tuple(EligibilityRule(c["id"], c["name"], Condition.parse(c["when"], elig_path + (i, "when"), names),
                                                 c["outcome"], Provenance.of(c, elig_prov), elig_path + (i,))
                                 for i, c in enumerate(elig.get("conditions", []))),
         eligibility_prov=elig_prov,
         age_reference=age_reference.value,
-        bands=tuple(_band(b, premium_prov, at) for b, at in bands),
+        bands=tuple(_band(b, premium_prov, at, names) for b, at in bands),
         personal_account=funding.get("personal_account", {"allowed": False}),
         group_enrolment=funding.get("group_enrolment", False),
         donated_enrolment=funding.get("donated_enrolment", False),
-        subsidies=tuple(_subsidy(s, funding_prov, path + ("funding", "subsidies", i))
+        subsidies=tuple(_subsidy(s, funding_prov, path + ("funding", "subsidies", i), names)
                         for i, s in enumerate(funding.get("subsidies", []))),
         chain_after=tuple(chain["after"]),
         layers=layers,
@@ -648,7 +736,37 @@ def build_version(data: dict, item: dict, path: Path = (), item_lists: dict | No
         plan_name=plan[0]["name"] if plan else "",
         plans=() if plan else tuple(build_version(data, item, path, item_lists, i)
                                     for i in range(len(item.get("plans", [])))),
+        pre_existing_conditions=pre_existing,
+        hospital_lists=hospital_lists,
+        exclusions=tuple(_exclusion(e, prov, path + ("exclusions", i), names)
+                         for i, e in enumerate(item.get("exclusions", []))),
+        one_stop_at=settlement.get("one_stop_at"),
     )
+
+
+def list_names(pre_existing: dict, hospital_lists: dict) -> dict:
+    """For each `when:` key over the version's own lists, id → name."""
+    return {"pre_existing": {c.id: c.name for c in pre_existing.values()},
+            "hospital_in": {h.id: h.name for h in hospital_lists.values()}}
+
+
+def _named(item: dict, key: str, inherited: Provenance, path: Path) -> dict:
+    """id → Named, of a list of {id, name} the version writes."""
+    return {c["id"]: Named(c["id"], c["name"], Provenance.of(c, inherited), path + (key, i))
+            for i, c in enumerate(item.get(key, []))}
+
+
+def _hospital_lists(item: dict, inherited: Provenance, path: Path) -> dict:
+    return {list_id: HospitalList(list_id, body["name"],
+                                  {h["code"]: Hospital(h["code"], h["name"], h["level"], h.get("grade"))
+                                   for h in body["hospitals"]},
+                                  Provenance.of(body, inherited), path + ("hospital_lists", list_id))
+            for list_id, body in item.get("hospital_lists", {}).items()}
+
+
+def _exclusion(item: dict, inherited: Provenance, path: Path, names: dict) -> Exclusion:
+    return Exclusion(item["id"], item["name"], item["common"], Condition.parse(item.get("when", {}), path + ("when",), names),
+                     tuple(item.get("items", ())), tuple(item.get("lists", ())), Provenance.of(item, inherited), path)
 
 
 def _waiting_period(elig: dict, inherited: Provenance, path: Path) -> WaitingPeriod | None:
@@ -658,15 +776,15 @@ def _waiting_period(elig: dict, inherited: Provenance, path: Path) -> WaitingPer
     return WaitingPeriod(node["days"], tuple(node.get("exempt", [])), Provenance.of(node, inherited), path)
 
 
-def _band(item: dict, inherited: Provenance, path: Path) -> Band:
+def _band(item: dict, inherited: Provenance, path: Path, names: dict) -> Band:
     prov = Provenance.of(item, inherited)
-    return Band(item["id"], item["name"], Condition.parse(item["when"], path + ("when",)),
+    return Band(item["id"], item["name"], Condition.parse(item["when"], path + ("when",), names),
                 amount(item["amount"], prov, path + ("amount",)), path, prov)
 
 
-def _subsidy(item: dict, inherited: Provenance, path: Path) -> Subsidy:
+def _subsidy(item: dict, inherited: Provenance, path: Path, names: dict) -> Subsidy:
     prov = Provenance.of(item, inherited)
-    return Subsidy(item["id"], item["name"], item["payer"], Condition.parse(item["when"], path + ("when",)),
+    return Subsidy(item["id"], item["name"], item["payer"], Condition.parse(item["when"], path + ("when",), names),
                    amount(item["amount"], prov, path + ("amount",)) if "amount" in item else None,
                    rate(item["share"], prov) if "share" in item else None, prov, path)
 

@@ -26,7 +26,9 @@ CATCH_ALL_PRIORITY = 100_000
 # ("150" <= 50 and 0 == false both match), so anything else is refused before it reaches the engine.
 _TYPED_VALUES = {key: frozenset((type(v), v) for v in values)
                  for key, values in {**vocab.DIMENSIONS, "covers": list(vocab.COVERS)}.items()}
-_NAMES = ("layer", "list", "candidate", "subsidy")
+_NAMES = ("layer", "list", "candidate", "subsidy", "exclusion")
+# Attributes named after the scheme's own lists (conditions.PreExisting, HospitalIn): yes/no each.
+_LIST_FLAGS = ("pre_existing.", "hospital_in.")
 
 
 class EngineError(RuntimeError):
@@ -98,12 +100,18 @@ class BuiltinRefusal:
 
 
 @dataclass(frozen=True)
+class Excluded:
+    """A named exclusion refuses the claim (message `claim`) or an item it names (message `item`)."""
+    exclusion: str  # the exclusion's id
+
+
+@dataclass(frozen=True)
 class NoRuleMatched:
     """The catch-all of a message type: eligible; no band; no subsidy; no liability covers the part."""
     message_type: str
 
 
-Choice = InBand | Subsidised | Route | EligibilityRuleMet | BuiltinRefusal | NoRuleMatched
+Choice = InBand | Subsidised | Route | EligibilityRuleMet | BuiltinRefusal | Excluded | NoRuleMatched
 
 
 @dataclass(frozen=True)
@@ -173,10 +181,27 @@ class CompiledRules:
                 for k, row in enumerate(liability.rows):
                     self._rule(rules, f"route.{layer.id}.{liability.id}.{k}", _route_condition(layer.id, liability, row),
                                j * 100 + k, Route(layer.id, liability.id, k))
-        for message_type in ("eligibility", "band", "subsidy", "part"):
+        message_types = ["eligibility", "band", "subsidy", "part"]
+        if any(e.checked for e in version.exclusions):
+            self._exclusion_rules(rules, version)
+            message_types += ["claim", "item"]
+        for message_type in message_types:
             self._rule(rules, f"{message_type}.otherwise", {"t": message_type}, CATCH_ALL_PRIORITY,
                        NoRuleMatched(message_type))
         return rules
+
+    def _exclusion_rules(self, rules: dict, version: Version) -> None:
+        """A whole-claim exclusion answers the claim's `claim` message; one that names items answers the `item`
+        message posted for each item it names (list membership is looked up before the engine, as for routing).
+        The first written wins."""
+        for i, exclusion in enumerate(e for e in version.exclusions if e.checked):
+            if exclusion.whole_claim:
+                self._rule(rules, f"exclusion.{exclusion.id}", _all({"t": "claim"}, *exclusion.when.compile()), i,
+                           Excluded(exclusion.id))
+            else:
+                self._rule(rules, f"exclusion.{exclusion.id}.item",
+                           _all({"t": "item"}, {"exclusion": exclusion.id}, *exclusion.when.compile()), i,
+                           Excluded(exclusion.id))
 
     def _eligibility_rules(self, rules: dict, version: Version) -> None:
         """Built-in refusals first, then the version's not-eligible conditions, then suspensions."""
@@ -270,6 +295,8 @@ def _check_types(event: dict) -> None:
     for key, value in event.items():
         allowed = _TYPED_VALUES.get(key)
         if allowed is None:
+            if key.startswith(_LIST_FLAGS) and type(value) is not bool:
+                raise EngineError(f"{key}={value!r} is not a yes/no; the rules would compare it loosely")
             if key in _NAMES and type(value) is not str:  # ids of the scheme's own lists and liabilities
                 raise EngineError(f"{key}={value!r} is not an id; the rules would compare it loosely")
             continue

@@ -121,6 +121,23 @@ SUBSIDY = obj(
 )
 INSURER = obj({"name": TEXT, "share": RATE}, required=("name", "share"))
 
+# The version's own lists: named pre-existing conditions, hospitals (designated, one-stop…), exclusions.
+PRE_EXISTING_CONDITION = obj({"id": ID, "name": TEXT}, required=("id", "name"))
+HOSPITAL_CODE = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"}
+HOSPITAL = obj({"code": HOSPITAL_CODE, "name": TEXT, "level": {"enum": list(vocab.HOSPITAL_LEVELS)},
+                "grade": {"enum": list(vocab.HOSPITAL_GRADES), "description": "等次：甲、乙、丙（可不写）"}},
+               required=("code", "name", "level"))
+HOSPITAL_LIST = obj({"name": TEXT, "hospitals": {"type": "array", "items": HOSPITAL, "minItems": 1}},
+                    required=("name", "hospitals"))
+EXCLUSION = obj(
+    {"id": ID, "name": TEXT, "common": {"type": "boolean", "description": "是否常见病、多发病（监管不允许免除）"},
+     "when": {**CONDITION, "description": "程序能判断时：免除符合此条件的理赔（或与 items/lists 一起：这些人的这些项目）"},
+     "items": {"type": "array", "items": ID, "minItems": 1, "uniqueItems": True,
+               "description": "免除的药品或治疗项目编码（目录中的编码）"},
+     "lists": {"type": "array", "items": ID, "minItems": 1, "uniqueItems": True,
+               "description": "免除其全部项目的目录编号"}},
+    required=("id", "name", "common"))
+
 PLAN = obj(
     {
         "id": ID,
@@ -173,7 +190,8 @@ VERSION = obj(
             required=("authorisation", "actuarial_opinion", "legal_opinion"),
         ),
         "settlement": obj({"rounding": choice({"enum": ["half_up", "half_even", "down"]}),
-                           "one_stop": choice({"type": "boolean"})}),
+                           "one_stop": choice({"type": "boolean"}),
+                           "one_stop_at": {**ID, "description": "一站式结算只在这个医院名单（hospital_lists）内"}}),
         "eligibility": obj(
             {
                 "basic_insurance_required": {"type": "boolean"},
@@ -217,8 +235,11 @@ VERSION = obj(
         "caps": {"type": "array", "items": POOL},
         "liabilities": {"type": "array", "items": LIABILITY, "minItems": 1},
         # Named exclusions; `common: true` marks one of a common or frequent disease (regulators forbid those).
-        "exclusions": {"type": "array", "items": obj({"id": ID, "name": TEXT, "common": {"type": "boolean"}},
-                                                     required=("id", "name", "common"))},
+        "exclusions": {"type": "array", "items": EXCLUSION},
+        "pre_existing_conditions": {"type": "array", "items": PRE_EXISTING_CONDITION, "minItems": 1,
+                                    "description": "方案列名的既往症；参保人写 pre_existing: [编号…]，条件写 pre_existing: [编号…]"},
+        "hospital_lists": {"type": "object", "propertyNames": ID, "additionalProperties": HOSPITAL_LIST,
+                           "minProperties": 1, "description": "医院名单（定点医院、一站式结算医院…）；条件写 hospital_in: 名单编号"},
         "plans": {"type": "array", "items": PLAN, "minItems": 1,
                   "description": "参保人在其中选择一个的方案（如基础版、升级版）"},
         "hit_policy": {"enum": list(vocab.HIT_POLICIES),

@@ -215,6 +215,94 @@ def _version_issues(doc: Document, version: Version) -> list[Issue]:
         issues += _layer_issues(doc, layer, version)
     issues += _limit_issues(doc, version)
     issues += _waiting_issues(doc, version)
+    issues += _own_list_issues(doc, version)
+    return issues
+
+
+# ── the version's own lists: named pre-existing conditions, hospitals, exclusions ─────────────
+
+def _own_list_issues(doc: Document, version: Version) -> list[Issue]:
+    """Ids once each; every `when:` names conditions and hospital lists the version declares; exclusions name
+    declared items and lists; one-stop settlement names a hospital list; each list has its source or assumption."""
+    vpath = version.path
+    conditions = version.pre_existing_conditions
+    issues = _duplicate_ids(doc, _written_ids(doc.get(vpath).get("pre_existing_conditions", []),
+                                               vpath + ("pre_existing_conditions",)), "既往症")
+    issues += _duplicate_ids(doc, _ids(version.exclusions), "责任免除")
+    issues += _hospital_issues(doc, version)
+    for when in version.conditions():
+        issues += _named_id_issues(doc, when, version)
+    for exclusion in version.exclusions:
+        issues += _exclusion_issues(doc, exclusion, version)
+    if version.one_stop_at is not None:
+        at = vpath + ("settlement", "one_stop_at")
+        if version.one_stop_at not in version.hospital_lists:
+            issues.append(doc.issue("settlement.one_stop_at_unknown", f"一站式结算的医院名单“{version.one_stop_at}”"
+                                    f"未在 hospital_lists 中声明；已声明：{_known(version.hospital_lists)}", at))
+        elif not version.one_stop:
+            issues.append(doc.issue("settlement.one_stop_at_without_one_stop", "写了一站式结算的医院名单 one_stop_at，"
+                                    "one_stop 却是 false：请改为 true 或删去 one_stop_at", at))
+    for node in [*conditions.values(), *version.hospital_lists.values(), *(e for e in version.exclusions if e.checked)]:
+        if not node.prov:
+            issues.append(doc.issue("provenance.missing", f"“{node.name}”没有出处：请写 source（来源文件 + 条款）"
+                                    "或 assumed（假设及理由）", node.path))
+    return issues
+
+
+def _known(named: dict) -> str:
+    return "、".join(f"{node.name}（{key}）" for key, node in named.items()) or "（无）"
+
+
+def _named_id_issues(doc: Document, when: Condition, version: Version) -> list[Issue]:
+    """`pre_existing: [ids]` and `hospital_in:` name what the version declares."""
+    issues = []
+    pre_existing, hospital_in = when.get("pre_existing"), when.get("hospital_in")
+    if pre_existing is not None:
+        for i, unknown in enumerate(pre_existing.ids):
+            if unknown not in version.pre_existing_conditions:
+                issues.append(doc.issue("conditions.unknown_pre_existing",
+                                        f"既往症“{unknown}”未在本版本的 pre_existing_conditions 中列名；"
+                                        f"已列名：{_known(version.pre_existing_conditions)}", when.path + ("pre_existing", i)))
+    if hospital_in is not None:
+        for unknown in hospital_in.lists:
+            if unknown not in version.hospital_lists:
+                issues.append(doc.issue("conditions.unknown_hospital_list",
+                                        f"医院名单“{unknown}”未在本版本的 hospital_lists 中声明；"
+                                        f"已声明：{_known(version.hospital_lists)}", when.path + ("hospital_in",)))
+    return issues
+
+
+def _hospital_issues(doc: Document, version: Version) -> list[Issue]:
+    """A hospital once in a list, and at one level wherever it is listed."""
+    issues, levels = [], {}
+    for hospitals in version.hospital_lists.values():
+        written = doc.get(hospitals.path)["hospitals"]
+        seen = set()
+        for i, node in enumerate(written):
+            at = hospitals.path + ("hospitals", i)
+            if node["code"] in seen:
+                issues.append(doc.issue("hospitals.duplicate", f"医院编码“{node['code']}”在名单“{hospitals.name}”中重复",
+                                        at + ("code",)))
+            seen.add(node["code"])
+            first = levels.setdefault(node["code"], (node["level"], hospitals.name))
+            if first[0] != node["level"]:
+                issues.append(doc.issue("hospitals.level_differs", f"{node['name']}在名单“{first[1]}”中是"
+                                        f"{vocab.HOSPITAL_LEVELS[first[0]]}，在这里是{vocab.HOSPITAL_LEVELS[node['level']]}",
+                                        at + ("level",)))
+    return issues
+
+
+def _exclusion_issues(doc: Document, exclusion, version: Version) -> list[Issue]:
+    """The items and lists an exclusion names are on the scheme's lists."""
+    declared = {list_id: body for section in ITEM_LIST_KINDS for list_id, body in doc.data.get(section, {}).items()}
+    codes = {entry["code"] for body in declared.values() for key in ("drugs", "treatments") for entry in body.get(key, [])}
+    issues = [doc.issue("exclusion.unknown_list", f"责任免除“{exclusion.name}”的目录“{list_id}”未在 drug_lists 或 "
+                        f"treatment_lists 中声明；已声明：{'、'.join(sorted(declared)) or '（无）'}",
+                        exclusion.path + ("lists", i))
+              for i, list_id in enumerate(exclusion.lists) if list_id not in declared]
+    issues += [doc.issue("exclusion.unknown_item", f"责任免除“{exclusion.name}”的项目“{code}”不在任何目录中："
+                         "请写目录里的药品或治疗项目编码", exclusion.path + ("items", i))
+               for i, code in enumerate(exclusion.items) if code not in codes]
     return issues
 
 
@@ -283,19 +371,19 @@ def _band_issues(doc: Document, version: Version) -> list[Issue]:
     items = [(_named(band, bands), band.when) for band in bands]
     dims = dimensions_used([b.when for b in bands], always=BAND_DIMS)
     return _coverage_issues(doc, items, dims, version.path + ("premium", "bands"), "band", "保费档位",
-                            gap_text="以下人员没有适用的保费档位，无法报价")
+                            gap_text="以下人员没有适用的保费档位，无法报价", names=version.names)
 
 
 def _coverage_issues(doc, items: list[tuple[str, Condition]], dims, path, code, what, space=None,
-                     gap_text="") -> list[Issue]:
+                     gap_text="", names=None) -> list[Issue]:
     gaps, overlaps = coverage(items, dims, space)
     issues = []
     if gaps:
-        issues.append(doc.issue(f"{code}.gap", f"{gap_text}：{summarise_points(gaps)}", path))
+        issues.append(doc.issue(f"{code}.gap", f"{gap_text}：{summarise_points(gaps, names=names)}", path))
     where = dict(items)
     for labels, points in overlaps.items():
         issues.append(doc.issue(f"{code}.overlap",
-                                f"{what}“{'”和“'.join(labels)}”同时适用于：{summarise_points(points)}",
+                                f"{what}“{'”和“'.join(labels)}”同时适用于：{summarise_points(points, names=names)}",
                                 where[labels[1]].path))
     return issues
 
@@ -344,7 +432,7 @@ def _liability_issues(doc: Document, layer: Layer, liability: Liability, version
             issues.append(doc.issue("liability.cap_below_deductible",
                                     f"封顶线 {_yuan(cap_fen)} 元低于起付线 {_yuan(deductible_fen)} 元", where))
     issues += _list_issues(doc, liability)
-    issues += _ratio_issues(doc, liability, deductible_fen)
+    issues += _ratio_issues(doc, liability, deductible_fen, version.names)
     return issues
 
 
@@ -380,7 +468,7 @@ def _pool_amount(doc, liability: Liability, ref: str, known: dict, path: tuple, 
     return pool.amount.fen
 
 
-def _ratio_issues(doc: Document, liability: Liability, deductible_fen: int | None) -> list[Issue]:
+def _ratio_issues(doc: Document, liability: Liability, deductible_fen: int | None, names: dict) -> list[Issue]:
     """Every ratio row: ages in order, segments contiguous; the rows together cover each claim exactly once."""
     rows = liability.rows
     issues: list[Issue] = []
@@ -392,7 +480,7 @@ def _ratio_issues(doc: Document, liability: Liability, deductible_fen: int | Non
     dims = dimensions_used([row.when for row in rows])
     space = {"care": vocab.care_covered(liability.care)}  # a parent code's children are claims it covers too
     return issues + _coverage_issues(doc, items, dims, rows[0].path[:-1], "ratio", "比例行", space,
-                                     gap_text="以下情形的费用没有适用的比例行，无法赔付")
+                                     gap_text="以下情形的费用没有适用的比例行，无法赔付", names=names)
 
 
 def _segment_issues(doc: Document, segments, deductible_fen: int | None) -> list[Issue]:

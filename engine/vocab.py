@@ -66,6 +66,10 @@ def care_unspecified(claim_care: str, scheme_care) -> str:
 
 HOSPITAL_LEVELS = {1: "一级医疗机构", 2: "二级医疗机构", 3: "三级医疗机构"}
 
+HOSPITAL_GRADES = {"甲": "甲等", "乙": "乙等", "丙": "丙等"}
+
+SEX = {"female": "女性", "male": "男性"}
+
 BASIC_INSURANCE = {"employee": "职工基本医疗保险", "resident": "城乡居民基本医疗保险", "none": "未参加基本医疗保险"}
 BASIC_STATUS = {"active": "正常享受待遇", "arrears": "欠费暂停待遇", "terminated": "参保关系中断"}
 
@@ -111,9 +115,11 @@ MEMBER_EVENTS = {"enrolled": "参保", "basic_arrears": "基本医保欠费", "r
 CONDITION_KEYS = {
     "age": "年龄",
     "pre_existing": "既往症",
+    "sex": "性别",
     "low_income": "低收入类别",
     **{code: labels[0] for code, labels in SPECIAL_GROUPS.items()},
     "hospital_level": "医院等级",
+    "hospital_in": "就诊医院所在名单",
     "care": "就医类型",
     "basic_insurance": "基本医保类别",
     "basic_insurance_status": "基本医保状态",
@@ -129,6 +135,7 @@ MAX_AGE = 150
 DIMENSIONS: dict[str, list] = {
     "age": list(range(0, MAX_AGE + 1)),
     "pre_existing": [False, True],
+    "sex": list(SEX),
     "low_income": LOW_INCOME_VALUES,
     **{code: [False, True] for code in SPECIAL_GROUPS},
     "hospital_level": list(HOSPITAL_LEVELS),

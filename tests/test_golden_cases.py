@@ -10,10 +10,12 @@ from engine.cli import failure_text
 
 PRODUCTS = Path(__file__).resolve().parent.parent / "products"
 CASE_FILES = sorted(PRODUCTS.glob("*.cases.yaml"))
+# the fixtures' schemes (tests/fixtures) have golden cases too: the fourth city, the two-plans product
+FIXTURE_CASE_FILES = sorted((Path(__file__).resolve().parent / "fixtures").glob("*.cases.yaml"))
 
 
 def _all_cases():
-    for case_file in CASE_FILES:
+    for case_file in CASE_FILES + FIXTURE_CASE_FILES:
         product_path, cases = load_cases(case_file)
         for case in cases:
             yield pytest.param(product_path, case, id=f"{product_path.stem}:{case['id']}")
@@ -36,6 +38,10 @@ def test_each_product_has_golden_cases():
 def test_golden_case(product_path, case):
     result = run_case(_product(product_path), case)
     assert result.passed, result.error or "\n".join(failure_text(f) for f in result.failures)
+
+
+def test_the_fourth_city_has_golden_cases():
+    assert "shanghai.cases.yaml" in {f.name for f in FIXTURE_CASE_FILES}
 
 
 def test_source_cases_are_marked_as_such():

@@ -30,8 +30,15 @@ ROOT = Path(__file__).resolve().parent.parent
 FILES = sorted(p for p in [*ROOT.glob("products/*.yaml"), *ROOT.glob("tests/fixtures/*.yaml")]
                if not p.name.endswith(".cases.yaml"))
 ALL_VERSIONS = [v for path in FILES for v in load_product(path).versions]
+
+def own_list_terms(version) -> bool:
+    """Named pre-existing conditions, hospital lists, sex, applied exclusions: refused (tests/test_new_terms.py)."""
+    return bool(version.pre_existing_conditions or version.hospital_lists or any(e.checked for e in version.exclusions)
+                or any("sex" in when for when in version.conditions()))
+
+
 # plans and several liabilities of item lists need the rules' routing by list and hit policy: refused below
-VERSIONS = [v for v in ALL_VERSIONS if not v.plans]
+VERSIONS = [v for v in ALL_VERSIONS if not v.plans and not own_list_terms(v)]
 CLAIMS = int(os.environ.get("HMB_DIFF_CLAIMS", "10000"))
 
 

@@ -222,6 +222,18 @@ class BatchPremiums:
 
 # ── the compiled version ──────────────────────────────────────────────────────────────────────
 
+def _refuse_own_lists(version: Version) -> None:
+    """Terms over the scheme's own named lists, sex and exclusions are settled on the rules path only."""
+    if version.pre_existing_conditions:
+        raise Unsupported(f"{version.key}: named pre-existing conditions (pre_existing_conditions)")
+    if version.hospital_lists:
+        raise Unsupported(f"{version.key}: hospital lists (hospital_lists)")
+    if any("sex" in when for when in version.conditions()):
+        raise Unsupported(f"{version.key}: conditions on sex")
+    if any(exclusion.checked for exclusion in version.exclusions):
+        raise Unsupported(f"{version.key}: exclusions the engine applies (exclusions with when, items or lists)")
+
+
 class VectorVersion:
     """A version compiled for arrays; raises Unsupported when it cannot be settled exactly this way."""
 
@@ -231,6 +243,7 @@ class VectorVersion:
         listed = [l for l in version.scheme_layer.liabilities if l.covers is None]
         if version.plans or len(listed) > 1:  # items then need the rules' routing by list and the hit policy
             raise Unsupported(f"{version.key}: plans, or more than one liability of item lists")
+        _refuse_own_lists(version)
         self.version = version
         self.eligibility = eligibility_decision(version)
         self.band = Decision([((b.when,), i) for i, b in enumerate(version.bands)], -1)

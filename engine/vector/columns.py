@@ -21,7 +21,8 @@ from .fen import Unsupported
 # Every value a dimension can take, in code order; a claim without a hospital level has the last code.
 VALUES: dict[str, list] = {**vocab.DIMENSIONS, "hospital_level": [*vocab.HOSPITAL_LEVELS, None]}
 CODE = {dim: {value: i for i, value in enumerate(values)} for dim, values in VALUES.items()}
-PERSON_DIMS = [d for d in vocab.DIMENSIONS if d not in ("care", "hospital_level")]
+# sex: a version that reads it is refused (adjudicate._refuse_own_lists), so a member's sex never decides here
+PERSON_DIMS = [d for d in vocab.DIMENSIONS if d not in ("care", "hospital_level", "sex")]
 
 
 MAX_CELLS = 2_000_000  # a decision table larger than this is refused (Unsupported), never approximated
@@ -133,6 +134,8 @@ def batch_from_claims(claims: list[Claim], age_reference: str) -> ClaimBatch:
     """Parsed claims (already in `settlement_order`) as columns."""
     if any(has_history(c) for c in claims):  # dated facts are joined by the timeline rules, on the rules path
         raise Unsupported("a member's birth date or dated events (engine/timeline.py)")
+    if any(c.member.conditions for c in claims):  # the rules path checks them against the version's list
+        raise Unsupported("a member's named pre-existing conditions")
     members = {m: i for i, m in enumerate(dict.fromkeys(c.member.id for c in claims))}
     points = [c.member.point(c.date) for c in claims]
     columns = {dim: code_array(dim, (p[dim] for p in points)) for dim in PERSON_DIMS}
@@ -174,5 +177,7 @@ class MemberBatch:
 
 
 def members_from_persons(persons: list[Person], age_reference: str) -> MemberBatch:
+    if any(p.conditions for p in persons):
+        raise Unsupported("a member's named pre-existing conditions")
     points = [p.point(age_reference) for p in persons]
     return MemberBatch({dim: code_array(dim, (p[dim] for p in points)) for dim in PERSON_DIMS})
