@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from engine import vocab
 from engine.money import MAX_YUAN, fen_to_yuan
 
-from .models import STATUSES
+from .models import FINDING_OUTCOMES, STATUSES
 
 # Row ids and row versions are 32-bit on every database the admin runs on; a larger number names nothing (404).
 MAX_ID = 2**31 - 1
@@ -374,3 +374,42 @@ class SendBackRequest(RowVersionRequest):
 
 class RetireRequest(RowVersionRequest):
     comment: Comment = ""
+
+
+# ── sign-off ──────────────────────────────────────────────────────────────────────────────────
+
+CheckId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]  # as regime files
+
+
+class FindingRequest(Request):
+    regime: CheckId = Field(description="规则文件编号，如 hubei-2021")
+    check: CheckId = Field(description="检查编号，如 no-preconditions")
+    outcome: _enum(FINDING_OUTCOMES) = Field(description="complies 符合 / fails 不符合 / incomplete 需补充")
+    comment: Comment = Field(default="", description="意见（不符合、需补充时必填）")
+    replaces: RowId = Field(default=None, description="所见的本版本当前意见编号（review 中 finding.replaces）；"
+                                                      "本版本尚无意见时不写")
+
+
+class FindingAnswer(Answer):
+    ok: Literal[True]
+    id: int
+    check: str = Field(description="规则文件编号/检查编号")
+    verdict: str = Field(description="记录时引擎的结论")
+    outcome: _enum(FINDING_OUTCOMES)
+    label: str
+    comment: str
+    replaces: int | None
+    by: str
+
+
+class OverrideRequest(Request):
+    reason: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S", description="放行理由（必填）")]
+
+
+class OverrideAnswer(Answer):
+    ok: Literal[True]
+    id: int
+    reason: str
+    checks: list[dict[str, Any]] = Field(description="放行的违规检查（记录时未解决的各项）")
+    content_hash: str
+    by: str

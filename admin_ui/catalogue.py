@@ -16,7 +16,8 @@ from .db import db, get_or_404
 from .i18n import _
 from .models import SchemeVersion
 from .pairs import Pair, grouped_changes, previous_of
-from .queries import all_products
+from . import signoff
+from .queries import all_products, overrides_of
 from .services import (LOCAL_TZ, Conflict, WorkflowError, check_stored, create_next_draft, explain_rules,
                        unified_diff)
 
@@ -48,7 +49,15 @@ def version(row_id: int):
              for plan in (explained["plans"] if explained else [])]
     return render_template("version.html", row=row, check=check, explained=explained, assumed_mark=ASSUMED_MARK,
                            previous=previous, summary=summary, text_diff=text_diff, liabilities=liabilities,
-                           plans=plans)
+                           plans=plans, signoff=publishing_signoff(row, check.ok))
+
+
+def publishing_signoff(row: SchemeVersion, valid: bool) -> dict:
+    """What the version page says of the sign-off: the admins' overrides, and for a version in review (the one
+    step the sign-off gates) whether open violations keep it from being published."""
+    if row.status == "in_review" and valid:
+        return signoff.report_of(db(), row)["signoff"]
+    return {"overrides": [signoff.override_shown(o) for o in overrides_of(db(), row.id)], "open": [], "uncovered": []}
 
 
 def change_summary(pair: Pair, lines: int) -> dict | None:

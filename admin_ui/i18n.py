@@ -31,7 +31,8 @@ def N_(text: str) -> str:
 STATUS = {"draft": N_("草稿"), "in_review": N_("审核中"), "published": N_("已发布"), "retired": N_("已停用")}
 ACTION = {"version.import": N_("导入并发布"), "version.create_draft": N_("建立草稿"), "version.save": N_("保存"),
           "version.submit": N_("提交审核"), "version.publish": N_("审批发布"), "version.send_back": N_("退回修改"),
-          "version.retire": N_("停用"), "version.upload": N_("上传为草稿"), "user.login": N_("登录"),
+          "version.retire": N_("停用"), "version.override": N_("放行发布（有未解决的违规结论）"),
+          "finding.record": N_("记录审查意见"), "version.upload": N_("上传为草稿"), "user.login": N_("登录"),
           "user.login_failed": N_("登录失败"), "user.login_throttled": N_("登录受限（失败次数过多）"),
           "user.logout": N_("退出"), "request.refused": N_("请求被拒绝"),
           "api_token.create": N_("签发 API 令牌"), "api_token.revoke": N_("撤销 API 令牌"),

@@ -260,3 +260,69 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+FINDING_OUTCOMES = ("complies", "fails", "incomplete")  # 符合 / 不符合 / 需补充
+
+
+class Finding(Base):
+    """A person's finding on one check of a version's review (signoff.py): 符合, 不符合 or 需补充, with a comment.
+
+    Append-only (a trigger refuses UPDATE and DELETE): a changed mind is a new row naming the one it replaces, so
+    the history stays. `replaces_id` is unique and a version's first finding on a check is unique too, so two
+    people answering the same finding at once cannot both succeed: the history is one line.
+    The hashes say what the finding was about: the check as the regime file wrote it and the scheme values it
+    looked at. A later version (or a draft edited since) sees the finding as carried only while both are the same.
+    """
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('complies', 'fails', 'incomplete')", name="ck_findings_outcome"),
+        CheckConstraint("outcome = 'complies' OR length(trim(comment)) > 0", name="ck_findings_comment"),
+        Index("ix_findings_check", "regime_id", "check_id"),
+        Index("uq_findings_first", "scheme_version_id", "regime_id", "check_id", unique=True,
+              sqlite_where=text("replaces_id IS NULL"), postgresql_where=text("replaces_id IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scheme_version_id: Mapped[int] = mapped_column(ForeignKey("scheme_versions.id", ondelete="RESTRICT"), index=True)
+    regime_id: Mapped[str] = mapped_column(String(64))
+    check_id: Mapped[str] = mapped_column(String(64))
+    definition_hash: Mapped[str] = mapped_column(String(64))  # engine.review Check.digest
+    values_hash: Mapped[str] = mapped_column(String(64))  # engine.review Verdict.values_digest
+    verdict: Mapped[str] = mapped_column(String(16))  # the engine's verdict when the finding was recorded
+    outcome: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id"), unique=True)
+
+    version: Mapped[SchemeVersion] = relationship()
+    user: Mapped[User] = relationship()
+
+    def snapshot(self) -> dict:
+        """What the audit log keeps of it."""
+        return {"id": self.id, "check": f"{self.regime_id}/{self.check_id}", "verdict": self.verdict,
+                "outcome": self.outcome, "comment": self.comment, "definition_hash": self.definition_hash,
+                "values_hash": self.values_hash}
+
+
+class PublishOverride(Base):
+    """An admin's reason to publish a version despite open 违规 verdicts (signoff.py). Append-only.
+
+    It covers the open checks it lists, on the text it was recorded for (`content_hash`): a verdict that opens
+    afterwards, or an edited text, needs a reason of its own.
+    """
+
+    __tablename__ = "publish_overrides"
+    __table_args__ = (CheckConstraint("length(trim(reason)) > 0", name="ck_publish_overrides_reason"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scheme_version_id: Mapped[int] = mapped_column(ForeignKey("scheme_versions.id", ondelete="RESTRICT"), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    checks: Mapped[list] = mapped_column(JSON)  # [{"regime", "check", "name", "verdict"}…] open when recorded
+    reason: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User] = relationship()

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .models import FROZEN_STATUSES, AuditEvent, Product, SchemeVersion
+from .models import FROZEN_STATUSES, AuditEvent, Finding, Product, PublishOverride, SchemeVersion
 
 
 # ── products and versions ─────────────────────────────────────────────────────────────────────
@@ -64,3 +64,20 @@ def audit_events(session: Session, user: str = "", action: str = "", object_id: 
 def audit_actions(session: Session) -> list[str]:
     """The actions the log holds, for the filter's list."""
     return list(session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+
+
+# ── sign-off: findings and publishing overrides ───────────────────────────────────────────────
+
+def findings_up_to(session: Session, row: SchemeVersion) -> list[Finding]:
+    """Every finding on the row and on its product's versions whose period starts earlier, oldest first (the
+    history a version's sign-off is read from: its own findings, and those it may carry)."""
+    earlier = SchemeVersion.period_start < row.period_start if row.period_start else SchemeVersion.id == row.id
+    return list(session.scalars(select(Finding).join(Finding.version).where(
+        SchemeVersion.product_id == row.product_id, (SchemeVersion.id == row.id) | earlier)
+        .order_by(Finding.id)))
+
+
+def overrides_of(session: Session, row_id: int) -> list[PublishOverride]:
+    """An admin's reasons to publish the version despite open violations, oldest first."""
+    return list(session.scalars(select(PublishOverride).where(PublishOverride.scheme_version_id == row_id)
+                                .order_by(PublishOverride.id)))

@@ -29,6 +29,10 @@ PERMISSIONS: dict[str, set[str]] = {
     "draft.edit": {"product_manager", "admin"},
     "draft.submit": {"product_manager", "admin"},
     "review": {"reviewer", "admin"},  # approve (= publish with an effective period) or send back
+    # A finding on a check of the review (signoff.py). Not the admin: an admin's way past an open violation is an
+    # override with a reason ("publish.override"), never a 符合 that needs none.
+    "findings.record": {"reviewer", "regulator"},
+    "publish.override": {"admin"},
     "retire": {"admin"},
     "audit.view": {"reviewer", "regulator", "admin"},
     "tokens.manage": {"admin"},  # issue and revoke API tokens (tokens.py)
@@ -235,7 +239,8 @@ def _not_own(row: SchemeVersion, user: User) -> None:
 
 def approve(session: Session, user: User, row_id: int, row_version: int, effective_from: date,
             effective_to: date, comment: str = "") -> SchemeVersion:
-    """Approve = publish with an effective period. From then on the database refuses any change but retiring."""
+    """Approve = publish with an effective period. From then on the database refuses any change but retiring.
+    Refused while the review has an open 违规 verdict that no admin's override covers (signoff.py)."""
     require(user, "review")
     row = get_version(session, row_id)
     _expect(row, "in_review", row_version)
@@ -246,6 +251,9 @@ def approve(session: Session, user: User, row_id: int, row_version: int, effecti
     if not result.ok:
         raise Invalid(f"当前引擎校验发现 {len(result.issues)} 个问题，不能发布", result.issues)
     _no_overlap(session, row, effective_from, effective_to)
+    from .signoff import ensure_publishable  # signoff.py builds on this module: imported here, not at the top
+
+    ensure_publishable(session, row)  # no open 违规 verdict, or an admin's override of it
     before = row.snapshot()
     row.status, row.reviewed_by, row.review_comment = "published", user.id, comment or None
     row.content_hash = result.version.content_hash

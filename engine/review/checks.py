@@ -11,7 +11,9 @@ serves every review: the scheme fact is asserted, the checks posted, and the fac
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import threading
 from dataclasses import dataclass
 
@@ -50,6 +52,12 @@ class Verdict:
     def assumed(self) -> bool:
         """Does the verdict rest on an assumed value?"""
         return any(f.assumed for f in self.looked_at)
+
+    @property
+    def values_digest(self) -> str:
+        """The hash of the scheme values the check looked at (name and engine value of each fact)."""
+        values = [[f.name, f.value] for f in self.looked_at]
+        return hashlib.sha256(json.dumps(values, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
 # ── conditions ────────────────────────────────────────────────────────────────────────────────

@@ -125,6 +125,13 @@ class Check:
         return not set(self.conditions) - {"inapplicable"}
 
     @property
+    def digest(self) -> str:
+        """The hash of what the check says: severity, clause, quote and conditions (not its name or note, which
+        only word it). A person's finding on the check holds while this and the values it looked at are unchanged."""
+        return _digest({"id": self.id, "severity": self.severity, "clause": self.clause,
+                        "quote": self.citation.quote if self.citation else None, "conditions": self.conditions})
+
+    @property
     def facts_used(self) -> list[str]:
         """The facts the check looks at, in catalogue order."""
         used: set[str] = set()
@@ -170,6 +177,10 @@ class Regime:
 
     def listed_by(self, version) -> bool:
         return bool({self.id, *self.aliases} & set(version.regimes))
+
+
+def _digest(data) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
 def _facts_in(condition: dict) -> set[str]:
@@ -240,9 +251,8 @@ def _build(doc: Document, library: Library) -> Regime:
                             citation.clause if citation else item["clause"], conditions, item.get("note", "")))
     if issues:
         raise SchemeError(issues)
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
     return Regime(data["id"], data["name"], doc.file, document, tuple(data.get("aliases", [])), data["applies"],
-                  tuple(checks), digest, data.get("note", ""))
+                  tuple(checks), _digest(data), data.get("note", ""))
 
 
 def _condition_issues(doc: Document, condition: dict, path: tuple) -> list[Issue]:

@@ -81,7 +81,9 @@ def _check(verdict: Verdict) -> dict:
             "quote_line": check.citation.at[0] if check.citation else None,
             "verdict": verdict.verdict, "rule": verdict.rule, "note": check.note, "manual": check.manual,
             "assumed": verdict.assumed,
-            "looked_at": [f.as_dict() for f in verdict.looked_at]}
+            "looked_at": [f.as_dict() for f in verdict.looked_at],
+            # what a person's finding on the check is tied to: it is carried while both are unchanged
+            "definition_hash": check.digest, "values_hash": verdict.values_digest}
 
 
 def worked_examples(version: Version) -> list[dict]:

@@ -24,6 +24,7 @@ AUTHORS = frozenset({"pm", "admin"})
 REVIEWERS = frozenset({"reviewer", "admin"})
 AUDITORS = frozenset({"reviewer", "regulator", "admin"})
 ADMIN = frozenset({"admin"})
+SIGNERS = frozenset({"reviewer", "regulator"})
 
 # (endpoint, method) → the roles allowed
 EXPECTED = {
@@ -50,6 +51,8 @@ EXPECTED = {
     ("changes.impact_json", "GET"): LOGGED_IN,
     ("review.page", "GET"): LOGGED_IN,
     ("review.pdf", "GET"): LOGGED_IN,
+    ("review.record_finding", "POST"): SIGNERS,
+    ("review.record_override", "POST"): ADMIN,
     ("compare.index", "GET"): LOGGED_IN,
     ("compare.start", "POST"): LOGGED_IN,
     ("compare.job_status", "GET"): LOGGED_IN,
@@ -76,6 +79,8 @@ EXPECTED = {
     ("api.rules_in_force", "GET"): LOGGED_IN,
     ("api.compare_versions", "GET"): LOGGED_IN,
     ("api.api_review", "GET"): LOGGED_IN,
+    ("api.api_record_finding", "POST"): SIGNERS,
+    ("api.api_record_override", "POST"): ADMIN,
     ("api.create_draft", "POST"): AUTHORS,
     ("api.save_yaml", "PUT"): AUTHORS,
     ("api.submit", "POST"): AUTHORS,
