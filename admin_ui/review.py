@@ -57,7 +57,7 @@ def record_finding(row_id: int):
     replaces = form.get("replaces", "")
     return _run(row_id, lambda: signoff.record_finding(
         db(), current_user, row_id, regime, check, form.get("outcome", ""), form.get("comment", ""),
-        int(replaces) if replaces.isdigit() else None), _("已记录审查意见。"), f"check-{regime}-{check}")
+        int(replaces) if replaces.isdigit() else None), _("已记录审查意见。"), f"signoff-{regime}-{check}")
 
 
 @bp.post("/versions/<int:row_id>/override")

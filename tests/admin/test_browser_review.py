@@ -30,7 +30,7 @@ def test_a_regulator_reads_the_review_of_a_version(live, chromium):
     page.goto(f"{base}/versions/{row.id}")
     page.click("text=合规审查")
     page.wait_for_url(f"{base}/versions/{row.id}/review")
-    row_of_check = page.locator("tr", has_text="第一年保费不超过 100 元")
+    row_of_check = page.locator(".review-report tr", has_text="第一年保费不超过 100 元")  # the report, not the sign-off table
     assert "三(四) “第一年保费原则上不超过100元”" in row_of_check.inner_text()
     verdict = row_of_check.locator("td.verdict")
     assert verdict.inner_text() == "符合"

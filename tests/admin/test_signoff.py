@@ -8,6 +8,7 @@ Products: 赣州惠民保 (2023 and 2024 published on import). Its co-insurer te
 from __future__ import annotations
 
 import shutil
+import subprocess
 
 import pytest
 from sqlalchemy import select, text
@@ -118,6 +119,19 @@ def test_findings_are_shown_on_the_page_in_the_report_and_in_the_api(app, browse
         html = render_html(signoff.report_of(db(), db().get(type(row), row.id)))
     assert "<th class=\"c-finding\">审查意见</th>" in html and "请补充结余滚存的书面约定" in html
     assert "form" not in html  # the report is a document: the forms are the page's
+
+
+@pytest.mark.skipif(not shutil.which("pdftotext"), reason="poppler-utils not installed")
+def test_the_pdf_report_has_the_findings_and_the_override(app, browser, session, draft_2025, tmp_path):
+    row = in_review_with_a_violation(session, draft_2025)
+    assert record(browser("regulator"), row.id, ROLLOVER, "incomplete", "请补充结余滚存约定").status_code == 302
+    assert browser("admin").post(f"/versions/{row.id}/override", {"reason": "过渡期安排"}).status_code == 302
+    pdf = tmp_path / "review.pdf"
+    pdf.write_bytes(browser("pm").get(f"/versions/{row.id}/review.pdf").get_data())
+    text = "".join(subprocess.run(["pdftotext", "-enc", "UTF-8", pdf, "-"], capture_output=True, text=True,
+                                  check=True).stdout.split())
+    for part in ("审查意见", "需补充", "请补充结余滚存约定", "审查签署", "放行发布", "过渡期安排", "尚无意见"):
+        assert part in text, part
 
 
 def test_a_finding_other_than_complies_needs_a_comment(app, browser, session):
