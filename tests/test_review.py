@@ -4,10 +4,16 @@ Variants are the product files with their text edited, so each test shows the on
 """
 from __future__ import annotations
 
+from dataclasses import replace
+from decimal import Decimal
+
 import pytest
 
 from engine import parse_text, product_from_document
+from engine.issues import SchemeError
 from engine.review import review, version_data
+from engine.review.checks import run_checks
+from engine.review.facts import engine_value
 
 from conftest import PRODUCTS
 
@@ -309,3 +315,66 @@ def test_nfra_sales_suitability_is_for_a_person_and_the_source_is_marked_seconda
     assert item.verdict == "需人工确认"
     regime = next(r.regime for r in reviewed(ZAOZHUANG, "2025", ZZ_AFTER_NOTICE).regimes if r.regime.id == "nfra-2025")
     assert regime.document.secondary
+
+
+# ── checks whose passing and failing variants the tests above do not show ──────────────────────
+
+AGE_BANDS = [(HEALTH_BANDS[0][0], """        - id: younger
+          name: 60 周岁以下
+          when: {age: {max: 59}}
+          amount: {value: 69, assumed: 测试}
+          assumed: 测试
+        - id: older
+          name: 60 周岁及以上
+          when: {age: {min: 60}}
+          amount: {value: 99, assumed: 测试}
+          assumed: 测试""")]
+
+
+def test_hubei_premium_by_age_is_a_concern_for_a_person_to_weigh():
+    assert verdict(reviewed(XIANNING, "2023"), "hubei-2021", "premium-by-age").verdict == "符合"
+    by_age = verdict(reviewed(XIANNING, "2023", AGE_BANDS), "hubei-2021", "premium-by-age")
+    assert by_age.verdict == "需关注" and by_age.check.note.startswith("年龄与疾病风险相关")
+    # banded by age alone is not tied to the person's illness risk
+    assert verdict(reviewed(XIANNING, "2023", AGE_BANDS), "hubei-2021", "premium-not-risk-rated").verdict == "符合"
+
+
+@pytest.mark.parametrize("declared, expected", [("true", "符合"), ("false", "违规"), (None, "需人工确认")])
+def test_hubei_distinguished_from_basic_insurance(declared, expected):
+    edits = regulation(f"      social_insurance_distinguished: {declared}\n") if declared else []
+    assert verdict(reviewed(XIANNING, "2023", edits), "hubei-2021", "distinct-from-basic-insurance").verdict == expected
+
+
+@pytest.mark.parametrize("declared, expected", [("true", "符合"), ("false", "违规"), (None, "需人工确认")])
+def test_ganzhou_surplus_rollover(declared, expected):
+    edits = regulation(f"      surplus_rollover: {declared}\n", GZ_REGULATION) if declared else []
+    assert verdict(reviewed(GANZHOU, "2024", edits), "ganzhou-2023", "surplus-rollover").verdict == expected
+
+
+@pytest.mark.parametrize("check, fact, old, new", [
+    ("premium-max", "declared_premium_max", "premium_max: {value: 100,", "premium_max: {value: 50,"),
+    ("deductible-max", "declared_deductible_max", "deductible_max: {value: 15000,", "deductible_max: {value: 10000,"),
+    ("cap-min", "declared_cap_min", "cap_min: {value: 1000000,", "cap_min: {value: 2000000,"),
+])
+def test_a_limit_the_scheme_declares_about_itself_is_checked_both_ways(check, fact, old, new):
+    """A file breaking its own limit does not validate (engine.semantics), so the review's rule is shown failing on
+    the facts of the filed scheme with the declared limit moved, as the rules engine receives them."""
+    passing = reviewed(GANZHOU, "2024")
+    assert verdict(passing, "declared", check).verdict == "符合"
+    with pytest.raises(SchemeError) as refused:
+        reviewed(GANZHOU, "2024", [(old, new)])
+    assert refused.value.issues[0].code.startswith("limits.")
+    declared = next(r.regime for r in passing.regimes if r.regime.id == "declared")
+    limit = engine_value(fact, Decimal(new.split("value: ")[1].rstrip(",")))
+    facts = {**passing.facts, fact: replace(passing.facts[fact], value=limit)}
+    broken = next(v for v in run_checks(declared, facts) if v.check.id == check)
+    assert broken.verdict == "违规" and broken.check.clause == f"regulation.limits.{check.replace('-', '_')}"
+
+
+@pytest.mark.parametrize("path, year", [(XIANNING, "2023"), (GANZHOU, "2024"), (ZAOZHUANG, "2025")])
+def test_items_a_program_cannot_judge_are_always_for_a_person(path, year):
+    """Manual checks (no condition but `inapplicable`) have no passing or failing scheme: a person's finding in
+    the admin's sign-off decides them (tests/admin/test_signoff.py)."""
+    result = reviewed(path, year, ZZ_AFTER_NOTICE if path == ZAOZHUANG else ())
+    manual = [v for r in result.regimes for v in r.verdicts if v.check.manual]
+    assert manual and {v.verdict for v in manual} == {"需人工确认"}
