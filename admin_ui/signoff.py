@@ -50,14 +50,13 @@ def checks_of(data: dict):
 
 def with_signoff(session: Session, row: SchemeVersion, data: dict) -> dict:
     """The report with `finding` on each check and `signoff` (open violations, overrides) beside the verdicts."""
-    latest = _latest_findings(session, row)
+    shown = _shown_findings(session, row)
     for regime, check in checks_of(data):
-        check["finding"] = _finding_state(row, latest.get((regime["id"], check["id"]), []), check)
+        check["finding"] = _finding_state(row, shown.get((regime["id"], check["id"]), []), check)
     open_checks = [_open_item(regime, check) for regime, check in checks_of(data) if is_open(check)]
     overrides = [override_shown(o) for o in queries.overrides_of(session, row.id)]
     data["signoff"] = {"open": open_checks, "overrides": overrides,
-                       "uncovered": [c for c in open_checks if not _covered(c, row, overrides)],
-                       "outcomes": OUTCOME_LABELS}
+                       "uncovered": [c for c in open_checks if not _covered(c, row, overrides)]}
     return data
 
 
@@ -66,26 +65,22 @@ def is_open(check: dict) -> bool:
     return check["verdict"] == VIOLATION and not (finding["holds"] and finding["outcome"] == "complies")
 
 
-def _latest_findings(session: Session, row: SchemeVersion) -> dict[tuple, list[Finding]]:
-    """(regime, check) → the current finding of each version that has one, this version's first, then the earlier
-    versions' from the nearest back; with this version's older findings under `history`."""
-    chains: dict[tuple, dict[int, list[Finding]]] = {}
-    for finding in queries.findings_up_to(session, row):  # oldest first: each version's last is its current one
-        chains.setdefault((finding.regime_id, finding.check_id), {}).setdefault(finding.scheme_version_id, []) \
-            .append(finding)
-    order = lambda version: (version.id != row.id, -(version.period_start.toordinal()), -version.id)  # noqa: E731
-    return {key: [history for _version, history in sorted(((h[-1].version, h) for h in by_version.values()),
-                                                           key=lambda item: order(item[0]))]
-            for key, by_version in chains.items()}
+def _shown_findings(session: Session, row: SchemeVersion) -> dict[tuple, list[Finding]]:
+    """(regime, check) → the findings, oldest first, of the version whose finding the check shows: this version's
+    own, else those of the nearest earlier version of the product that has one."""
+    by_key: dict[tuple, dict[SchemeVersion, list[Finding]]] = {}
+    for finding in queries.findings_up_to(session, row):
+        by_key.setdefault((finding.regime_id, finding.check_id), {}).setdefault(finding.version, []).append(finding)
+    nearest = lambda version: (version.id == row.id, version.period_start, version.id)  # noqa: E731
+    return {key: versions[max(versions, key=nearest)] for key, versions in by_key.items()}
 
 
-def _finding_state(row: SchemeVersion, histories: list[list[Finding]], check: dict) -> dict:
+def _finding_state(row: SchemeVersion, history: list[Finding], check: dict) -> dict:
     """What the page and the report say about a check's finding:
     state none (nobody has found anything), recorded (this version's, holds), carried (an earlier version's,
     holds), reopened (the latest finding was about another rule or other values: `reopened` says which)."""
-    if not histories:
+    if not history:
         return {"state": "none", "holds": False, "outcome": None, "replaces": None, "history": []}
-    history = histories[0]
     finding = history[-1]
     own = finding.scheme_version_id == row.id
     changed = [reason for reason, same in (("rule_changed", finding.definition_hash == check["definition_hash"]),
