@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, g, render_template, request
+from flask import Flask, flash, g, redirect, render_template, request
 from flask_login import current_user
 
 from . import audit
 from .api_errors import API_PREFIX as API_ERRORS_PREFIX, envelope
 from .db import db
 from .i18n import _
+from .services import WorkflowError
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 AUDITED_STATUSES = frozenset({403, 409})
@@ -77,3 +78,18 @@ def _acting_user():
     if api_user is not None:
         return api_user
     return current_user._get_current_object() if current_user and current_user.is_authenticated else None
+
+
+def run_step(action, done: str, back: str, then: str | None = None):
+    """A form's step through the services (a workflow step, a finding, an override): on success `done` is
+    flashed and the browser goes to `then` (else `back`); on refusal the session is rolled back, the reason goes
+    to the audit event, and an error page says why, linking `back` (403, 404, 409 and 422 keep their status)."""
+    try:
+        action()
+    except WorkflowError as exc:
+        db().rollback()
+        refused(exc.message)
+        return render_template("error.html", code=exc.status, message=exc.message, issues=exc.issues,
+                               back=back), exc.status
+    flash(done, "ok")
+    return redirect(then or back)

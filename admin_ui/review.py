@@ -9,7 +9,7 @@ earlier version, or open again) and what still stands between the version and pu
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, g, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -20,10 +20,10 @@ from .api import ROW, api_route, valid_row
 from .api_models import FindingAnswer, FindingRequest, OverrideAnswer, OverrideRequest
 from .auth import requires
 from .db import db, get_or_404
-from .guard import refused
+from .guard import run_step
 from .i18n import _
 from .models import SchemeVersion
-from .services import WorkflowError, check_stored
+from .services import check_stored
 
 bp = Blueprint("review", __name__)
 
@@ -68,16 +68,9 @@ def record_override(row_id: int):
 
 
 def _run(row_id: int, action, done: str, anchor: str):
-    """A sign-off step; on refusal the reason on an error page (its status kept: 403, 404, 409, 422)."""
-    try:
-        action()
-    except WorkflowError as exc:
-        db().rollback()
-        refused(exc.message)
-        return render_template("error.html", code=exc.status, message=exc.message, issues=exc.issues,
-                               back=url_for("review.page", row_id=row_id)), exc.status
-    flash(done, "ok")
-    return redirect(url_for("review.page", row_id=row_id, _anchor=anchor))
+    """A sign-off step; back on the review page, at the row or form it concerns."""
+    return run_step(action, done, url_for("review.page", row_id=row_id),
+                    url_for("review.page", row_id=row_id, _anchor=anchor))
 
 
 # ── JSON API ──────────────────────────────────────────────────────────────────────────────────

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, request, url_for
 from flask_login import current_user
 
 from .auth import requires
 from .db import db
-from .guard import refused
+from .guard import run_step
 from .i18n import _
-from .services import Invalid, WorkflowError, approve, retire, send_back, submit_for_review
+from .services import Invalid, approve, retire, send_back, submit_for_review
 
 bp = Blueprint("workflow", __name__)
 
@@ -30,16 +30,8 @@ def _date(name: str) -> date:
 
 
 def _run(row_id: int, action, done: str):
-    """Run a service call; on refusal show why on the version page (403/409/422 keep their status)."""
-    try:
-        action()
-    except WorkflowError as exc:
-        db().rollback()
-        refused(exc.message)
-        return render_template("error.html", code=exc.status, message=exc.message, issues=exc.issues,
-                               back=url_for("catalogue.version", row_id=row_id)), exc.status
-    flash(done, "ok")
-    return redirect(url_for("catalogue.version", row_id=row_id))
+    """Run a service call; its refusal is shown with a way back to the version page."""
+    return run_step(action, done, url_for("catalogue.version", row_id=row_id))
 
 
 @bp.post("/versions/<int:row_id>/submit")

@@ -27,6 +27,15 @@ PASSWORDS = {"pm": "pm-demo", "pm2": "pm2-demo", "reviewer": "reviewer-demo", "r
 TOKEN = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
+def products_folder(tmp_path, *names: str) -> Path:
+    """A folder of copies of these product files (a test's own products, when 咸惠保 alone is not it)."""
+    folder = tmp_path / "products"
+    folder.mkdir()
+    for name in names:
+        shutil.copy(REPO / "products" / name, folder / name)
+    return folder
+
+
 @pytest.fixture
 def products_copy(tmp_path) -> Path:
     folder = tmp_path / "products"

@@ -8,7 +8,6 @@ Leaves test-output/screenshots/signoff.png (git-ignored). Skipped where Playwrig
 """
 from __future__ import annotations
 
-import shutil
 
 import pytest
 from sqlalchemy import select
@@ -17,7 +16,7 @@ from admin_ui import services
 from admin_ui.models import User
 
 from .browser import chromium, live, needs_chromium, open_page, shot, sync_api  # noqa: F401 (fixtures)
-from .conftest import REPO, version_row
+from .conftest import products_folder, version_row
 
 pytestmark = needs_chromium
 SCREEN = {"width": 1280, "height": 900}
@@ -25,10 +24,7 @@ SCREEN = {"width": 1280, "height": 900}
 
 @pytest.fixture
 def products_copy(tmp_path):
-    folder = tmp_path / "products"
-    folder.mkdir()
-    shutil.copy(REPO / "products" / "ganzhou.yaml", folder / "ganzhou.yaml")
-    return folder
+    return products_folder(tmp_path, "ganzhou.yaml")
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from admin_ui.models import AuditEvent, Finding, PublishOverride, User
 from engine.review import regimes as regime_files
 from engine.review.report import render_html
 
-from .conftest import REPO, Browser, bearer, version_row
+from .conftest import REPO, Browser, bearer, products_folder, version_row
 
 TERM = ("ganzhou-2023", "coinsurer-term")
 ROLLOVER = ("ganzhou-2023", "surplus-rollover")  # an item for a person to confirm (需人工确认)
@@ -27,10 +27,7 @@ ROLLOVER = ("ganzhou-2023", "surplus-rollover")  # an item for a person to confi
 
 @pytest.fixture
 def products_copy(tmp_path):
-    folder = tmp_path / "products"
-    folder.mkdir()
-    shutil.copy(REPO / "products" / "ganzhou.yaml", folder / "ganzhou.yaml")
-    return folder
+    return products_folder(tmp_path, "ganzhou.yaml")
 
 
 def record(who: Browser, row_id: int, check: tuple, outcome: str, comment: str = "", replaces=""):
