@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import yaml
 
-from engine import Document, Product, SchemeError, Version, parse_text, product_from_document
+from engine import Document, Product, SchemeError, Version, parse_text, product_from_document, resolve_versions
 from engine.issues import Issue, format_path
 
 
@@ -55,7 +55,7 @@ class Analysis:
 def analyse(text: str, file: str = "<方案>") -> Analysis:
     """Parse and validate with the engine. Cached by text: a published text never changes, so neither does this."""
     try:
-        doc = parse_text(text, file)
+        doc = resolve_versions(parse_text(text, file))[0]  # a version that extends another is kept resolved
     except SchemeError as exc:
         return Analysis(tuple(issue_dict(i) for i in exc.issues))
     try:
@@ -90,13 +90,16 @@ def check_draft(text: str, product_id: str | None = None, version_id: str | None
 def split_versions(doc: Document, product: Product) -> dict[str, str]:
     """Each version of a product file as a self-contained single-version document with the same engine hash.
 
-    Cut from the text when possible (comments and layout kept); when the cut does not reproduce the hash
-    (anchors shared between versions, flow style…), the version is written out as YAML instead.
+    Cut from the text when possible (comments and layout kept); a version that extends another (`extends:`)
+    is stored resolved, its item written out as YAML between the file's own header and tail; when neither
+    reproduces the hash (anchors shared between versions, flow style…), the whole version is written out.
     """
     texts = {}
     cut = _cut_versions(doc)
+    layout = _layout(doc)
     for index, version in enumerate(product.versions):
-        for candidate in (cut[index] if cut else None, _dump_version(doc, index)):
+        resolved = layout.head + _dump_item(doc.data["versions"][index]) + layout.tail if layout else None
+        for candidate in (cut[index] if cut else None, resolved, _dump_version(doc, index)):
             if candidate is not None and _same_version(candidate, version):
                 texts[version.id] = candidate
                 break
@@ -238,11 +241,18 @@ def _differing_paths(a: dict, b: dict, prefix: str = "", depth: int = 2) -> list
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    def increase_indent(self, flow=False, indentless=False):  # lists indented under their key, as files write them
+        return super().increase_indent(flow, False)
 
 
 # Decimals go out as YAML floats (their exact text), which the engine's loader reads back as Decimal.
 _Dumper.add_representer(Decimal, lambda d, v: d.represent_scalar("tag:yaml.org,2002:float", str(v)))
+
+
+def _dump_item(item: dict) -> str:
+    """One version item as YAML lines indented as under `versions:` in a product file."""
+    body = yaml.dump({"versions": [item]}, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=120)
+    return body.split("\n", 1)[1]
 
 
 def dump_document(data: dict, note: str) -> str:

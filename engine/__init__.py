@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .evaluate import Eligibility, Quote, Settlement, adjudicate, eligibility, quote
 from .inputs import Claim, Person, load_claims, parse_claim, parse_person
+from .inherit import resolve_versions
 from .issues import InputError, Issue, SchemeError
 from .load import Document, load_file, parse_text
 from .model import Product, Version, build_product
@@ -34,5 +35,5 @@ __all__ = [
     "Claim", "Document", "Eligibility", "InputError", "Issue", "Person", "Product", "Quote", "SchemeError",
     "Settlement", "Version", "adjudicate", "eligibility", "load_claims", "load_file",
     "load_product", "load_product_text", "parse_claim", "parse_person", "parse_text", "product_from_document",
-    "quote", "validate_document",
+    "quote", "resolve_versions", "validate_document",
 ]

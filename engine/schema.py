@@ -249,6 +249,17 @@ VERSION = obj(
               "premium", "chain", "liabilities"),
 )
 
+# A version that extends another writes only what changes (engine/inherit.py merges it into that version before
+# anything is checked, so this shape is for editors reading the raw file; the resolved version meets VERSION).
+EXTENDING_VERSION = {
+    "type": "object",
+    "properties": {**{key: {} for key in VERSION["properties"]}, "id": VERSION["properties"]["id"],
+                   "extends": {"type": "string", "description": "所继承的版本编号（同一文件中的另一版本），只写与它不同之处"}},
+    "required": ["id", "extends"],
+    "additionalProperties": False,
+}
+VERSION_ITEM = {"if": {"required": ["extends"]}, "then": EXTENDING_VERSION, "else": VERSION}
+
 DRUG = obj(
     {
         "code": ID,
@@ -294,7 +305,7 @@ SCHEME_SCHEMA = {
                                                                            "minItems": 1}},
                                             required=("name", "treatments")),
             },
-            "versions": {"type": "array", "items": VERSION, "minItems": 1},
+            "versions": {"type": "array", "items": VERSION_ITEM, "minItems": 1},
         },
         required=("format", "product", "sources", "versions"),
         provenance=False,

@@ -14,6 +14,7 @@ from decimal import Decimal
 from jsonschema import Draft202012Validator, FormatChecker
 
 from . import vocab
+from .inherit import failed_versions, resolve_versions
 from .issues import Issue
 from .load import Document
 from .model import Product, build_product
@@ -52,18 +53,23 @@ def validate_document(doc: Document) -> list[Issue]:
 
 
 def check(doc: Document) -> tuple[list[Issue], Product | None]:
-    """The problems of a document, in text order, and its typed model: JSON Schema first, then the semantic checks
-    on the model of what can be read.  With schema problems, that is the document without its broken entries
-    and versions (`salvage.py`: what is safe to check there), so both kinds are reported together; the model is
-    then of that part only, and None when a problem outside the versions (product, sources) leaves nothing."""
-    issues = schema_issues(doc)
+    """The problems of a document, in text order, and its typed model: versions that extend another are resolved
+    first (`inherit.py`), then JSON Schema, then the semantic checks on the model of what can be read.  With schema
+    problems, that is the document without its broken entries and versions (`salvage.py`: what is safe to check
+    there), so both kinds are reported together; the model is then of that part only, and None when a problem
+    outside the versions (product, sources) leaves nothing.  A version that cannot be resolved is left out whole,
+    its inheritance problem reported (not the schema problems of what it writes alone)."""
+    doc, inherited = resolve_versions(doc)
+    unresolved = failed_versions(inherited)
+    issues = inherited + [i for i in schema_issues(doc) if not (len(i.path) > 1 and i.path[:1] == ("versions",)
+                                                                and i.path[1] in unresolved)]
     if not issues:
         product = build_product(doc.data, doc.file)
         return _in_text_order(semantic_issues(doc, product)), product
     readable = salvage(doc, issues, schema_issues)
     if readable is None:
         return _in_text_order(issues), None
-    product = build_product(readable.doc.data, doc.file, skip_versions=readable.broken_versions)
+    product = build_product(readable.doc.data, doc.file, skip_versions=readable.broken_versions | unresolved)
     issues += [issue for issue in semantic_issues(readable.doc, product) if readable.trusted(issue)]
     return _in_text_order(issues), product
 
@@ -120,7 +126,7 @@ def _key_homes(schema: dict, parent: str, homes: dict) -> dict:
         _key_homes(sub, key, homes)
     for sub in schema.get("oneOf", []) + schema.get("anyOf", []):
         _key_homes(sub, parent, homes)
-    for part in ("items", "additionalProperties"):
+    for part in ("items", "additionalProperties", "else"):  # `else`: a version item (schema.VERSION_ITEM)
         if isinstance(schema.get(part), dict):
             _key_homes(schema[part], parent, homes)
     return homes

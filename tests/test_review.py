@@ -281,14 +281,14 @@ def test_nfra_name_must_contain_customised_and_state_the_region():
 
 
 def test_nfra_yearly_backtest_must_be_declared():
-    anchor = "      pricing: differentiated\n      source: zz-news 产品演进与群众需求同频·第3段"
+    anchor = "      source: zz-news 产品演进与群众需求同频·第3段 “進一步優化了繳費標準”"  # 2025 regulation (extends 2024)
     assert verdict(reviewed(ZAOZHUANG, "2025", ZZ_AFTER_NOTICE), "nfra-2025", "yearly-backtest").verdict == "违规"
     declared = ZZ_AFTER_NOTICE + [(anchor, "      backtest: yearly\n" + anchor)]
     assert verdict(reviewed(ZAOZHUANG, "2025", declared), "nfra-2025", "yearly-backtest").verdict == "符合"
 
 
 def test_nfra_a_preset_claims_ratio_promised_to_the_public_is_a_violation():
-    anchor = "      pricing: differentiated\n      source: zz-news 产品演进与群众需求同频·第3段"
+    anchor = "      source: zz-news 产品演进与群众需求同频·第3段 “進一步優化了繳費標準”"  # 2025 regulation (extends 2024)
     assert verdict(reviewed(ZAOZHUANG, "2025", ZZ_AFTER_NOTICE), "nfra-2025", "no-promised-claims-ratio").verdict == "符合"
     promised = ZZ_AFTER_NOTICE + [(anchor, "      promised_claims_ratio: 0.9\n" + anchor)]
     failing = verdict(reviewed(ZAOZHUANG, "2025", promised), "nfra-2025", "no-promised-claims-ratio")
@@ -304,7 +304,7 @@ def test_nfra_a_version_starting_inside_another_versions_period_changes_terms_wi
 
 @pytest.mark.parametrize("declared, expected", [("true", "符合"), ("false", "违规"), (None, "需人工确认")])
 def test_nfra_distinguished_from_social_insurance(declared, expected):
-    anchor = "      pricing: differentiated\n      source: zz-news 产品演进与群众需求同频·第3段"
+    anchor = "      source: zz-news 产品演进与群众需求同频·第3段 “進一步優化了繳費標準”"  # 2025 regulation (extends 2024)
     edits = ZZ_AFTER_NOTICE + ([(anchor, f"      social_insurance_distinguished: {declared}\n" + anchor)]
                                if declared else [])
     assert verdict(reviewed(ZAOZHUANG, "2025", edits), "nfra-2025", "distinct-from-social-insurance").verdict == expected

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..inherit import resolve_versions
 from ..load import Document
 from ..model import Product, Version, build_product
 from .checks import Verdict, run_checks
@@ -40,8 +41,9 @@ class Review:
 
 
 def version_data(doc: Document, version: Version) -> dict:
-    """The validated YAML mapping of one version (declared terms the typed model does not carry)."""
-    return next(item for item in doc.data["versions"] if str(item["id"]) == version.id)
+    """The validated YAML mapping of one version, resolved when it extends another (declared terms the typed
+    model does not carry)."""
+    return next(item for item in resolve_versions(doc)[0].data["versions"] if str(item["id"]) == version.id)
 
 
 def review(product: Product, version: Version, data: dict, regimes: list[Regime] | None = None,
@@ -60,6 +62,6 @@ def review(product: Product, version: Version, data: dict, regimes: list[Regime]
 
 def review_document(doc: Document, year: str, population: int = 2_000) -> Review:
     """Review one version of a validated scheme document (KeyError: no such version)."""
-    product = build_product(doc.data, doc.file)
+    product = build_product(resolve_versions(doc)[0].data, doc.file)
     version = product.version(year)
     return review(product, version, version_data(doc, version), population=population)

@@ -13,15 +13,16 @@ from sqlalchemy import func, select
 from admin_ui import importer
 from admin_ui.models import AuditEvent, Product, SchemeVersion, User
 from admin_ui.schemes import analyse
-from engine import load_product_text, parse_text
+from engine import load_product_text, parse_text, resolve_versions
 
 from .conftest import REPO, XIANHUIBAO, Browser, version_row
 
 # A comment each file keeps through import and export: the header's, and for 枣惠保 a separator between versions
-# (cut with the 2024 item, not with the header).
+# (cut with the 2023 item, not with the header; 2024 and 2025 extend the year before, so they are stored and
+# exported resolved, written out as YAML).
 KNOWN_COMMENTS = {"xianhuibao": "# 咸惠保 —— 咸宁市惠民型商业补充医疗保险",
                   "ganzhou": "# 赣州惠民保 —— 赣州市普惠型商业补充医疗保险（首年）",
-                  "zaohuibao": "  # ───────────────────────────── 2024 ─────────────────────────────"}
+                  "zaohuibao": "  # ───────────────────────────── 2023 ─────────────────────────────"}
 
 
 def _counts(session) -> dict[str, int]:
@@ -73,8 +74,9 @@ def test_export_of_each_product_reimports_to_the_same_hashes_and_keeps_comments(
     assert KNOWN_COMMENTS[name] in exported.splitlines()
     again = load_product_text(exported)
     assert [(v.id, v.content_hash) for v in again.versions] == [(r.version_id, r.content_hash) for r in stored]
-    # the file as the platform imported it: the same document, version for version
-    assert parse_text(exported).data == parse_text(original).data
+    # the file as the platform imported it: the same document, version for version (each version resolved)
+    assert resolve_versions(parse_text(exported))[0].data == resolve_versions(parse_text(original))[0].data
+    assert exported.splitlines()[0] == original.splitlines()[0]  # the header's comments too
     assert [v.content_hash for v in again.versions] == [v.content_hash for v in load_product_text(original).versions]
     # and importing it again (into a fresh platform, as drafts) stores the same versions with the same hashes
     fresh = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'fresh.db'}", IMPORT_PRODUCTS=False)

@@ -1,0 +1,257 @@
+"""Version inheritance (`extends:`): a version writes only what changes; the resolved version is what is checked,
+hashed, diffed and explained, and every problem is located where the value is written."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine import load_product, load_product_text, parse_text, validate_document
+from engine.diff import diff_versions
+from engine.explain import version_text
+
+ROOT = Path(__file__).resolve().parent.parent
+MINIMAL = ROOT / "tests" / "fixtures" / "minimal.yaml"
+
+# The first version of tests/fixtures/minimal.yaml (its header and the 2024 version), then a second version.
+_MINIMAL_TEXT = MINIMAL.read_text(encoding="utf-8")
+HEADER_AND_2024 = _MINIMAL_TEXT[:_MINIMAL_TEXT.index('  - id: "2025"')]
+
+FULL_2025 = '''
+  - id: "2025"
+    name: 示例惠民保（第二年）
+    period: {start: 2025-01-01, end: 2025-12-31}
+    enrolment: {start: 2024-11-01, end: 2025-02-28}
+    regulation:
+      regimes: [guidance]
+      pricing: differentiated
+      source: guidance 第二条
+    insurers:
+      lead: {name: 示例人寿, share: 1}
+      source: s1 第二条
+    filings: {authorisation: true, actuarial_opinion: true, legal_opinion: true, source: s1 第八条}
+    settlement: {rounding: half_up, one_stop: true, source: s1 第九条}
+    eligibility: {basic_insurance_required: true, suspend_when_basic_in_arrears: false}
+    premium:
+      age_reference: {value: period_start, source: s1 第三条}
+      bands:
+        - {id: young, name: 50 周岁及以下, when: {age: {max: 50}}, amount: 59, source: s1 第三条（一）}
+        - {id: senior, name: 51 周岁及以上, when: {age: {min: 51}}, amount: 89, source: s1 第三条（二）}
+    chain:
+      after: [basic, critical_illness]
+    liabilities:
+      - id: inpatient
+        name: 住院目录内自付
+        covers: in_policy_self_pay
+        care: [inpatient]
+        deductible: 15000
+        ratio: 0.8
+        cap: 1000000
+        source: s1 第五条（第二年）
+      - id: outpatient
+        name: 门诊慢特病自付
+        covers: in_policy_self_pay
+        care: [chronic_outpatient]
+        deductible: 1000
+        ratio: 0.5
+        cap: 20000
+        source: s1 第七条（四）
+'''
+
+# The same 2025, written as what changes from 2024.
+EXTENDING_2025 = '''
+  - id: "2025"
+    extends: "2024"
+    name: 示例惠民保（第二年）
+    period: {start: 2025-01-01, end: 2025-12-31}
+    enrolment: {start: 2024-11-01, end: 2025-02-28}
+    regulation: {pricing: differentiated, source: guidance 第二条}
+    settlement: {one_stop: true, assumed: null, source: s1 第九条}
+    premium:
+      bands:
+        - {id: young, name: 50 周岁及以下, when: {age: {max: 50}}, amount: 59, source: s1 第三条（一）}
+        - {id: everyone, remove: true}
+        - {id: senior, name: 51 周岁及以上, when: {age: {min: 51}}, amount: 89, source: s1 第三条（二）}
+    liabilities:
+      - id: inpatient
+        name: 住院目录内自付
+        covers: in_policy_self_pay
+        care: [inpatient]
+        deductible: 15000
+        ratio: 0.8
+        cap: 1000000
+        source: s1 第五条（第二年）
+      - id: outpatient
+        name: 门诊慢特病自付
+        covers: in_policy_self_pay
+        care: [chronic_outpatient]
+        deductible: 1000
+        ratio: 0.5
+        cap: 20000
+        source: s1 第七条（四）
+'''
+
+
+def _issues(text: str) -> list:
+    return validate_document(parse_text(text, "x.yaml"))
+
+
+def _line_of(text: str, fragment: str, occurrence: int = 1) -> int:
+    """1-based line of the n-th line containing `fragment`."""
+    lines = [n for n, line in enumerate(text.splitlines(), 1) if fragment in line]
+    return lines[occurrence - 1]
+
+
+def test_an_extending_version_resolves_to_the_version_written_in_full():
+    full = load_product_text(HEADER_AND_2024 + FULL_2025)
+    extending = load_product_text(HEADER_AND_2024 + EXTENDING_2025)
+    assert [v.content_hash for v in extending.versions] == [v.content_hash for v in full.versions]
+    assert version_text(extending.version("2025")) == version_text(full.version("2025"))
+    assert diff_versions(extending.version("2024"), extending.version("2025")) == \
+        diff_versions(full.version("2024"), full.version("2025"))
+
+
+def test_merge_by_id_replaces_in_place_removes_and_places_new_entries_after_the_one_written_before():
+    parent = HEADER_AND_2024.replace(
+        "        - {id: everyone, name: 统一保费, when: {}, amount: 59, source: s1 第三条（首年统一价）}\n",
+        "        - {id: young, name: 50 周岁及以下, when: {age: {max: 50}}, amount: 59, source: s1 第三条}\n"
+        "        - {id: middle, name: 51–70 周岁, when: {age: {min: 51, max: 70}}, amount: 79, source: s1 第三条}\n"
+        "        - {id: old, name: 71 周岁及以上, when: {age: {min: 71}}, amount: 99, source: s1 第三条}\n")
+    child = '''
+  - id: "2025"
+    extends: "2024"
+    name: 第二年
+    period: {start: 2025-01-01, end: 2025-12-31}
+    premium:
+      bands:
+        - {id: young, name: 40 周岁及以下, when: {age: {max: 40}}, amount: 49, source: s1 第三条}
+        - {id: adult, name: 41–50 周岁, when: {age: {min: 41, max: 50}}, amount: 69, source: s1 第三条}
+        - {id: middle, remove: true}
+        - {id: older, name: 51–70 周岁, when: {age: {min: 51, max: 70}}, amount: 89, source: s1 第三条}
+'''
+    version = load_product_text(parent + child).version("2025")
+    assert [(b.id, b.amount.fen) for b in version.bands] == [("young", 4900), ("adult", 6900), ("older", 8900),
+                                                            ("old", 9900)]
+    assert version.insurers[0].name == "示例人寿"  # not written: inherited whole
+    assert version.period == ("2025-01-01", "2025-12-31")
+
+
+def test_mappings_merge_key_by_key_null_removes_a_key_and_lists_without_ids_are_replaced():
+    child = '''
+  - id: "2025"
+    extends: "2024"
+    name: 第二年
+    period: {start: 2025-01-01}
+    insurers:
+      lead: {name: 示例人寿, share: 0.6}
+      co: [{name: 示例财险, share: 0.4}]
+    settlement: {one_stop: true, assumed: null, source: s1 第九条}
+    chain: {after: [basic]}
+'''
+    text = HEADER_AND_2024.replace("period: {start: 2024-01-01, end: 2024-12-31}", "period: {start: 2024-01-01, end: 2025-12-31}")
+    version = load_product_text(text + child).version("2025")
+    assert version.period == ("2025-01-01", "2025-12-31")  # `end` kept from the parent
+    assert [(i.name, i.lead) for i in version.insurers] == [("示例人寿", True), ("示例财险", False)]
+    assert version.chain_after == ("basic",)  # a list of codes: replaced, not merged
+    rounding = next(c for c in version.choices if c.key == "rounding")
+    assert (version.one_stop, rounding.value, rounding.prov.source) == (True, "half_up", "s1 第九条")
+
+
+def test_a_chain_of_versions_each_extending_the_one_before():
+    third = '''
+  - id: "2026"
+    extends: "2025"
+    name: 第三年
+    period: {start: 2026-01-01, end: 2026-12-31}
+    enrolment: {start: 2025-11-01, end: 2026-02-28}
+    premium:
+      bands:
+        - {id: senior, name: 51 周岁及以上, when: {age: {min: 51}}, amount: 99, source: s1 第三条（三）}
+'''
+    product = load_product_text(HEADER_AND_2024 + EXTENDING_2025 + third)
+    bands = [(b.id, b.amount.fen) for b in product.version("2026").bands]
+    assert bands == [("young", 5900), ("senior", 9900)]
+    assert [l.id for l in product.version("2026").scheme_layer.liabilities] == ["inpatient", "outpatient"]
+
+
+def test_zaohuibao_writes_its_co_insurers_once_and_each_year_extends_the_year_before():
+    path = ROOT / "products" / "zaohuibao.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert text.count("共保成员八（来源未具名）") == 1
+    raw = parse_text(text).data["versions"]
+    assert [v.get("extends") for v in raw] == [None, "2023", "2024"]
+    product = load_product(path)
+    assert all(len(v.insurers) == 8 for v in product.versions)
+    assert [b.id for b in product.version("2025").bands] == ["low_income", "young", "senior", "pre_existing"]
+
+
+# ── broken uses: each a clear error at file:line:column ─────────────────────────────────────────
+
+@pytest.mark.parametrize("extends, code, words", [
+    ('"2030"', "inherit.unknown", "继承的版本“2030”不存在；本文件的其他版本：2024"),
+    ('"2025"', "inherit.cycle", "版本继承成环：2025 → 2025"),
+    ("2024", "inherit.extends_type", "加引号"),
+])
+def test_an_unknown_circular_or_unquoted_parent_is_an_error_at_the_extends_line(extends, code, words):
+    text = HEADER_AND_2024 + EXTENDING_2025.replace('extends: "2024"', f"extends: {extends}")
+    issues = _issues(text)
+    assert [i.code for i in issues] == [code], issues
+    issue = issues[0]
+    assert words in issue.message
+    assert (issue.line, issue.column) == (_line_of(text, "extends:"), 14)
+    assert str(issue).startswith(f"x.yaml:{issue.line}:14: versions[1].extends: ")
+
+
+def test_two_versions_extending_each_other_are_one_cycle_reported_once_each():
+    third = EXTENDING_2025.replace('id: "2025"', 'id: "2026"').replace('extends: "2024"', 'extends: "2027"')
+    fourth = EXTENDING_2025.replace('id: "2025"', 'id: "2027"').replace('extends: "2024"', 'extends: "2026"')
+    issues = _issues(HEADER_AND_2024 + EXTENDING_2025 + third + fourth)
+    assert [(i.code, i.path) for i in issues] == [("inherit.cycle", ("versions", 2, "extends")),
+                                                   ("inherit.cycle", ("versions", 3, "extends"))]
+    assert "2026 → 2027 → 2026" in issues[0].message
+
+
+def test_removing_what_the_parent_does_not_have_is_an_error_where_it_is_written():
+    text = HEADER_AND_2024 + EXTENDING_2025.replace("{id: everyone, remove: true}", "{id: nobody, remove: true}")
+    issues = _issues(text)
+    assert [i.code for i in issues] == ["inherit.merge"]
+    assert "要删除的“nobody”在所继承的版本的这个列表中不存在" in issues[0].message
+    assert issues[0].line == _line_of(text, "{id: nobody, remove: true}")
+
+
+def test_null_for_a_key_the_parent_does_not_have_and_a_malformed_removal_are_errors():
+    text = HEADER_AND_2024 + EXTENDING_2025.replace("assumed: null, ", "hit_policy: null, ").replace(
+        "{id: everyone, remove: true}", "{id: everyone, remove: true, name: 统一}")
+    issues = _issues(text)
+    assert [i.code for i in issues] == ["inherit.merge", "inherit.merge"]
+    assert "“hit_policy: null”表示删除继承来的这一项，但所继承的版本没有“hit_policy”" in issues[0].message
+    assert "写成 {id: 编号, remove: true}" in issues[1].message
+    assert issues[1].line == _line_of(text, "{id: everyone, remove: true, name: 统一}")
+
+
+def test_an_error_in_a_value_the_child_writes_points_at_the_child():
+    text = HEADER_AND_2024 + EXTENDING_2025.replace("amount: 89, source: s1 第三条（二）", "amount: 89.123, source: s1 第三条（二）")
+    issues = _issues(text)
+    assert [i.code for i in issues] == ["money.precision"], issues
+    assert issues[0].line == _line_of(text, "amount: 89.123")
+    assert issues[0].path[:2] == ("versions", 1)
+
+
+def test_an_error_in_an_inherited_value_points_at_the_parent_line_that_wrote_it():
+    # 2025 inherits 2024's band `everyone` (who: everyone) and adds an overlapping one: the overlap is reported on
+    # the resolved 2025, and the inherited band is located in 2024's text
+    child = EXTENDING_2025.replace("        - {id: everyone, remove: true}\n", "").replace(
+        "        - {id: young, name: 50 周岁及以下, when: {age: {max: 50}}, amount: 59, source: s1 第三条（一）}\n", "")
+    text = HEADER_AND_2024 + child
+    issues = [i for i in _issues(text) if i.path[:2] == ("versions", 1)]
+    assert issues, "the overlap of the inherited band and the new one is reported"
+    inherited_line = _line_of(text, "{id: everyone, name: 统一保费")
+    assert inherited_line < _line_of(text, 'id: "2025"')
+    assert any(i.line == inherited_line for i in issues), [str(i) for i in issues]
+
+
+def test_an_unresolved_version_reports_only_its_inheritance_problem_and_the_others_are_still_checked():
+    text = (HEADER_AND_2024.replace("amount: 59, source: s1 第三条（首年统一价）", "amount: 59.001, source: s1 第三条（首年统一价）")
+            + EXTENDING_2025.replace('extends: "2024"', 'extends: "2030"'))
+    codes = sorted(i.code for i in _issues(text))
+    assert codes == ["inherit.unknown", "money.precision"]
