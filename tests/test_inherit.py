@@ -58,38 +58,10 @@ FULL_2025 = '''
         source: s1 第七条（四）
 '''
 
-# The same 2025, written as what changes from 2024.
-EXTENDING_2025 = '''
-  - id: "2025"
-    extends: "2024"
-    name: 示例惠民保（第二年）
-    period: {start: 2025-01-01, end: 2025-12-31}
-    enrolment: {start: 2024-11-01, end: 2025-02-28}
-    regulation: {pricing: differentiated, source: guidance 第二条}
-    settlement: {one_stop: true, assumed: null, source: s1 第九条}
-    premium:
-      bands:
-        - {id: young, name: 50 周岁及以下, when: {age: {max: 50}}, amount: 59, source: s1 第三条（一）}
-        - {id: everyone, remove: true}
-        - {id: senior, name: 51 周岁及以上, when: {age: {min: 51}}, amount: 89, source: s1 第三条（二）}
-    liabilities:
-      - id: inpatient
-        name: 住院目录内自付
-        covers: in_policy_self_pay
-        care: [inpatient]
-        deductible: 15000
-        ratio: 0.8
-        cap: 1000000
-        source: s1 第五条（第二年）
-      - id: outpatient
-        name: 门诊慢特病自付
-        covers: in_policy_self_pay
-        care: [chronic_outpatient]
-        deductible: 1000
-        ratio: 0.5
-        cap: 20000
-        source: s1 第七条（四）
-'''
+# The same 2025, written as what changes from 2024 (tests/fixtures/extends.yaml: the header, 2024, and this).
+EXTENDING = ROOT / "tests" / "fixtures" / "extends.yaml"
+_EXTENDING_TEXT = EXTENDING.read_text(encoding="utf-8")
+EXTENDING_2025 = "\n" + _EXTENDING_TEXT[_EXTENDING_TEXT.index('  - id: "2025"'):]
 
 
 def _issues(text: str) -> list:
