@@ -14,7 +14,8 @@ import yaml
 
 from . import conditions, vocab
 from .evaluate import adjudicate, quote
-from .explain import ASSUMED_MARK, assumptions, ratio_phrase, waiting_period_text
+from .explain import (ASSUMED_MARK, assumptions, deadline_text, no_application_text, ratio_phrase, surplus_text,
+                      waiting_period_text)
 from .inputs import parse_claim, parse_person
 from .model import Liability, Provenance, Version
 from .money import apply_ratio, format_yuan, yuan_to_fen
@@ -130,6 +131,13 @@ PARAMETERS = [
     ("exclusions", "责任免除", lambda v: "；".join(e.name for e in v.exclusions) or "未列", lambda v: [e.prov for e in v.exclusions]),
     ("hospital_lists", "医院名单", lambda v: "；".join(f"{h.name} {len(h.hospitals)} 家" for h in v.hospital_lists.values())
      or "无", lambda v: [h.prov for h in v.hospital_lists.values()]),
+    ("surplus", "结余滚存", surplus_text,
+     lambda v: [v.surplus.rolls_over.prov] if v.surplus else []),
+    ("no_application", "免申即赔", no_application_text,
+     lambda v: [v.service.no_application.prov] if v.service and v.service.no_application else []),
+    ("payment_deadlines", "赔款到账时限", lambda v: "；".join(deadline_text(d) for d in v.service.deadlines)
+     if v.service and v.service.deadlines else "来源未说明",
+     lambda v: [d.prov for d in v.service.deadlines] if v.service else []),
     ("assumptions", "假设数值", lambda v: f"{len(assumptions(v))} 项", _no_provenance),
 ]
 

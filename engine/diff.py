@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 
 from . import conditions, vocab
-from .explain import drugs_in_force, exclusion_text, hospital_level_text, ratio_phrase, waiting_period_text
+from .explain import (deadline_text, drugs_in_force, exclusion_text, hospital_level_text, no_application_text,
+                      ratio_phrase, surplus_text, waiting_period_text)
 from .model import Layer, Liability, Provenance, Version
 from .money import format_yuan, percent
 
@@ -38,14 +39,15 @@ class Change:
 AREAS = {"period": "保险期间", "regulation": "监管与定价", "insurers": "共保体", "eligibility": "参保条件",
          "premium": "保费档位", "funding": "缴费与资助", "deductible": "起付线", "cap": "封顶线", "liability": "保障责任",
          "drugs": "特药目录", "chain": "赔付顺序", "settlement": "结算", "plan": "方案",
-         "pre_existing": "列名的既往症", "exclusions": "责任免除", "hospitals": "医院名单"}
+         "pre_existing": "列名的既往症", "exclusions": "责任免除", "hospitals": "医院名单",
+         "service": "结余与理赔服务"}
 
 
 def diff_versions(old: Version, new: Version) -> list[Change]:
     """Every change from `old` to `new`, grouped by area in a fixed order."""
     changes: list[Change] = []
     for compare in (_period, _regulation, _insurers, _eligibility, _pre_existing, _bands, _subsidies, _pools,
-                    _liabilities, _exclusions, _drugs, _hospitals, _chain, _settlement):
+                    _liabilities, _exclusions, _drugs, _hospitals, _chain, _settlement, _service):
         changes += compare(old, new)
     return changes + _plans(old, new, changes)
 
@@ -280,6 +282,23 @@ def _chain(old: Version, new: Version) -> list[Change]:
 def _settlement(old: Version, new: Version) -> list[Change]:
     return (_scalar("settlement", "取整规则", old.rounding, new.rounding)
             + _scalar("settlement", "一站式结算", _YES[old.one_stop], _YES[new.one_stop]))
+
+
+def _service(old: Version, new: Version) -> list[Change]:
+    """Surplus roll-over, no-application claims and payment deadlines (matched by id)."""
+    def assumed(declared) -> bool:
+        return declared is not None and _assumed(declared.prov)
+
+    changes = []
+    for subject, text, declared in (("结余滚存", surplus_text, lambda v: v.surplus and v.surplus.rolls_over),
+                                    ("免申即赔", no_application_text, lambda v: v.service and v.service.no_application)):
+        if text(old) != text(new):
+            changes.append(Change("service", "changed", subject, text(old), text(new), assumed(declared(new))))
+    def deadlines(version: Version) -> dict:
+        return {d.id: d for d in (version.service.deadlines if version.service else ())}
+
+    return changes + _keyed(deadlines(old), deadlines(new), "service", lambda d: f"赔款到账时限“{d.name}”",
+                            lambda d: f"{d.days} {vocab.DEADLINE_UNITS[d.unit]}", lambda d: _assumed(d.prov))
 
 
 def diff_text(changes: list[Change]) -> str:

@@ -29,6 +29,46 @@ def waiting_period_text(version: Version) -> str:
     return f"等待期：参保之日起 {waiting.days} 天内就诊不予赔付" + (f"（{exempt}不设等待期）" if exempt else "")
 
 
+def surplus_text(version: Version) -> str:
+    """结余滚存 in plain Chinese: '转入下一年度滚存使用', '不滚存', or that the source does not say."""
+    surplus = version.surplus
+    if surplus is None or surplus.rolls_over.value is None:
+        return "来源未说明"
+    if not surplus.rolls_over.value:
+        return "不滚存"
+    return vocab.SURPLUS_DESTINATIONS.get(surplus.to, "滚存使用（去向未写明）")
+
+
+def no_application_text(version: Version) -> str:
+    """免申即赔 in plain Chinese, with where and from when it applies."""
+    service = version.service
+    declared = service.no_application if service else None
+    if declared is None or declared.value is None:
+        return "来源未说明"
+    if not declared.value:
+        return "不实行（须申请理赔）"
+    scope = [part for part in (service.scope, service.since and f"{service.since} 起") if part]
+    return "无需申请，由系统自动理赔" + (f"（{'，'.join(scope)}）" if scope else "")
+
+
+def deadline_text(deadline) -> str:
+    return f"{deadline.name}：{deadline.days} {vocab.DEADLINE_UNITS[deadline.unit]}内赔款到账"
+
+
+def _declared_terms(version: Version) -> list[str]:
+    """Surplus roll-over and claims-service terms, each with its clause or 【假设】."""
+    lines = []
+    prov = version.surplus.rolls_over.prov if version.surplus else None
+    lines.append(f"年度结余资金：{surplus_text(version)}{mark(prov)} {reference(prov or Provenance(), version.sources)}".rstrip())
+    service = version.service
+    if service is not None and service.no_application is not None:
+        prov = service.no_application.prov
+        lines.append(f"免申即赔：{no_application_text(version)}{mark(prov)} {reference(prov, version.sources)}".rstrip())
+    for deadline in service.deadlines if service else ():
+        lines.append(f"赔款到账时限·{deadline_text(deadline)}{mark(deadline.prov)} {reference(deadline.prov, version.sources)}")
+    return lines
+
+
 def reference(prov: Provenance, sources: dict) -> str:
     """'〔《title》clause〕' for a source, '【假设】reason' for an assumption."""
     if prov.source:
@@ -159,6 +199,12 @@ def assumptions(version: Version) -> list[dict]:
         note(f"医院名单“{hospitals.name}”", hospitals.prov)
     for exclusion in version.exclusions:
         note(f"责任免除“{exclusion.name}”", exclusion.prov)
+    if version.surplus:
+        note(f"年度结余资金：{surplus_text(version)}", version.surplus.rolls_over.prov)
+    if version.service and version.service.no_application:
+        note(f"免申即赔：{no_application_text(version)}", version.service.no_application.prov)
+    for deadline in version.service.deadlines if version.service else ():
+        note(f"赔款到账时限·{deadline_text(deadline)}", deadline.prov)
     for key, label in SECTION_LABELS.items():  # assumptions that are neither numbers nor choices: dates, chain...
         written = version.sections.get(key)
         if written and written.assumed:
@@ -309,6 +355,7 @@ def describe_version(version: Version) -> dict:
            if version.one_stop_at in version.hospital_lists else ""),
         **own_list_lines(version),
         "age_reference": f"年龄按{choice_text(choices['age_reference'])}计算",
+        "declared": _declared_terms(version),
         "notes": [text for text in [version.note] if text]
         + [f"{l.name}：{l.note}" for l in version.scheme_layer.liabilities if l.note],
         "assumptions": assumptions(version),
@@ -322,6 +369,7 @@ LIMIT_LABELS = {"premium_max": "保费上限", "deductible_max": "起付线上�
 def version_text(version: Version) -> str:
     d = describe_version(version)
     lines = [d["title"], "=" * 40, d["period"], *d["governance"], d["settlement"]]
+    lines += ["", "【结余与理赔服务】", *d["declared"]]
     if d["limits"]:
         lines += ["", "【监管限额】", *d["limits"]]
     lines += ["", "【参保条件】", *d["eligibility"]]

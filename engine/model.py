@@ -221,6 +221,52 @@ class WaitingPeriod:
 
 
 @dataclass(frozen=True)
+class Declared:
+    """A term the scheme declares about itself, three-valued like the filings: True, False, or None (the source
+    does not say: written `unknown`)."""
+    value: bool | None
+    prov: Provenance
+    path: Path = field(default=(), compare=False, repr=False)
+
+    @property
+    def state(self) -> str:
+        """declared (true, sourced), not_declared (false, sourced) or unknown (unknown, or only assumed)."""
+        if self.value is None or not self.prov.source:
+            return "unknown"
+        return "declared" if self.value else "not_declared"
+
+
+@dataclass(frozen=True)
+class Surplus:
+    """结余滚存: whether what is left of a year's premiums (beyond any capped profit) rolls over, and where to."""
+    rolls_over: Declared
+    to: str | None  # vocab.SURPLUS_DESTINATIONS
+    path: Path = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class PaymentDeadline:
+    """A claims payment deadline the scheme declares: paid within `days` (calendar or working days)."""
+    id: str
+    name: str
+    days: int
+    unit: str  # vocab.DEADLINE_UNITS
+    prov: Provenance
+    path: Path = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Service:
+    """Claims-service terms: no-application claims (免申即赔) and payment deadlines. They move no money."""
+    no_application: Declared | None
+    scope: str | None  # where no-application claims apply (e.g. 异地就医); None: everywhere the scheme pays
+    since: str | None  # from this date
+    deadlines: tuple[PaymentDeadline, ...]
+    prov: Provenance
+    path: Path = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class Drug:
     """An entry of an item list: a drug, or a treatment (which has no indications)."""
     code: str
@@ -356,6 +402,8 @@ class Version:
     hospital_lists: dict = field(default_factory=dict)  # id → HospitalList
     exclusions: tuple[Exclusion, ...] = ()
     one_stop_at: str | None = None  # a hospital list: one-stop settlement only at its hospitals
+    surplus: Surplus | None = None  # None: the version does not say (unknown)
+    service: Service | None = None
 
     def for_plan(self, plan: str | None) -> "Version":
         """The version a member of `plan` is insured under: the plan's, when the version declares plans."""
@@ -741,6 +789,8 @@ def build_version(data: dict, item: dict, path: Path = (), item_lists: dict | No
         exclusions=tuple(_exclusion(e, prov, path + ("exclusions", i), names)
                          for i, e in enumerate(item.get("exclusions", []))),
         one_stop_at=settlement.get("one_stop_at"),
+        surplus=_surplus(item, prov, path),
+        service=_service(item, prov, path),
     )
 
 
@@ -767,6 +817,39 @@ def _hospital_lists(item: dict, inherited: Provenance, path: Path) -> dict:
 def _exclusion(item: dict, inherited: Provenance, path: Path, names: dict) -> Exclusion:
     return Exclusion(item["id"], item["name"], item["common"], Condition.parse(item.get("when", {}), path + ("when",), names),
                      tuple(item.get("items", ())), tuple(item.get("lists", ())), Provenance.of(item, inherited), path)
+
+
+def _state(value) -> bool | None:
+    return None if value == "unknown" else value
+
+
+def _surplus(item: dict, inherited: Provenance, path: Path) -> Surplus | None:
+    """`surplus:`, or the first edition's `regulation.surplus_rollover: true|false` (with the regulation's
+    provenance); validation refuses a version that writes both."""
+    node = item.get("surplus")
+    if node is not None:
+        at = path + ("surplus",)
+        return Surplus(Declared(_state(node["rolls_over"]), Provenance.of(node, inherited), at + ("rolls_over",)),
+                       node.get("to"), at)
+    regulation = item["regulation"]
+    if "surplus_rollover" in regulation:
+        at = path + ("regulation", "surplus_rollover")
+        return Surplus(Declared(regulation["surplus_rollover"], Provenance.of(regulation, inherited), at), None, at)
+    return None
+
+
+def _service(item: dict, inherited: Provenance, path: Path) -> Service | None:
+    node = item.get("service")
+    if node is None:
+        return None
+    at, prov = path + ("service",), Provenance.of(node, inherited)
+    no_application, holder = value_node(node["no_application"]) if "no_application" in node else (None, {})
+    declared = None if "no_application" not in node else \
+        Declared(_state(no_application), Provenance.of(holder, prov), at + ("no_application",))
+    deadlines = tuple(PaymentDeadline(d["id"], d["name"], d["days"], d["unit"], Provenance.of(d, prov),
+                                      at + ("payment_deadlines", i))
+                      for i, d in enumerate(node.get("payment_deadlines", [])))
+    return Service(declared, holder.get("scope"), holder.get("since"), deadlines, prov, at)
 
 
 def _waiting_period(elig: dict, inherited: Provenance, path: Path) -> WaitingPeriod | None:

@@ -41,7 +41,8 @@ def sourced(value_schema: dict) -> dict:
 choice = sourced  # a choice that moves money (rounding, deductible order, covered care…) is written the same way
 
 
-FILING = choice({"enum": [True, False, "unknown"]})  # declared, not declared, unknown
+STATE = {"enum": [True, False, "unknown"]}  # declared, not declared, unknown (the source does not say)
+FILING = choice(STATE)
 DEDUCTIBLE_ORDER = choice({"enum": ["in_policy_first", "out_of_policy_first", "pro_rata", "best_for_patient"]})
 
 MONEY = sourced({"type": "number", "minimum": 0, "maximum": MAX_YUAN})
@@ -153,6 +154,18 @@ PLAN = obj(
     required=("id", "name"),
 )
 
+# 结余滚存: what is left of a year's premiums rolls over (to: where), or not, or the source does not say.
+SURPLUS = obj({"rolls_over": STATE, "to": {"enum": list(vocab.SURPLUS_DESTINATIONS)}}, required=("rolls_over",))
+# Claims-service terms: declared, shown and reviewed; they move no money.
+PAYMENT_DEADLINE = obj({"id": ID, "name": TEXT, "days": {"type": "integer", "minimum": 1, "maximum": 366},
+                        "unit": {"enum": list(vocab.DEADLINE_UNITS)}}, required=("id", "name", "days", "unit"))
+SERVICE = obj({
+    "no_application": {"oneOf": [STATE, obj({"value": STATE, "scope": TEXT, "since": DATE}, required=("value",))],
+                       "description": "免申即赔：无需参保人申请，由系统自动理赔"},
+    "payment_deadlines": {"type": "array", "items": PAYMENT_DEADLINE, "minItems": 1,
+                          "description": "赔款到账时限"},
+})
+
 VERSION = obj(
     {
         "id": {"type": "string", "pattern": r"^[0-9A-Za-z][0-9A-Za-z_.-]*$"},
@@ -171,7 +184,8 @@ VERSION = obj(
                     "claims_ratio_min": RATE,
                 }),
                 # What the scheme declares about its own conduct; absent means unknown (the review asks a person).
-                "surplus_rollover": {"type": "boolean", "description": "结余资金转入下一保险期滚存使用"},
+                "surplus_rollover": {"type": "boolean", "description": "结余资金转入下一保险期滚存使用（第一版的写法，"
+                                                                       "同 surplus: {rolls_over: …}）"},
                 "backtest": {"enum": ["yearly", "none"], "description": "精算回溯：每年（yearly）或不做（none）"},
                 "promised_claims_ratio": RATE,
                 "social_insurance_distinguished": {"type": "boolean",
@@ -240,6 +254,8 @@ VERSION = obj(
                                     "description": "方案列名的既往症；参保人写 pre_existing: [编号…]，条件写 pre_existing: [编号…]"},
         "hospital_lists": {"type": "object", "propertyNames": ID, "additionalProperties": HOSPITAL_LIST,
                            "minProperties": 1, "description": "医院名单（定点医院、一站式结算医院…）；条件写 hospital_in: 名单编号"},
+        "surplus": SURPLUS,
+        "service": SERVICE,
         "plans": {"type": "array", "items": PLAN, "minItems": 1,
                   "description": "参保人在其中选择一个的方案（如基础版、升级版）"},
         "hit_policy": {"enum": list(vocab.HIT_POLICIES),

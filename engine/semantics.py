@@ -216,6 +216,8 @@ def _version_issues(doc: Document, version: Version) -> list[Issue]:
     issues += _limit_issues(doc, version)
     issues += _waiting_issues(doc, version)
     issues += _own_list_issues(doc, version)
+    issues += _surplus_issues(doc, version)
+    issues += _service_issues(doc, version)
     return issues
 
 
@@ -304,6 +306,46 @@ def _exclusion_issues(doc: Document, exclusion, version: Version) -> list[Issue]
                          "请写目录里的药品或治疗项目编码", exclusion.path + ("items", i))
                for i, code in enumerate(exclusion.items) if code not in codes]
     return issues
+
+
+def _surplus_issues(doc: Document, version: Version) -> list[Issue]:
+    surplus = version.surplus
+    if surplus is None:
+        return []
+    issues = []
+    if "surplus" in doc.get(version.path) and "surplus_rollover" in doc.get(version.path + ("regulation",)):
+        issues.append(doc.issue("surplus.twice", "结余滚存写了两次：regulation.surplus_rollover 是旧写法，"
+                                "请只写 surplus: {rolls_over: …}", version.path + ("regulation", "surplus_rollover")))
+    if surplus.to is not None and surplus.rolls_over.value is not True:
+        issues.append(doc.issue("surplus.to_without_rollover", f"写了结余的去向（to: {surplus.to}），但 rolls_over 不是 "
+                                "true：不滚存就没有去向，请删去 to 或写 rolls_over: true", surplus.path + ("to",)))
+    return issues + _declared_provenance(doc, surplus.rolls_over, "结余滚存")
+
+
+def _service_issues(doc: Document, version: Version) -> list[Issue]:
+    service = version.service
+    if service is None:
+        return []
+    issues = _duplicate_ids(doc, _ids(service.deadlines), "赔款到账时限")
+    declared = service.no_application
+    if declared is not None:
+        issues += _declared_provenance(doc, declared, "免申即赔")
+        written = [key for key, value in (("scope", service.scope), ("since", service.since)) if value is not None]
+        if written and declared.value is not True:
+            issues.append(doc.issue("service.scope_without_claims", f"写了免申即赔的{'、'.join(written)}，但 value 不是 "
+                                    "true：请删去它们或写 value: true", declared.path + (written[0],)))
+        if service.since is not None and service.since > version.period[1]:
+            issues.append(doc.issue("service.since_after_period", f"免申即赔自 {service.since} 起，晚于保险期间结束日 "
+                                    f"{version.period[1]}：本版本内不实行", declared.path + ("since",)))
+    return issues
+
+
+def _declared_provenance(doc: Document, declared, what: str) -> list[Issue]:
+    """A declared term says where it comes from: a source (then it is declared), or an assumption (unknown)."""
+    if declared.prov:
+        return []
+    return [doc.issue("declared.provenance", f"{what}的声明没有出处：请在它或它所在的条目上写 source（来源条款；"
+                      "没有来源时写 unknown 并注明 assumed）", declared.path)]
 
 
 def _waiting_issues(doc: Document, version: Version) -> list[Issue]:

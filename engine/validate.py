@@ -44,7 +44,7 @@ _PROVENANCE_KEYS = {"source", "assumed"}
 _LABEL_TABLES = (vocab.CARE, vocab.COVERS, {vocab.NOT_LOW_INCOME: "非低收入人员", **vocab.LOW_INCOME},
                  vocab.LAYER_KINDS, vocab.RELATIVES, vocab.BASIC_INSURANCE, vocab.BASIC_STATUS, vocab.HUKOU,
                  vocab.OCCUPATION, vocab.HOSPITAL_LEVELS, vocab.PAYERS, vocab.ELIGIBILITY_OUTCOMES,
-                 vocab.WAITING_EXEMPTIONS, vocab.MEMBER_EVENTS)
+                 vocab.WAITING_EXEMPTIONS, vocab.MEMBER_EVENTS, vocab.SURPLUS_DESTINATIONS, vocab.DEADLINE_UNITS)
 
 
 def validate_document(doc: Document) -> list[Issue]:

@@ -194,5 +194,8 @@ DEDUCTIBLE_ORDERS = {
 }
 SUBSIDY_ORDERS = {"as_written": "按书写顺序依次资助，每项最多资助剩下的保费"}
 FILING_STATES = {True: "已出具", False: "未出具", "unknown": "来源未说明"}
+# Terms a scheme declares about itself beyond its money: surplus roll-over and claims service (model.Surplus, Service).
+SURPLUS_DESTINATIONS = {"next_period": "转入下一保险期（年度）滚存使用", "next_cycle": "转入下一承办周期滚存使用"}
+DEADLINE_UNITS = {"days": "天", "working_days": "个工作日"}
 # Regulatory regimes a version may name in `regulation.regimes` besides its own source documents.
 REGIMES = {"cbirc-2021-city-customised": "原银保监会《关于规范保险公司城市定制型商业医疗保险业务的通知》（2021 年）"}

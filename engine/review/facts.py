@@ -17,7 +17,7 @@ from .. import vocab
 from ..conditions import Condition
 from ..explain import assumptions
 from ..impact import POPULATION_ASSUMPTION, reference_population, run_population
-from ..model import Liability, Product, Provenance, Version
+from ..model import Declared, Liability, Product, Provenance, Version
 from ..money import format_yuan, percent
 
 MAIN_COVERS = ("in_policy_self_pay", "out_of_policy_self_pay")  # the main liabilities (not special drugs)
@@ -55,6 +55,9 @@ FACTS: dict[str, tuple[str, str]] = {
     "filings_actuarial_opinion": ("state", "精算意见书"),
     "filings_legal_opinion": ("state", "法律意见书"),
     "surplus_rollover": ("state", "结余滚存下一保险期"),
+    "no_application_claims": ("state", "免申即赔"),
+    "payment_deadline_days": ("count", "赔款到账最长时限（天数，按方案所写的天或工作日）"),
+    "payment_deadlines": ("text", "赔款到账时限"),
     "social_insurance_distinguished": ("state", "与社会保险明确区分"),
     "backtest": ("text", "精算回溯"),
     "promised_claims_ratio": ("ratio", "向公众承诺的赔付率"),
@@ -143,7 +146,8 @@ def derive_facts(product: Product, version: Version, data: dict, population: int
                  ) -> dict[str, Fact]:
     """Every fact of one version.  `data` is the version's validated YAML mapping (for declared terms)."""
     facts = [*_identity(product, version, data), *_premiums(version, data), *_eligibility(version),
-             *_liabilities(version), *_filings(version, data), *_declarations(data), *_insurers(version, data),
+             *_liabilities(version), *_filings(version, data), *_declarations(version, data), *_service(version),
+             *_insurers(version, data),
              *_declared_limits(version), _backtest(version, population, seed)]
     return {fact.name: fact for fact in facts}
 
@@ -251,20 +255,40 @@ def _filings(version: Version, data: dict) -> list[Fact]:
             for key in ("authorisation", "actuarial_opinion", "legal_opinion")]
 
 
-def _declarations(data: dict) -> list[Fact]:
-    """What the version declares about its own conduct (`regulation.*`, `exclusions`); unstated is unknown."""
+def _declared(name: str, declared: Declared | None) -> Fact:
+    """A three-valued declared term (model.Declared) as a fact: unknown when not written or only assumed."""
+    if declared is None:
+        return Fact(name, "unknown")
+    return Fact(name, declared.state, _reasons(declared.prov))
+
+
+def _declarations(version: Version, data: dict) -> list[Fact]:
+    """What the version declares about its own conduct (`surplus`, `regulation.*`, `exclusions`); unstated is
+    unknown."""
     regulation, assumed = data["regulation"], _section_assumption(data, "regulation")
     promised = regulation.get("promised_claims_ratio")
     if isinstance(promised, dict):
         promised = promised["value"]
     exclusions = data.get("exclusions")
-    return [*(Fact(key, _state(regulation.get(key), assumed), assumed)
-              for key in ("surplus_rollover", "social_insurance_distinguished")),
+    return [_declared("surplus_rollover", version.surplus.rolls_over if version.surplus else None),
+            Fact("social_insurance_distinguished", _state(regulation.get("social_insurance_distinguished"), assumed),
+                 assumed),
             *(Fact(key, regulation.get(key), assumed) for key in ("backtest", "disclosure", "data_items")),
             Fact("promised_claims_ratio", None if promised is None else engine_value("promised_claims_ratio", promised),
                  assumed),
             Fact("excludes_common_disease", None if exclusions is None else any(e["common"] for e in exclusions),
                  _reasons(*(Provenance.of(e, Provenance()) for e in exclusions or [])))]
+
+
+def _service(version: Version) -> list[Fact]:
+    """Claims-service terms (`service:`): no-application claims, and the payment deadlines."""
+    service = version.service
+    deadlines = service.deadlines if service else ()
+    reasons = _reasons(*(d.prov for d in deadlines))
+    text = "；".join(f"{d.name} {d.days} {vocab.DEADLINE_UNITS[d.unit]}" for d in deadlines) or None
+    return [_declared("no_application_claims", service.no_application if service else None),
+            Fact("payment_deadline_days", max((d.days for d in deadlines), default=None), reasons),
+            Fact("payment_deadlines", text, reasons)]
 
 
 def _insurers(version: Version, data: dict) -> list[Fact]:
