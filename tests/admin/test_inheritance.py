@@ -55,7 +55,9 @@ def test_the_version_changes_and_editor_pages_show_the_resolved_version(app, ses
     editor = Browser(app, "pm").get(f"/versions/{row.id}/edit")
     assert editor.status_code == 200
     text = editor.get_data(as_text=True)
-    assert "extends" not in text and "示例人寿" in text
+    assert "extends:" not in text.split("方案语言要点")[0] and "示例人寿" in text  # the resolved text in the editor
+    for term in ("版本继承（extends）", "结余滚存（surplus）", "理赔服务（service）"):  # and the help beside it
+        assert term in text
 
 
 def test_extends_written_in_the_editor_is_an_error_at_its_line(app, session):
