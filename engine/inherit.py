@@ -9,6 +9,8 @@ inherited value points at the line that wrote it.
 The merge (docs/scheme-language.md, “版本继承”), applied from the version a chain starts from down:
 - a mapping merges key by key: a key the child writes replaces the parent's value, or, when both are mappings,
   merges into it; a key the child does not write keeps the parent's value; `key: null` removes the parent's key;
+  a provenance is one statement: a child that writes `source:` or `assumed:` replaces both of the parent's;
+  a value written with its own provenance (`{value: …, source|assumed: …}`) is one value, replaced whole;
 - a list whose entries all have an `id` (in the parent and in the child) merges by id: a child entry replaces
   the parent's entry of that id whole, where it stands; `{id: X, remove: true}` removes entry X; a new entry goes
   right after the entry written before it in the child's list (at the start when it is the child's first);
@@ -23,6 +25,7 @@ from .load import Document
 
 EXTENDS = "extends"
 REMOVE = "remove"
+PROVENANCE = ("source", "assumed")
 
 
 @dataclass
@@ -129,7 +132,7 @@ class _Merger:
         self.origin: dict = {}
 
     def merge(self, parent, p_rel: tuple, child, c_rel: tuple, dst: tuple = ()):
-        if isinstance(parent, dict) and isinstance(child, dict):
+        if isinstance(parent, dict) and isinstance(child, dict) and "value" not in child:
             self.origin[dst] = self.child_at + c_rel
             return self._mapping(parent, p_rel, child, c_rel, dst)
         if isinstance(parent, list) and isinstance(child, list) and _by_id(parent, child):
@@ -139,7 +142,10 @@ class _Merger:
 
     def _mapping(self, parent: dict, p_rel: tuple, child: dict, c_rel: tuple, dst: tuple) -> dict:
         result = {}
+        own_provenance = any(child.get(key) is not None for key in PROVENANCE)
         for key, value in parent.items():
+            if key in PROVENANCE and own_provenance and key not in child:
+                continue  # a provenance is one statement: the child's replaces the parent's source and assumption
             if key not in child:
                 result[key] = self._take(value, lambda rel, k=key: self.parent_at(p_rel + (k,) + rel), dst + (key,))
             elif child[key] is not None:

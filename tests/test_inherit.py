@@ -9,6 +9,7 @@ import pytest
 from engine import load_product, load_product_text, parse_text, validate_document
 from engine.diff import diff_versions
 from engine.explain import version_text
+from engine.model import Provenance
 
 ROOT = Path(__file__).resolve().parent.parent
 MINIMAL = ROOT / "tests" / "fixtures" / "minimal.yaml"
@@ -129,6 +130,22 @@ def test_mappings_merge_key_by_key_null_removes_a_key_and_lists_without_ids_are_
     assert (version.one_stop, rounding.value, rounding.prov.source) == (True, "half_up", "s1 第九条")
 
 
+def test_a_provenance_is_replaced_as_one_and_a_value_with_its_own_provenance_is_one_value():
+    child = '''
+  - id: "2025"
+    extends: "2024"
+    name: 第二年
+    period: {start: 2025-01-01, end: 2025-12-31}
+    regulation: {assumed: 第二年的定价方式为假设}
+    premium:
+      age_reference: {value: enrolment_start, assumed: 假设按参保期起始日}
+'''
+    version = load_product_text(HEADER_AND_2024 + child).version("2025")
+    assert version.section_prov("regulation") == Provenance(assumed="第二年的定价方式为假设")  # 2024's source gone
+    age = next(c for c in version.choices if c.key == "age_reference")
+    assert (age.value, age.prov) == ("enrolment_start", Provenance(assumed="假设按参保期起始日"))
+
+
 def test_a_chain_of_versions_each_extending_the_one_before():
     third = '''
   - id: "2026"
@@ -192,7 +209,7 @@ def test_removing_what_the_parent_does_not_have_is_an_error_where_it_is_written(
 
 
 def test_null_for_a_key_the_parent_does_not_have_and_a_malformed_removal_are_errors():
-    text = HEADER_AND_2024 + EXTENDING_2025.replace("assumed: null, ", "hit_policy: null, ").replace(
+    text = HEADER_AND_2024 + EXTENDING_2025.replace("one_stop: true, ", "one_stop: true, hit_policy: null, ").replace(
         "{id: everyone, remove: true}", "{id: everyone, remove: true, name: 统一}")
     issues = _issues(text)
     assert [i.code for i in issues] == ["inherit.merge", "inherit.merge"]
@@ -227,3 +244,17 @@ def test_an_unresolved_version_reports_only_its_inheritance_problem_and_the_othe
             + EXTENDING_2025.replace('extends: "2024"', 'extends: "2030"'))
     codes = sorted(i.code for i in _issues(text))
     assert codes == ["inherit.unknown", "money.precision"]
+
+
+def test_a_new_value_does_not_take_the_source_the_parent_wrote_for_its_old_value():
+    text = HEADER_AND_2024 + '''
+  - id: "2025"
+    extends: "2024"
+    name: 第二年
+    period: {start: 2025-01-01, end: 2025-12-31}
+    premium:
+      age_reference: {value: enrolment_start}
+'''
+    issues = _issues(text)
+    assert [i.code for i in issues] == ["choice.provenance"], [str(i) for i in issues]
+    assert issues[0].line == _line_of(text, "age_reference: {value: enrolment_start}")
