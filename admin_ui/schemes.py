@@ -240,9 +240,25 @@ def _differing_paths(a: dict, b: dict, prefix: str = "", depth: int = 2) -> list
     return paths
 
 
+_FLOW_MAX = 110  # characters: a mapping or list this short is written on one line, as product files do
+
+
+def _short(value) -> bool:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return len(text) <= _FLOW_MAX and "\\n" not in text
+
+
 class _Dumper(yaml.SafeDumper):
-    def increase_indent(self, flow=False, indentless=False):  # lists indented under their key, as files write them
+    """YAML as product files are written: lists indented under their key, short mappings and lists on one line."""
+
+    def increase_indent(self, flow=False, indentless=False):
         return super().increase_indent(flow, False)
+
+    def represent_mapping(self, tag, mapping, flow_style=None):
+        return super().represent_mapping(tag, mapping, _short(mapping) if flow_style is None else flow_style)
+
+    def represent_sequence(self, tag, sequence, flow_style=None):
+        return super().represent_sequence(tag, sequence, _short(sequence) if flow_style is None else flow_style)
 
 
 # Decimals go out as YAML floats (their exact text), which the engine's loader reads back as Decimal.
@@ -251,12 +267,12 @@ _Dumper.add_representer(Decimal, lambda d, v: d.represent_scalar("tag:yaml.org,2
 
 def _dump_item(item: dict) -> str:
     """One version item as YAML lines indented as under `versions:` in a product file."""
-    body = yaml.dump({"versions": [item]}, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=120)
+    body = yaml.dump({"versions": [item]}, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=1000)
     return body.split("\n", 1)[1]
 
 
 def dump_document(data: dict, note: str) -> str:
-    body = yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=120)
+    body = yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=1000)
     return f"# {note}\n{body}"
 
 

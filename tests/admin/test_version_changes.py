@@ -39,12 +39,12 @@ def test_the_version_page_lists_the_changes_by_meaning_and_links_to_the_changes_
     row = version_row(session, "zaohuibao", "2025")
     html = Browser(app, "regulator").get(f"/versions/{row.id}").get_data(as_text=True)
     page = text_of(html)
-    assert "与上一版本“枣惠保 2024 年度（差异化定价首年）”的差异 12 项" in page
+    assert "与上一版本“枣惠保 2024 年度（差异化定价首年）”的差异 15 项" in page
     assert DEDUCTIBLE in page
     assert "档位“有既往症人群”保费：139.00 元 → 159.00 元" in page
     assert "特药“瑞基奥仑赛注射液（CAR-T）”：复发或难治性大 B 细胞淋巴瘤 【假设】" in page  # an assumed new value
     assert f'href="/versions/{row.id}/changes"' in html and "查看全部变化" in page
-    assert "项变化未列出" not in page  # ten changes: all listed
+    assert "另有 3 项变化未列出。" in page  # twelve lines listed, the rest counted
 
 
 def test_the_text_diff_is_only_behind_a_folded_details(app, session):
@@ -52,7 +52,8 @@ def test_the_text_diff_is_only_behind_a_folded_details(app, session):
     html = Browser(app, "regulator").get(f"/versions/{row.id}").get_data(as_text=True)
     folded = [d for d in DETAILS.findall(html) if "文本差异" in d]
     assert len(folded) == 1 and 'class="diff"' in folded[0] and " open" not in folded[0].split(">", 1)[0]
-    raw = ["+++ zaohuibao@2025", "@@ -71,13 +71,13 @@", "-      start: 2024-01-01", "+      start: 2025-01-01"]
+    # 2024 and 2025 extend the year before: stored resolved, their items written out as YAML
+    raw = ["+++ zaohuibao@2025", "-    name: 枣惠保 2024 年度（差异化定价首年）", "+    name: 枣惠保 2025 年度（保障升级）"]
     assert all(line in folded[0] for line in raw)
     outside = DETAILS.sub("", html)
     assert 'class="diff"' not in outside and not any(line in outside for line in raw)
@@ -67,7 +68,7 @@ def test_the_first_version_has_no_changes_section(app, session):
 def test_the_summary_stops_at_its_lines_and_counts_the_rest(app, session):
     row, previous = version_row(session, "zaohuibao", "2025"), version_row(session, "zaohuibao", "2024")
     summary = catalogue.change_summary(pairs.Pair(row, check_stored(row), previous), lines=4)
-    assert summary["count"] == 12 and summary["hidden"] == 8
+    assert summary["count"] == 15 and summary["hidden"] == 11
     assert [(label, len(items)) for label, items in summary["groups"]] == [("保险期间", 2), ("保费档位", 2)]
     assert catalogue.SUMMARY_LINES == 12
 
@@ -76,7 +77,7 @@ def test_hidden_changes_are_counted_on_the_page(app, session, monkeypatch):
     monkeypatch.setattr(catalogue, "SUMMARY_LINES", 3)
     row = version_row(session, "zaohuibao", "2025")
     page = text_of(Browser(app, "regulator").get(f"/versions/{row.id}").get_data(as_text=True))
-    assert "另有 9 项变化未列出。" in page and DEDUCTIBLE not in page and "查看全部变化" in page
+    assert "另有 12 项变化未列出。" in page and DEDUCTIBLE not in page and "查看全部变化" in page
 
 
 def test_an_invalid_draft_keeps_its_text_diff(app, draft, session):
