@@ -258,3 +258,17 @@ def test_a_new_value_does_not_take_the_source_the_parent_wrote_for_its_old_value
     issues = _issues(text)
     assert [i.code for i in issues] == ["choice.provenance"], [str(i) for i in issues]
     assert issues[0].line == _line_of(text, "age_reference: {value: enrolment_start}")
+
+
+def test_hmb_validate_reports_an_unknown_parent_with_file_line_and_column(tmp_path):
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    text = (ROOT / "tests" / "fixtures" / "extends.yaml").read_text(encoding="utf-8").replace(
+        'extends: "2024"', 'extends: "2023"')
+    path = tmp_path / "broken.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}:{_line_of(text, 'extends:')}:14: versions[1].extends: 继承的版本“2023”不存在" in result.output
