@@ -97,7 +97,7 @@ def test_the_first_editions_regulation_surplus_rollover_still_reads_the_same():
     assert version.surplus.rolls_over.value is True
 
 
-@pytest.mark.parametrize("block, code, fragment, words", [
+BROKEN_SURPLUS = [
     ("    surplus:\n      rolls_over: false\n      to: next_period\n      source: xn-news 第一段\n",
      "surplus.to_without_rollover", "      to: next_period", "rolls_over 不是 true"),
     ("    surplus:\n      rolls_over: maybe\n      source: xn-news 第一段\n",
@@ -105,12 +105,7 @@ def test_the_first_editions_regulation_surplus_rollover_still_reads_the_same():
     ("    surplus:\n      rolls_over: true\n      to: next_year_pool\n      source: xn-news 第一段\n",
      "schema.enum", "to: next_year_pool", "next_period（转入下一保险期（年度）滚存使用）"),
     ("    surplus:\n      rolls_over: true\n", "declared.provenance", "rolls_over: true", "结余滚存的声明没有出处"),
-])
-def test_a_broken_surplus_term_is_an_error_at_its_line(block, code, fragment, words):
-    text = _xianning(block)
-    issues = _issues(text)
-    assert [i.code for i in issues] == [code], [str(i) for i in issues]
-    assert words in issues[0].message and issues[0].line == _line_of(text, fragment)
+]
 
 
 def test_surplus_written_twice_is_an_error():
@@ -165,7 +160,7 @@ def test_an_assumed_payment_deadline_is_marked_and_listed():
     assert any(a["reason"] == "假设十个工作日" for a in described["assumptions"])
 
 
-@pytest.mark.parametrize("block, code, fragment, words", [
+BROKEN_SERVICE = [
     ("    service:\n      no_application: {value: false, scope: 市内}\n      source: xn-news 第一段\n",
      "service.scope_without_claims", "no_application: {value: false", "value 不是 true"),
     ("    service:\n      no_application: {value: true, since: 2024-03-01}\n      source: xn-news 第一段\n",
@@ -178,8 +173,11 @@ def test_an_assumed_payment_deadline_is_marked_and_listed():
     ("    service:\n      payment_deadlines:\n        - {id: a, name: 甲, days: 3, unit: hours}\n      source: xn-news 第一段\n",
      "schema.enum", "unit: hours", "working_days（个工作日）"),
     ("    service:\n      no_application: true\n", "declared.provenance", "no_application: true", "免申即赔的声明没有出处"),
-])
-def test_a_broken_service_term_is_an_error_at_its_line(block, code, fragment, words):
+]
+
+
+@pytest.mark.parametrize("block, code, fragment, words", BROKEN_SURPLUS + BROKEN_SERVICE)
+def test_a_broken_surplus_or_service_term_is_an_error_at_its_line(block, code, fragment, words):
     text = _xianning(block)
     issues = _issues(text)
     assert [i.code for i in issues] == [code], [str(i) for i in issues]
