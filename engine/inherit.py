@@ -105,7 +105,12 @@ def _resolve(state: _Resolution, index: int, chain: tuple[int, ...]) -> bool:
     parent_origin = state.origin.get(parent, {})
     merger = _Merger(state, lambda rel: parent_origin.get(rel, ("versions", parent) + rel), at)
     own = {k: v for k, v in child.items() if k != EXTENDS}
-    state.data[index] = merger.merge(parent_data, (), own, ())
+    found = len(state.issues)
+    merged = merger.merge(parent_data, (), own, ())
+    if len(state.issues) > found:  # left as written (with its `extends`), so resolving again reports it again
+        state.failed.add(index)
+        return False
+    state.data[index] = merged
     state.origin[index] = merger.origin
     return True
 

@@ -272,3 +272,13 @@ def test_hmb_validate_reports_an_unknown_parent_with_file_line_and_column(tmp_pa
     result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code == 1
     assert f"{path}:{_line_of(text, 'extends:')}:14: versions[1].extends: 继承的版本“2023”不存在" in result.output
+
+
+def test_a_document_resolved_once_reports_its_inheritance_problems_when_checked_again():
+    # the admin resolves a text once and checks the result: a merge problem must survive the second pass
+    from engine import resolve_versions
+
+    text = HEADER_AND_2024 + EXTENDING_2025.replace("{id: everyone, remove: true}", "{id: nobody, remove: true}")
+    resolved, first = resolve_versions(parse_text(text, "x.yaml"))
+    assert [i.code for i in first] == ["inherit.merge"]
+    assert [i.code for i in validate_document(resolved)] == ["inherit.merge"]
