@@ -345,9 +345,16 @@ def test_hubei_distinguished_from_basic_insurance(declared, expected):
     assert verdict(reviewed(XIANNING, "2023", edits), "hubei-2021", "distinct-from-basic-insurance").verdict == expected
 
 
+GZ_SURPLUS = ("    surplus:\n      rolls_over: true\n      to: next_period\n"
+              "      source: gz-plan 三(五) “同一保险期保费余额转入下一保险期滚存使用”\n")
+
+
 @pytest.mark.parametrize("declared, expected", [("true", "符合"), ("false", "违规"), (None, "需人工确认")])
 def test_ganzhou_surplus_rollover(declared, expected):
-    edits = regulation(f"      surplus_rollover: {declared}\n", GZ_REGULATION) if declared else []
+    # 赣州 declares its roll-over from its plan (surplus:); the check follows what the version declares
+    written = {"true": GZ_SURPLUS, "false": GZ_SURPLUS.replace("rolls_over: true\n      to: next_period\n",
+                                                               "rolls_over: false\n"), None: ""}[declared]
+    edits = [(GZ_SURPLUS, written)]
     assert verdict(reviewed(GANZHOU, "2024", edits), "ganzhou-2023", "surplus-rollover").verdict == expected
 
 
