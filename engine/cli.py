@@ -442,6 +442,112 @@ def backtest(file, year, population_file, residents, as_json) -> None:
         click.echo(line)
 
 
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--year", required=True, help="版本编号或年份")
+@click.option("--population", "population_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="人群文件（hmb-population/1，见 docs/population.md）")
+@click.option("--residents", type=click.IntRange(1, 50_000_000), help="改变人群规模（各比例不变），如快速试算")
+@click.option("--set", "settings", multiple=True, metavar="PARAM=VALUE", help="改一个参数（可多次）")
+@click.option("--grid", "axes", multiple=True, metavar="PARAM=V1,V2,…",
+              help="网格搜索：一个参数的候选值（可多次，取笛卡尔积）；金额可写 起..止..步长，如 8000..20000..2000")
+@click.option("--target-ratio", type=lambda text: _ratio_option(text), metavar="RATIO",
+              help="目标赔付率（默认：方案声明的最低赔付率），如 0.8")
+@click.option("--max-ratio", default="1", show_default=True, type=lambda text: _ratio_option(text), metavar="RATIO",
+              help="网格中可接受的最高赔付率")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1), help="网格结果显示前几个")
+@click.option("--no-take-up", "fixed_take_up", is_flag=True, help="不用人群文件的涨价退保模型（参保人不变）")
+@click.option("--list", "list_only", is_flag=True, help="列出这个版本可试算的参数")
+@click.option("--json", "as_json", is_flag=True, help="机器可读输出")
+def whatif(file, year, population_file, residents, settings, axes, target_ratio, max_ratio, top, fixed_take_up,
+           list_only, as_json) -> None:
+    """定价试算：改参数（起付线、赔付比例、封顶线、档位保费），看赔付率、盈亏平衡保费、目标赔付率保费；网格搜索。
+
+    \b
+    例：
+      hmb whatif products/zaohuibao.yaml --year 2025 --population populations/zaozhuang.yaml --list
+      hmb whatif products/zaohuibao.yaml --year 2025 --population populations/zaozhuang.yaml \\
+          --set deductible.annual=12000 --set ratio.in_policy.1=0.85
+      hmb whatif products/ganzhou.yaml --year 2024 --population populations/zaozhuang.yaml \\
+          --grid deductible.annual=8000..20000..2000 --grid cap.total=1000000,2000000 --target-ratio 0.8 --json
+
+    退出码：0 完成，1 方案或人群文件有错、改后的方案无效，2 用法错误（参数名、取值）。"""
+    from .load import load_file
+    from .population import load_population
+    from .vector import Unsupported
+    from .whatif import ChangeError, change, default_target, grid, grid_lines, parameters, prepare
+    from .whatif import whatif as run_whatif, whatif_lines
+
+    version = _version(_product(file, as_json), year, as_json)
+    if list_only:
+        known = [p.as_dict() for p in parameters(version).values()]
+        _emit(known) if as_json else click.echo("\n".join(f"{p['name']}\t{p['label']}" for p in known))
+        return
+    try:
+        fixed = [change(version, *_pair(text, "--set")) for text in settings]
+        axis_changes = [_axis(version, text, change) for text in axes]
+    except ChangeError as exc:
+        raise click.UsageError(str(exc))
+    varied = [p.name for p, _ in axis_changes]
+    if len(set(varied + [c.parameter.name for c in fixed])) < len(varied) + len(fixed):
+        raise click.UsageError("同一参数只能出现一次（--set 与 --grid 之间也不能重复）")
+    target = target_ratio if target_ratio is not None else default_target(version)
+    try:
+        year_ = prepare(load_file(file), version.id, load_population(population_file), residents,
+                        respond=not fixed_take_up)
+        if axis_changes:
+            total = 1
+            for _, values in axis_changes:
+                total *= len(values)
+            with click.progressbar(length=total, label="试算", file=sys.stderr) as bar:
+                report = grid(year_, axis_changes, fixed, target, max_ratio,
+                              progress=lambda done, _total: bar.update(done - bar.pos))
+        else:
+            report = run_whatif(year_, fixed, target)
+    except SchemeError as exc:
+        _fail(exc.issues, as_json)
+    except Unsupported as exc:
+        _fail([Issue("whatif.unsupported", f"{version.key} 的档位不能用向量化路径计算：{exc}", (), file)], as_json)
+    if as_json:
+        _emit(report)
+        return
+    for line in grid_lines(report, top) if axis_changes else whatif_lines(report):
+        click.echo(line)
+
+
+def _ratio_option(text) -> Decimal:
+    """A claims ratio as typed (exact, never a float): above 0, e.g. 0.8."""
+    try:
+        ratio = Decimal(str(text))
+    except ArithmeticError:
+        ratio = None
+    if ratio is None or not ratio.is_finite() or ratio <= 0:
+        raise click.BadParameter(f"“{text}”不是大于 0 的比例，如 0.8")
+    return ratio
+
+
+def _pair(text: str, option: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise click.UsageError(f"{option} “{text}”应写成 参数=值，如 deductible.annual=12000")
+    return name.strip(), value.strip()
+
+
+def _axis(version: Version, text: str, change) -> tuple:
+    """PARAM=v1,v2,… or, for an amount, PARAM=from..to..step (yuan) → (parameter, typed values)."""
+    name, values = _pair(text, "--grid")
+    if values.count("..") == 2:
+        low, high, step = (change(version, name, v).value for v in values.split(".."))
+        if step <= 0 or high < low:
+            raise click.UsageError(f"--grid “{text}”：起..止..步长 应满足 起 ≤ 止、步长 > 0")
+        steps = list(range(low, high + 1, step)) if isinstance(low, int) else None
+        if steps is None:
+            raise click.UsageError(f"--grid “{text}”：起..止..步长 只用于金额；比例请逐个列出")
+        return change(version, name, "0").parameter, steps
+    typed = [change(version, name, v) for v in values.split(",")]
+    return typed[0].parameter, [c.value for c in typed]
+
+
 def _case_claims(product_file: str, version: Version) -> list[dict]:
     """The single-claim golden cases written for a version (its product's .cases.yaml, if any)."""
     path = case_file_for(product_file)

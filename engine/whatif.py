@@ -295,7 +295,8 @@ def _scaled(figures: Figures, ratio: Decimal, up: bool) -> np.ndarray | None:
                      for fen in figures.bands_fen], np.int64)
 
 
-def premium_for_ratio(year: Year, settle: Settler, figures: Figures, ratio: Decimal, up: bool) -> dict | None:
+def premium_for_ratio(year: Year, changes: list[Change], settle: Settler, figures: Figures, ratio: Decimal,
+                      up: bool) -> dict | None:
     """Band premiums, one flat scale of these, at which claims / premium income is `ratio`: rounded up, the
     claims ratio is at most `ratio` (break-even: at most 100 %); rounded down, at least `ratio` (a minimum).
     With a take-up model the premium changes who stays, so it is found again until it holds still."""
@@ -315,7 +316,19 @@ def premium_for_ratio(year: Year, settle: Settler, figures: Figures, ratio: Deci
             "bands_fen": {b.id: int(f) for b, f in zip(year.version.bands, current.bands_fen)},
             "premium_fen": current.premium_fen, "paid_fen": current.paid_fen, "insured": int(current.members.sum()),
             "claims_ratio": ratio_text(current.paid_fen, current.premium_fen), "converged": converged,
-            "rounds": rounds}
+            "rounds": rounds, "errors": _priced_issues(year, changes, current.bands_fen)}
+
+
+def _priced_issues(year: Year, changes: list[Change], bands_fen: np.ndarray) -> list[dict]:
+    """What makes the scheme invalid at these premiums (a subsidy above a band's premium, a premium cap…)."""
+    known = parameters(year.version)
+    priced = [Change(known[f"premium.{b.id}"], int(fen)) for b, fen in zip(year.version.bands, bands_fen)]
+    premiums = {c.parameter.name for c in priced}
+    try:
+        changed_version(year.doc, year.version.id, [c for c in changes if c.parameter.name not in premiums] + priced)
+    except SchemeError as exc:
+        return [issue.as_dict() for issue in exc.issues]
+    return []
 
 
 def evaluate(year: Year, changes: list[Change], target: Decimal | None = None) -> dict:
@@ -333,8 +346,8 @@ def evaluate(year: Year, changes: list[Change], target: Decimal | None = None) -
         "by_band": {b.id: {"name": b.name, "premium_fen": int(fen), "members": int(n)}
                     for b, fen, n in zip(version.bands, figures.bands_fen, figures.members)},
         "by_liability": figures.by_liability,
-        "break_even": premium_for_ratio(year, settle, figures, Decimal(1), up=True),
-        "target": premium_for_ratio(year, settle, figures, target, up=False) if target else None,
+        "break_even": premium_for_ratio(year, changes, settle, figures, Decimal(1), up=True),
+        "target": premium_for_ratio(year, changes, settle, figures, target, up=False) if target else None,
     }
 
 
@@ -392,3 +405,58 @@ def _rank(row: dict) -> tuple:
         return (2, 0, 0, row["candidate"])
     ratio = Decimal(row["paid_fen"]) / row["premium_fen"] if row["premium_fen"] else Decimal(0)
     return (0 if row["within_target"] else 1, row["premium_fen"], -ratio, row["candidate"])
+
+
+# ── in plain Chinese, for the terminal ────────────────────────────────────────────────────────
+
+def _figure_lines(row: dict, version: str) -> list[str]:
+    lines = [f"  参保 {row['insured']:,} 人" + (f"（因涨价退出 {row['left']:,} 人）" if row["left"] else "")
+             + f"，保费收入 {format_yuan(row['premium_fen'])} 元，赔付 {format_yuan(row['paid_fen'])} 元，"
+             f"赔付率 {percent(Decimal(row['claims_ratio']))}"]
+    if row["fallback"]:
+        lines.append(f"  （{version} 不能用向量化路径计算：{row['fallback']}；已按规则路径逐笔计算）")
+    for key, title in (("break_even", "盈亏平衡保费（赔付率 ≤ 100%）"), ("target", "目标赔付率保费")):
+        priced = row[key]
+        if priced:
+            bands = "，".join(f"{b} {format_yuan(fen)} 元" for b, fen in priced["bands_fen"].items())
+            note = "" if priced["converged"] else f"（{priced['rounds']} 轮后仍未稳定：退保与涨价相互推动）"
+            note += "".join(f"；此保费下方案无效：{e['message']}" for e in priced["errors"][:1])
+            if key == "target":
+                title += f"（≥ {percent(Decimal(priced['ratio']))}）"
+            lines.append(f"  {title}：{bands}；赔付率 {percent(Decimal(priced['claims_ratio']))}{note}")
+    return lines
+
+
+def whatif_lines(report: dict) -> list[str]:
+    changes = "；".join(c["parameter"] + " = " + c["shown"] for c in report["whatif"]["changes"]) or "（不改）"
+    lines = [f"{report['version']} 在“{report['population']}”（种子 {report['seed']}，理赔 {report['claims']:,} 件）上试算：",
+             "现行方案：", *_figure_lines(report["base"], report["version"]),
+             f"试算 {changes}：", *_figure_lines(report["whatif"], report["version"])]
+    return lines + _assumption_lines(report)
+
+
+def grid_lines(report: dict, top: int) -> list[str]:
+    lines = [f"{report['version']} 在“{report['population']}”上试算 {len(report['candidates'])} 个方案："
+             + "；".join(f"{a['parameter']} ∈ {{{'、'.join(a['values'])}}}" for a in report["axes"]),
+             f"目标：赔付率在 {percent(Decimal(report['range'][0]))}–{percent(Decimal(report['range'][1]))} 之间，"
+             f"保费收入最低者优先；符合 {report['within_target']} 个"]
+    for row in report["candidates"][:top]:
+        changes = "，".join(f"{c['parameter']}={c['shown']}" for c in row["changes"])
+        if "errors" in row:
+            lines.append(f"  #{row['candidate']} {changes}：方案无效（{row['errors'][0]['message']}）")
+            continue
+        mark = "✓" if row["within_target"] else " "
+        lines.append(f"{mark} #{row['candidate']} {changes}：赔付率 {percent(Decimal(row['claims_ratio']))}，"
+                     f"保费 {format_yuan(row['premium_fen'])} 元，赔付 {format_yuan(row['paid_fen'])} 元"
+                     + (f"，退出 {row['left']:,} 人" if row["left"] else "")
+                     + ("，规则路径" if row["path"] == "rules" else ""))
+    if len(report["candidates"]) > top:
+        lines.append(f"  …… 另有 {len(report['candidates']) - top} 个（--top 或 --json 查看全部）")
+    return lines + _assumption_lines(report)
+
+
+def _assumption_lines(report: dict) -> list[str]:
+    lines = [f"人群假设 {len(report['assumptions'])} 项（--json 列出全部）"]
+    if report["take_up_model"]:
+        lines.append(f"  {report['assumptions'][-1]}")
+    return lines
