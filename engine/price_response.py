@@ -35,6 +35,10 @@ class PriceResponse:
         log_rise[:-1][raised] = np.log(before_fen[raised] / after_fen[raised])
         return self.threshold < log_rise[self.band]
 
+    def among(self, who: np.ndarray) -> "PriceResponse":
+        """The model for some of the residents only (e.g. those insured at the published premiums)."""
+        return PriceResponse(self.band[who], self.threshold[who], self.statement)
+
     def assumptions(self) -> list[str]:
         return [self.statement]
 

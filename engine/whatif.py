@@ -137,33 +137,51 @@ def change(version: Version, name: str, text) -> Change:
     return Change(known[name], known[name].parse(text))
 
 
-def changed_version(doc: Document, version_id: str, changes: list[Change]) -> Version:
+def changed_version(year: "Year", changes: list[Change], blame: bool = True) -> Version:
     """The version with the changes written into its document and validated again; a SchemeError names the
-    parameter(s) whose values make it invalid."""
-    issues, product = check(_edited(doc, changes))
+    parameter(s) whose values make it invalid (`blame`: each change alone is checked to find them)."""
+    issues, version = _checked(year, changes)
     if issues:
-        raise SchemeError(_blamed(doc, changes, issues))
-    return product.version(version_id)
+        raise SchemeError(_blamed(year, changes, issues) if blame else issues)
+    return version
 
 
-def _edited(doc: Document, changes: list[Change]) -> Document:
-    data = copy.deepcopy(doc.data)
+def _checked(year: "Year", changes: list[Change]) -> tuple[list, Version | None]:
+    """The changed version checked as `hmb validate` checks it, in a document of that one version (its
+    neighbours are unchanged and valid; this keeps a grid's checks short); issues located in the real file."""
+    item = copy.deepcopy(year.doc.data["versions"][year.index])
     for c in changes:
-        *parents, last = c.parameter.path
-        holder = data
+        *parents, last = c.parameter.path[2:]  # ("versions", i, …): within the version
+        holder = item
         for key in parents:
             holder = holder[key]
         holder[last] = {"value": c.parameter.written(c.value),
                         "assumed": f"试算：{c.parameter.name} 由 {c.parameter.show(c.parameter.current)} 改为 "
                                    f"{c.parameter.show(c.value)}"}
-    return Document(doc.file, data, doc.text, doc.value_marks, doc.key_marks)
+    alone = year.alone
+    issues, product = check(replace(alone, data={**alone.data, "versions": [item]}))
+    back = [replace(i, path=("versions", year.index, *i.path[2:])) if i.path[:2] == ("versions", 0) else i
+            for i in issues]
+    return back, None if issues else product.versions[0]
 
 
-def _blamed(doc: Document, changes: list[Change], issues: list) -> list:
+def _blamed(year: "Year", changes: list[Change], issues: list) -> list:
     """The issues, each saying which change made the scheme invalid: those that do alone, else all together."""
-    alone = [c for c in changes if check(_edited(doc, [c]))[0]] if len(changes) > 1 else []
+    alone = [c for c in changes if _checked(year, [c])[0]] if len(changes) > 1 else []
     names = "、".join(str(c) for c in alone or changes)
     return [replace(i, message=f"试算参数 {names} 使方案无效：{i.message}") for i in issues]
+
+
+def _one_version(doc: Document, index: int) -> Document:
+    """The document with only its version `index`, put at place 0 and located where it stands in the file."""
+    prefix = ("versions", index)
+
+    def moved(marks: dict) -> dict:
+        kept = {path: mark for path, mark in marks.items() if path[:1] != ("versions",) or len(path) == 1}
+        kept.update({("versions", 0, *path[2:]): mark for path, mark in marks.items() if path[:2] == prefix})
+        return kept
+
+    return Document(doc.file, {**doc.data, "versions": []}, doc.text, moved(doc.value_marks), moved(doc.key_marks))
 
 
 # ── the population's year, drawn once ─────────────────────────────────────────────────────────
@@ -173,12 +191,18 @@ class Year:
     """A version's year on a population, drawn once: every candidate is settled on these same claims."""
 
     doc: Document
+    index: int  # the version's place in the document
     version: Version
     spec: PopulationSpec
-    band: np.ndarray  # each resident's band (-1: not priced); band conditions are not parameters
-    insured: np.ndarray  # who enrolled at the published premiums
+    who: np.ndarray  # the residents insured at the published premiums
+    band: np.ndarray  # each insured member's band (band conditions are not parameters)
     batch: ClaimBatch  # their claims, in settlement order
-    response: PriceResponse | None  # who leaves when a premium rises, if the population declares it
+    response: PriceResponse | None  # who leaves when a premium rises (among `who`), if the population declares it
+
+    def __post_init__(self):
+        self.alone = _one_version(self.doc, self.index)
+        self.claim_member = np.searchsorted(self.who, self.batch.member)  # each claim's member, a place in `who`
+        self.members = np.bincount(self.band, minlength=len(self.version.bands)).astype(np.int64)
 
     @property
     def base_fen(self) -> np.ndarray:
@@ -192,6 +216,7 @@ def prepare(doc: Document, version_id: str, spec: PopulationSpec, residents_coun
     if issues:
         raise SchemeError(issues)
     version = product.version(version_id)
+    index = next(i for i, item in enumerate(doc.data["versions"]) if str(item["id"]) == version.id)
     if residents_count is not None:
         spec = spec.resized(residents_count)
     pricing = _pricing_plan(version)
@@ -200,7 +225,8 @@ def prepare(doc: Document, version_id: str, spec: PopulationSpec, residents_coun
     insured = take_up(spec, band, version)
     batch = claims(spec, people, insured, version, pricing.catalogue)
     response = price_response(spec, people, band, [b.id for b in version.bands]) if respond else None
-    return Year(doc, version, spec, band, insured, batch, response)
+    who = np.flatnonzero(insured)
+    return Year(doc, index, version, spec, who, band[who], batch, response.among(who) if response else None)
 
 
 def _pricing_plan(version: Version) -> VectorVersion:
@@ -261,13 +287,13 @@ class Figures:
 
 
 def _figures(year: Year, settle: Settler, bands_fen: np.ndarray) -> Figures:
-    insured = year.insured
-    if year.response is not None and (bands_fen > year.base_fen).any():
-        insured = insured & year.response.stays(year.base_fen, bands_fen)
-    batch = year.batch if insured is year.insured else _select(year.batch, insured[year.batch.member])
-    paid, by_liability = settle(batch)
-    members = np.bincount(year.band[insured], minlength=len(bands_fen))[:len(bands_fen)].astype(np.int64)
-    return Figures(bands_fen, members, paid, by_liability)
+    if year.response is None or not (bands_fen > year.base_fen).any():
+        paid, by_liability = settle(year.batch)
+        return Figures(bands_fen, year.members, paid, by_liability)
+    stays = year.response.stays(year.base_fen, bands_fen)
+    paid, by_liability = settle(_select(year.batch, stays[year.claim_member]))
+    return Figures(bands_fen, np.bincount(year.band[stays], minlength=len(bands_fen)).astype(np.int64), paid,
+                   by_liability)
 
 
 def _select(batch: ClaimBatch, keep: np.ndarray) -> ClaimBatch:
@@ -324,23 +350,21 @@ def _priced_issues(year: Year, changes: list[Change], bands_fen: np.ndarray) -> 
     known = parameters(year.version)
     priced = [Change(known[f"premium.{b.id}"], int(fen)) for b, fen in zip(year.version.bands, bands_fen)]
     premiums = {c.parameter.name for c in priced}
-    try:
-        changed_version(year.doc, year.version.id, [c for c in changes if c.parameter.name not in premiums] + priced)
-    except SchemeError as exc:
-        return [issue.as_dict() for issue in exc.issues]
-    return []
+    issues, _ = _checked(year, [c for c in changes if c.parameter.name not in premiums] + priced)
+    names = "、".join(str(c) for c in priced)
+    return [{**issue.as_dict(), "message": f"保费为 {names} 时方案无效：{issue.message}"} for issue in issues]
 
 
 def evaluate(year: Year, changes: list[Change], target: Decimal | None = None) -> dict:
     """A candidate's figures, JSON-ready (fen, decimal strings); SchemeError when the changes make the
     scheme invalid."""
-    version = changed_version(year.doc, year.version.id, changes) if changes else year.version
+    version = changed_version(year, changes) if changes else year.version
     settle = Settler(version)
     figures = _figures(year, settle, _band_fen(version))
     return {
         "changes": [c.as_dict() for c in changes],
         "path": "rules" if settle.fallback else "vector", "fallback": settle.fallback,
-        "insured": int(figures.members.sum()), "left": int(year.insured.sum() - figures.members.sum()),
+        "insured": int(figures.members.sum()), "left": len(year.band) - int(figures.members.sum()),
         "premium_fen": figures.premium_fen, "paid_fen": figures.paid_fen,
         "claims_ratio": ratio_text(figures.paid_fen, figures.premium_fen),
         "by_band": {b.id: {"name": b.name, "premium_fen": int(fen), "members": int(n)}
@@ -420,7 +444,7 @@ def _figure_lines(row: dict, version: str) -> list[str]:
         if priced:
             bands = "，".join(f"{b} {format_yuan(fen)} 元" for b, fen in priced["bands_fen"].items())
             note = "" if priced["converged"] else f"（{priced['rounds']} 轮后仍未稳定：退保与涨价相互推动）"
-            note += "".join(f"；此保费下方案无效：{e['message']}" for e in priced["errors"][:1])
+            note += "".join(f"；{e['message']}" for e in priced["errors"][:1])
             if key == "target":
                 title += f"（≥ {percent(Decimal(priced['ratio']))}）"
             lines.append(f"  {title}：{bands}；赔付率 {percent(Decimal(priced['claims_ratio']))}{note}")
