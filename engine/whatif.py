@@ -198,6 +198,7 @@ class Year:
     band: np.ndarray  # each insured member's band (band conditions are not parameters)
     batch: ClaimBatch  # their claims, in settlement order
     response: PriceResponse | None  # who leaves when a premium rises (among `who`), if the population declares it
+    rules_fallback: bool = True  # False: a candidate the vectorised path refuses is refused (Unsupported)
 
     def __post_init__(self):
         self.alone = _one_version(self.doc, self.index)
@@ -210,7 +211,7 @@ class Year:
 
 
 def prepare(doc: Document, version_id: str, spec: PopulationSpec, residents_count: int | None = None,
-            respond: bool = True) -> Year:
+            respond: bool = True, rules_fallback: bool = True) -> Year:
     """Residents, take-up and claims under the version as published (as `hmb backtest` draws them)."""
     issues, product = check(doc)
     if issues:
@@ -226,7 +227,8 @@ def prepare(doc: Document, version_id: str, spec: PopulationSpec, residents_coun
     batch = claims(spec, people, insured, version, pricing.catalogue)
     response = price_response(spec, people, band, [b.id for b in version.bands]) if respond else None
     who = np.flatnonzero(insured)
-    return Year(doc, index, version, spec, who, band[who], batch, response.among(who) if response else None)
+    return Year(doc, index, version, spec, who, band[who], batch, response.among(who) if response else None,
+                rules_fallback)
 
 
 def _pricing_plan(version: Version) -> VectorVersion:
@@ -243,9 +245,12 @@ def _band_fen(version: Version) -> np.ndarray:
 
 @dataclass
 class Settler:
-    """A candidate version's claims settled: on the vectorised path, or the rules path where it refuses."""
+    """A candidate version's claims settled: on the vectorised path, or the rules path where it refuses
+    (unless `rules` is False: then Unsupported, e.g. in the admin, where rulesets compiled for candidates
+    would stay in the web process's memory for good)."""
 
     version: Version
+    rules: bool = True
     plan: VectorVersion | None = None
     fallback: str | None = None  # why the rules path settles
 
@@ -253,7 +258,12 @@ class Settler:
         try:
             self.plan = VectorVersion(self.version)
         except Unsupported as exc:
-            self.fallback = str(exc)
+            self._fall_back(exc)
+
+    def _fall_back(self, exc: Unsupported) -> None:
+        if not self.rules:
+            raise exc
+        self.fallback = str(exc)
 
     def __call__(self, batch: ClaimBatch) -> tuple[int, dict]:
         """(claims paid, paid by liability), in fen."""
@@ -262,7 +272,7 @@ class Settler:
                 settled = self.plan.adjudicate(batch)
                 return int(settled.paid.sum()), {k: int(paid.sum()) for k, (_, paid) in settled.by_liability.items()}
             except Unsupported as exc:  # a batch beyond exact int64
-                self.fallback = str(exc)
+                self._fall_back(exc)
         by_liability = {layer.key_of(l): 0 for layer in self.version.layers for l in layer.liabilities}
         paid = 0
         for settled, _ in settle_in_order(to_claims(batch), self.version, trace=False):
@@ -359,7 +369,7 @@ def evaluate(year: Year, changes: list[Change], target: Decimal | None = None) -
     """A candidate's figures, JSON-ready (fen, decimal strings); SchemeError when the changes make the
     scheme invalid."""
     version = changed_version(year, changes) if changes else year.version
-    settle = Settler(version)
+    settle = Settler(version, year.rules_fallback)
     figures = _figures(year, settle, _band_fen(version))
     return {
         "changes": [c.as_dict() for c in changes],
@@ -413,6 +423,9 @@ def grid(year: Year, axes: list[tuple[Parameter, list]], fixed: list[Change] = (
         except SchemeError as exc:
             row = {"changes": [c.as_dict() for c in changes], "errors": [issue.as_dict() for issue in exc.issues],
                    "within_target": False}
+        except Unsupported as exc:  # only without the rules path to fall back to
+            row = {"changes": [c.as_dict() for c in changes], "within_target": False, "errors": [
+                {"code": "whatif.unsupported", "message": f"向量化路径不能计算这个方案（{exc}）；规则路径见 hmb whatif"}]}
         rows.append({"candidate": i, **row})
         if progress:
             progress(i, len(combos))
