@@ -465,11 +465,11 @@ def whatif(file, year, population_file, residents, settings, axes, target_ratio,
 
     \b
     例：
-      hmb whatif products/zaohuibao.yaml --year 2025 --population populations/zaozhuang.yaml --list
-      hmb whatif products/zaohuibao.yaml --year 2025 --population populations/zaozhuang.yaml \\
+      hmb whatif products/NAME.yaml --year 2025 --population populations/CITY.yaml --list
+      hmb whatif products/NAME.yaml --year 2025 --population populations/CITY.yaml \\
           --set deductible.annual=12000 --set ratio.in_policy.1=0.85
-      hmb whatif products/ganzhou.yaml --year 2024 --population populations/zaozhuang.yaml \\
-          --grid deductible.annual=8000..20000..2000 --grid cap.total=1000000,2000000 --target-ratio 0.8 --json
+      hmb whatif products/NAME.yaml --year 2024 --population populations/CITY.yaml \\
+          --grid deductible.annual=8000..14000..2000 --grid cap.total=1000000,2000000 --target-ratio 0.8 --json
 
     退出码：0 完成，1 方案或人群文件有错、改后的方案无效，2 用法错误（参数名、取值）。"""
     from .load import load_file
