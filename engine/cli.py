@@ -435,11 +435,7 @@ def backtest(file, year, population_file, residents, as_json) -> None:
         _fail(exc.issues, as_json)
     except Unsupported as exc:
         _fail([Issue("backtest.unsupported", f"{version.key} 不能用向量化路径计算：{exc}", (), file)], as_json)
-    if as_json:
-        _emit(report)
-        return
-    for line in backtest_lines(report):
-        click.echo(line)
+    _show(report, backtest_lines, as_json)
 
 
 @main.command()
@@ -508,10 +504,15 @@ def whatif(file, year, population_file, residents, settings, axes, target_ratio,
         _fail(exc.issues, as_json)
     except Unsupported as exc:
         _fail([Issue("whatif.unsupported", f"{version.key} 的档位不能用向量化路径计算：{exc}", (), file)], as_json)
+    _show(report, (lambda r: grid_lines(r, top)) if axis_changes else whatif_lines, as_json)
+
+
+def _show(report: dict, lines, as_json: bool) -> None:
+    """A report as JSON, or as the lines of text `lines(report)` gives."""
     if as_json:
         _emit(report)
         return
-    for line in grid_lines(report, top) if axis_changes else whatif_lines(report):
+    for line in lines(report):
         click.echo(line)
 
 

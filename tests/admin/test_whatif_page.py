@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
 from decimal import Decimal
 
 import pytest
@@ -13,7 +12,7 @@ from engine import whatif as w
 from engine.load import load_file
 from engine.population import load_population
 
-from .conftest import REPO, Browser, login, version_row
+from .conftest import REPO, Browser, login, version_row, wait_for_job
 
 ZAOHUIBAO = REPO / "products" / "zaohuibao.yaml"
 POPULATION = REPO / "populations" / "zaozhuang.yaml"
@@ -33,15 +32,6 @@ def row(app, session):
 
 def form(**extra) -> dict:
     return {"population": "zaozhuang.yaml", "residents": str(RESIDENTS), "take_up": "off", **extra}
-
-
-def _wait(user: Browser, url: str) -> dict:
-    for _ in range(600):
-        status = user.get(url).get_json()
-        if status["finished"]:
-            return status
-        time.sleep(0.05)
-    raise AssertionError("the what-if job did not finish")
 
 
 def engine_grid(axes: dict) -> dict:
@@ -65,7 +55,7 @@ def test_a_grid_runs_as_a_job_with_progress_and_shows_the_engines_figures(app, r
     assert started.status_code == 202, started.get_data(as_text=True)
     job = started.get_json()
     assert job["total"] == 4 + 2  # drawing the year, four candidates, the published version
-    done = _wait(pm, job["poll"])
+    done = wait_for_job(pm, job["poll"])
     assert (done["done"], done["total"], done["error"]) == (6, 6, "")
     assert Browser(app, "regulator").get(job["poll"]).status_code == 404  # a job is its owner's
     page = pm.get(done["page"]).get_data(as_text=True)
