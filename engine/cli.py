@@ -415,12 +415,20 @@ def impact(old, new, population, seed, cases, as_json) -> None:
         click.echo(line)
 
 
+def _population_options(command):
+    """--year, --population and --residents: a version's year on a population file (backtest, whatif)."""
+    for option in reversed([
+        click.option("--year", required=True, help="版本编号或年份"),
+        click.option("--population", "population_file", required=True,
+                     type=click.Path(exists=True, dir_okay=False), help="人群文件（hmb-population/1，见 docs/population.md）"),
+        click.option("--residents", type=click.IntRange(1, 50_000_000), help="改变人群规模（各比例不变），如快速试算")]):
+        command = option(command)
+    return command
+
+
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--year", required=True, help="版本编号或年份")
-@click.option("--population", "population_file", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="人群文件（hmb-population/1，见 docs/population.md）")
-@click.option("--residents", type=click.IntRange(1, 50_000_000), help="改变人群规模（各比例不变），如快速试算")
+@_population_options
 @click.option("--json", "as_json", is_flag=True, help="机器可读输出")
 def backtest(file, year, population_file, residents, as_json) -> None:
     """回测：一个版本在合成人群上的一年——保费、赔付、赔付率、赔付分布、获赔比例、共保分摊（向量化计算）。"""
@@ -440,10 +448,7 @@ def backtest(file, year, population_file, residents, as_json) -> None:
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--year", required=True, help="版本编号或年份")
-@click.option("--population", "population_file", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="人群文件（hmb-population/1，见 docs/population.md）")
-@click.option("--residents", type=click.IntRange(1, 50_000_000), help="改变人群规模（各比例不变），如快速试算")
+@_population_options
 @click.option("--set", "settings", multiple=True, metavar="PARAM=VALUE", help="改一个参数（可多次）")
 @click.option("--grid", "axes", multiple=True, metavar="PARAM=V1,V2,…",
               help="网格搜索：一个参数的候选值（可多次，取笛卡尔积）；金额可写 起..止..步长，如 8000..20000..2000")
