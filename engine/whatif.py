@@ -5,9 +5,9 @@ The flow:
    a deductible or cap (`deductible.<pool>`, `cap.<pool>`, yuan), a liability's ratio (`ratio.<liability>`,
    per group `ratio.<liability>.<row>` where the ratio is by group, per segment `….s<k>`) and a band's premium
    (`premium.<band>`, yuan).
-2. `Change`s are written into a copy of the scheme document (each changed number marked `assumed: 试算…`)
-   and the whole document is validated again: a change that makes the scheme invalid is a SchemeError
-   naming the parameter.
+2. `Change`s are written into a copy of the version in the scheme document (each changed number marked
+   `assumed: 试算…`) and the version is validated again as `hmb validate` does: a change that makes the
+   scheme invalid is a SchemeError naming the parameter, located in the real file.
 3. `prepare` draws the population's year once under the version as published (residents, take-up,
    claims; engine/population.py): every candidate is settled on those same claims, never drawn again.
 4. `evaluate` settles them under the changed version on the vectorised path (the rules path where the
@@ -45,7 +45,7 @@ from .vector.columns import ClaimBatch
 from .vector.fen import fraction
 from .vector.sample import to_claims
 
-MAX_ROUNDS = 30  # a premium that members answer by leaving is found by repeating: price, who stays, price again
+MAX_ROUNDS = 12  # a premium that members answer by leaving is found by repeating: price, who stays, price again
 
 
 # ── parameters and changes ────────────────────────────────────────────────────────────────────
@@ -253,6 +253,7 @@ class Settler:
     rules: bool = True
     plan: VectorVersion | None = None
     fallback: str | None = None  # why the rules path settles
+    last: tuple = ()  # (batch, result): a premium search asks again for the same claims
 
     def __post_init__(self):
         try:
@@ -267,6 +268,12 @@ class Settler:
 
     def __call__(self, batch: ClaimBatch) -> tuple[int, dict]:
         """(claims paid, paid by liability), in fen."""
+        if self.last and self.last[0] is batch:
+            return self.last[1]
+        self.last = (batch, self._settle(batch))
+        return self.last[1]
+
+    def _settle(self, batch: ClaimBatch) -> tuple[int, dict]:
         if self.plan is not None:
             try:
                 settled = self.plan.adjudicate(batch)
@@ -335,8 +342,12 @@ def premium_for_ratio(year: Year, changes: list[Change], settle: Settler, figure
                       up: bool) -> dict | None:
     """Band premiums, one flat scale of these, at which claims / premium income is `ratio`: rounded up, the
     claims ratio is at most `ratio` (break-even: at most 100 %); rounded down, at least `ratio` (a minimum).
-    With a take-up model the premium changes who stays, so it is found again until it holds still."""
-    current, converged = figures, False
+
+    With a take-up model the premium changes who stays, so it is priced again on those who stay until it holds
+    still (`converged`). Members leave whole, with their claims, so it may instead swing between a few
+    premiums; then the best of the premiums tried that meet the condition is given (`holds`), the lowest
+    income for a break-even, the highest for a minimum — each tried premium's figures are computed, not guessed."""
+    current, converged, tried = figures, False, []
     for rounds in range(1, MAX_ROUNDS + 1):
         scaled = _scaled(current, ratio, up)
         if scaled is None:
@@ -347,12 +358,26 @@ def premium_for_ratio(year: Year, changes: list[Change], settle: Settler, figure
         if np.array_equal(scaled, current.bands_fen):  # the premium that holds still
             converged = True
             break
+        if any(np.array_equal(scaled, t.bands_fen) for t in tried):  # swinging between premiums tried before
+            break
         current = _figures(year, settle, scaled)
+        tried.append(current)
+    if not converged:
+        meeting = [t for t in tried if _meets(t, ratio, up)]
+        current = min(meeting, key=lambda t: t.premium_fen if up else -t.premium_fen) if meeting else current
     return {"ratio": str(ratio), "rounding": "up" if up else "down",
             "bands_fen": {b.id: int(f) for b, f in zip(year.version.bands, current.bands_fen)},
             "premium_fen": current.premium_fen, "paid_fen": current.paid_fen, "insured": int(current.members.sum()),
             "claims_ratio": ratio_text(current.paid_fen, current.premium_fen), "converged": converged,
-            "rounds": rounds, "errors": _priced_issues(year, changes, current.bands_fen)}
+            "holds": _meets(current, ratio, up), "rounds": rounds,
+            "errors": _priced_issues(year, changes, current.bands_fen)}
+
+
+def _meets(figures: Figures, ratio: Decimal, up: bool) -> bool:
+    """claims / income at most `ratio` (up: the premium covers the claims) or at least `ratio` (down)."""
+    top, bottom = fraction(ratio)
+    paid, income = figures.paid_fen * bottom, figures.premium_fen * top  # paid / income against top / bottom
+    return paid <= income if up else paid >= income
 
 
 def _priced_issues(year: Year, changes: list[Change], bands_fen: np.ndarray) -> list[dict]:
@@ -456,7 +481,7 @@ def _figure_lines(row: dict, version: str) -> list[str]:
         priced = row[key]
         if priced:
             bands = "，".join(f"{b} {format_yuan(fen)} 元" for b, fen in priced["bands_fen"].items())
-            note = "" if priced["converged"] else f"（{priced['rounds']} 轮后仍未稳定：退保与涨价相互推动）"
+            note = "" if priced["converged"] else f"（{priced['rounds']} 轮后仍未稳定：退保与涨价相互推动；取试过的保费中满足条件者）"
             note += "".join(f"；{e['message']}" for e in priced["errors"][:1])
             if key == "target":
                 title += f"（≥ {percent(Decimal(priced['ratio']))}）"
