@@ -10,14 +10,15 @@ rulesets compiled for candidates would never be freed in a web process.
 """
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from flask_login import current_user
 
 from engine.money import format_yuan
 from engine.population import load_population
-from engine.whatif import Change, ChangeError, Parameter, default_target, evaluate, grid, parameters, prepare
+from engine.whatif import (Change, ChangeError, Parameter, default_target, evaluate, grid, parameters, prepare,
+                           target_ratio)
 
 from .auth import requires
 from .charts import PLOT_LEFT, PLOT_RIGHT, grouped_bars, scale
@@ -31,7 +32,7 @@ from .services import check_stored
 bp = Blueprint("whatif", __name__)
 
 POPULATIONS = REPO_ROOT / "populations"
-RESIDENTS = 100_000  # the form's default: a quick look (the whole Zaozhuang file has 3.7 million)
+RESIDENTS = 100_000  # the form's default: a quick look (a city's population file has millions)
 MAX_RESIDENTS = 4_000_000
 MAX_CANDIDATES = 200
 
@@ -50,12 +51,9 @@ def _ratio(text: str, what: str) -> Decimal | None:
     if not text.strip():
         return None
     try:
-        ratio = Decimal(text.strip())
-    except InvalidOperation:
-        ratio = None
-    if ratio is None or not ratio.is_finite() or ratio <= 0:
-        raise FormError(_("{what}应是大于 0 的比例，如 0.8", what=what))
-    return ratio
+        return target_ratio(text)
+    except ChangeError as exc:
+        raise FormError(f"{what}：{exc}") from None
 
 
 def request_of(version, values) -> dict:

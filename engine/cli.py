@@ -522,14 +522,12 @@ def _show(report: dict, lines, as_json: bool) -> None:
 
 
 def _ratio_option(text) -> Decimal:
-    """A claims ratio as typed (exact, never a float): above 0, e.g. 0.8."""
+    from .whatif import ChangeError, target_ratio
+
     try:
-        ratio = Decimal(str(text))
-    except ArithmeticError:
-        ratio = None
-    if ratio is None or not ratio.is_finite() or ratio <= 0:
-        raise click.BadParameter(f"“{text}”不是大于 0 的比例，如 0.8")
-    return ratio
+        return target_ratio(text)
+    except ChangeError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _pair(text: str, option: str) -> tuple[str, str]:

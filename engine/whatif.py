@@ -100,6 +100,17 @@ class Change:
         return f"{self.parameter.name} = {self.parameter.show(self.value)}"
 
 
+def target_ratio(text) -> Decimal:
+    """A claims ratio as typed (exact, never a float), above 0: "0.8"."""
+    try:
+        ratio = Decimal(str(text).strip())
+    except InvalidOperation:
+        ratio = None
+    if ratio is None or not ratio.is_finite() or ratio <= 0:
+        raise ChangeError(f"“{text}”不是大于 0 的比例，如 0.8")
+    return ratio
+
+
 def parameters(version: Version) -> dict[str, Parameter]:
     """Every number of the scheme's own layer a what-if may change, by name, in the order they are written."""
     layer = version.scheme_layer
