@@ -3,7 +3,6 @@ figures the engine gives (engine/whatif.py) in a ranked table and a chart of cla
 from __future__ import annotations
 
 import re
-import shutil
 from decimal import Decimal
 
 import pytest
@@ -12,7 +11,7 @@ from engine import whatif as w
 from engine.load import load_file
 from engine.population import load_population
 
-from .conftest import REPO, Browser, login, version_row, wait_for_job
+from .conftest import REPO, Browser, login, products_folder, version_row, wait_for_job
 
 ZAOHUIBAO = REPO / "products" / "zaohuibao.yaml"
 POPULATION = REPO / "populations" / "zaozhuang.yaml"
@@ -20,9 +19,8 @@ RESIDENTS = 5_000
 
 
 @pytest.fixture
-def products_copy(products_copy):
-    shutil.copy(ZAOHUIBAO, products_copy / "zaohuibao.yaml")
-    return products_copy
+def products_copy(tmp_path):
+    return products_folder(tmp_path, "zaohuibao.yaml")
 
 
 @pytest.fixture
