@@ -10,6 +10,7 @@ from decimal import Decimal
 from flask import Blueprint, render_template, request
 
 from engine import InputError, Issue, vocab
+from engine.explain import cited
 
 from .auth import requires
 from .db import get_or_404
@@ -59,7 +60,8 @@ def simulate(row_id: int):
     except InputError as exc:  # e.g. donated enrolment on a scheme without it: the claim's result still stands
         premium_issue = exc.issues[0].message
     return render_template("simulate.html", **context, result=settlement, premium=premium,
-                           premium_issue=premium_issue, liability_names=_liability_names(version))
+                           premium_issue=premium_issue, liability_names=_liability_names(version),
+                           cited=lambda citations: cited(citations, version.sources))
 
 
 def _defaults(version) -> dict:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from . import load_product, vocab
 from .cases import Check, case_file_for, case_issues, load_cases, run_case
+from .citations import load_library
 from .evaluate import quote
 from .explain import describe_version, trace_text, version_text
 from .inputs import PERSON_DEFAULTS, load_claims, parse_person
@@ -65,14 +66,18 @@ def main() -> None:
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="机器可读输出")
-def validate(files: tuple[str, ...], as_json: bool) -> None:
-    """校验方案文件：列出全部错误（文件、行、列、文档路径）。"""
+@click.option("--sources", "sources_dir", type=click.Path(exists=True, file_okay=False),
+              help="引文核对所用的原文库（含 index.yaml 的目录）；默认为文件所在目录或其上级目录中最近的 sources/，"
+                   "没有则用仓库的 sources/")
+def validate(files: tuple[str, ...], as_json: bool, sources_dir: str | None) -> None:
+    """校验方案文件：列出全部错误（文件、行、列、文档路径），每条引文都在原文中核对。"""
     report, all_issues = [], []
     for file in files:
         is_cases = file.endswith(".cases.yaml")
         try:
             doc = load_file(file)
-            issues = case_issues(doc) if is_cases else validate_document(doc)
+            library = load_library(sources_dir) if sources_dir else None
+            issues = case_issues(doc, library) if is_cases else validate_document(doc, library)
         except SchemeError as exc:
             issues = exc.issues
         all_issues += issues

@@ -171,7 +171,7 @@ def chain(draw) -> str:
     if not before and not after:
         return ""
     layers = [*before, {"id": "supplement", "name": "本方案", "kind": "scheme"}, *after]
-    return "source: doc 第一条\nlayers:\n" + "\n".join(f"  - {flow(layer)}" for layer in layers)
+    return "source: {doc: doc, clause: 第一条, quote: 第一条}\nlayers:\n" + "\n".join(f"  - {flow(layer)}" for layer in layers)
 
 
 @st.composite
@@ -197,7 +197,7 @@ def bands_and_funding(draw) -> tuple[str, str]:
     if draw(st.booleans()):
         subsidy = {"id": "low-income", "name": "低收入资助", "payer": "government", "when": {"low_income": ["dibao"]},
                    "share": draw(rates)}
-        funding = f"funding:\n  source: doc 第四条\n  subsidies:\n    - {flow(subsidy)}"
+        funding = f"funding:\n  source: {{doc: doc, clause: 第四条, quote: 第四条}}\n  subsidies:\n    - {flow(subsidy)}"
     return items(bands), funding
 
 
