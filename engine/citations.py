@@ -196,7 +196,8 @@ def check_citation(doc: Document, path: tuple, library: Library) -> tuple[Citati
     document = library.get(node["doc"])
     if document is None:
         known = "、".join(library.documents)
-        return None, [doc.issue("citation.unknown_document", f"引用了未收录的文件“{node['doc']}”；已收录：{known}",
+        return None, [doc.issue("citation.unknown_document", f"引用了未收录原文的文件“{node['doc']}”：引文无从核对；"
+                                f"请把原文放进 {library.directory.name}/ 并登记在它的 index.yaml 中。已收录：{known}",
                                 path + ("doc",))]
     at = document.find(node["quote"])
     if at is None:

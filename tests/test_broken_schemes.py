@@ -164,9 +164,6 @@ CASES = [
            "versions[0].liabilities[0].source[1].quote", says=("首年按80%赔付",)),
     Broken("citation-without-quote", f"        {S74}\n", "        source: {doc: s1, clause: 第七条（四）}\n",
            "schema.missing", "versions[1].liabilities[3].source.quote", says=("quote",)),
-    Broken("declared-document-without-text", "    issuer: 示例省医疗保障局\n",
-           "    issuer: 示例省医疗保障局\n  s2:\n    title: 未收录原文的文件\n    issuer: 某机构\n",
-           "citation.no_text", "sources.s2", says=("s2", "原文没有收录"), at=("  s2:",)),
     # ── money ──────────────────────────────────────────────────────────────────────────────────────
     Broken("amount-with-three-decimals", "          amount: 89\n", "          amount: 89.005\n", "money.precision",
            "versions[1].premium.bands[2].amount", says=("89.005", "两位小数")),
@@ -324,6 +321,16 @@ def test_the_minimal_scheme_is_valid():
     assert issues_for(BASE) == []
     product = load_product_text(BASE, FILE, FIXTURE_SOURCES)
     assert [v.id for v in product.versions] == ["2024", "2025"]
+
+
+def test_a_citation_of_a_document_whose_text_is_not_kept_is_refused_where_it_is_written():
+    text = mutate(BASE, "    issuer: 示例省医疗保障局\n",
+                  "    issuer: 示例省医疗保障局\n  s2:\n    title: 未收录原文的文件\n    issuer: 某机构\n")
+    text = mutate(text, f"        {S74}\n", f"        {S74.replace('doc: s1', 'doc: s2')}\n")
+    issues = issues_for(text)
+    assert [(i.code, format_path(i.path), i.line) for i in issues] == [
+        ("citation.unknown_document", "versions[1].liabilities[3].source.doc", line_of(text, V1, "- id: chronic", "doc: s2"))]
+    assert "s2" in issues[0].message and "未收录原文" in issues[0].message
 
 
 def test_there_are_at_least_25_kinds_of_broken_scheme():
