@@ -7,10 +7,11 @@ clause and a short verbatim quote:
     source: {doc: hubei-guidance, clause: 三(二), quote: 不得设立对常见病、多发病的免除责任条款}
 
 and may add `note:`, the author's reading of the passage (shown as 解读, never verified).  A scheme file may
-write a list of citations where a value rests on several passages.  The quote must occur in the document's text exactly as written — same characters, traditional where the
-document uses them, same punctuation (full-width or not) — except for whitespace, which is ignored: the texts
-break lines in the middle of sentences, and Chinese puts no spaces between words.  A quote that does not
-occur is reported at the file, line and column of the citing YAML.
+write a list of citations where a value rests on several passages.  The quote must occur in the document's
+text exactly as written — same characters, traditional where the document uses them, same punctuation
+(full-width or not) — except for whitespace, which is ignored: the texts break lines in the middle of
+sentences, and Chinese puts no spaces between words.  A quote that does not occur is reported at the file,
+line and column of the citing YAML.
 
 Which library a file is checked against: the nearest `sources/index.yaml` in the file's folder or a folder
 above it, else the repository's `sources/` (so test fixtures keep their own small texts beside them, and a
