@@ -73,7 +73,7 @@ class Pools:
         return "\n".join(lines)
 
     def pool(self, key: str, ident: str, fen: int) -> dict:
-        written = {"id": ident, "name": f"额度{ident}", "amount": yuan(fen), "source": "doc 第五条"}
+        written = {"id": ident, "name": f"额度{ident}", "amount": yuan(fen), "source": {"doc": "doc", "clause": "第五条", "quote": "第五条"}}
         return written | ({"order": self.orders[ident]} if key == "deductibles" else {})
 
 
@@ -131,7 +131,7 @@ def liability(draw, ident: str, covers: str, care: list, shared: Pools, drug_lis
     else:
         cap = "none"
     item = {"id": ident, "name": f"责任{ident}", "covers": covers, "care": care, "deductible": deductible_ref,
-            "ratio": draw(ratio(deductible)), "cap": cap, "source": "doc 第七条"}
+            "ratio": draw(ratio(deductible)), "cap": cap, "source": {"doc": "doc", "clause": "第七条", "quote": "第七条"}}
     if drug_list:
         item["drug_list"] = drug_list
     return item
