@@ -80,10 +80,15 @@ class Members:
 
     def __init__(self, member: np.ndarray):
         n = len(member)
-        starts = np.flatnonzero(np.r_[True, member[1:] != member[:-1]]) if n else np.zeros(0, np.int64)
+        self.member = member
+        self.starts = np.flatnonzero(np.r_[True, member[1:] != member[:-1]]) if n else np.zeros(0, np.int64)
         marker = np.zeros(n, np.int64)
-        marker[starts] = starts
+        marker[self.starts] = self.starts
         self.first = np.maximum.accumulate(marker) if n else marker  # index of the member's first claim
+
+    def most_claims(self) -> int:
+        """The most claims one member has."""
+        return int(np.diff(self.starts, append=len(self.member)).max(initial=0))
 
     def before(self, values: np.ndarray) -> np.ndarray:
         """For each claim, the sum of the values of the same member's earlier claims."""
