@@ -451,18 +451,21 @@ class VectorVersion:
     @staticmethod
     def _payable(batch: ClaimBatch, windows: dict) -> dict:
         """Per liability of item lists: each item of each claim is on one of its lists, for that indication, on
-        the claim date (the rules try its lists in turn)."""
+        the claim date (the rules try its lists in turn).  Looked up only where there is an item."""
         if not windows:
             return {}
-        key = batch.drug_code * max(len(batch.drug_indications), 1) + batch.drug_indication
-        date = batch.date[:, None]
+        cells = np.flatnonzero(batch.drug_fen.ravel() > 0)
+        width = batch.drug_fen.shape[1]
+        key = batch.drug_code.ravel()[cells] * max(len(batch.drug_indications), 1) + batch.drug_indication.ravel()[cells]
+        date = batch.date[cells // width]
         payable = {}
         for j, lists in windows.items():
-            may = np.zeros(batch.drug_fen.shape, bool)
+            may = np.zeros(len(cells), bool)
             for valid_from, valid_to in lists:
                 if len(valid_from):
                     may |= (valid_from[key] <= date) & (date <= valid_to[key])
-            payable[j] = may
+            payable[j] = np.zeros(batch.drug_fen.shape, bool)
+            payable[j].ravel()[cells] = may
         return payable
 
     def _check(self, batch: ClaimBatch) -> None:
@@ -497,6 +500,9 @@ class VectorVersion:
 
 def _first_choice(choices: list, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The first liability (in declaration order) that may pay each claim's item, and its row; -1: none."""
+    if len(choices) == 1:
+        j, may, row = choices[0]
+        return np.where(may, np.int16(j), np.int16(-1)), row
     liability, row = np.full(n, -1, np.int16), np.zeros(n, np.int16)
     for j, may, rows in reversed(choices):  # the earliest written last, so it wins
         liability = np.where(may, np.int16(j), liability)
@@ -578,18 +584,19 @@ def _settle(plan: LayerPlan, parts: list[Part], members: Members, rounding: str,
     n = len(members.first)
     settled = {}
     for group in plan.groups:
+        kinds = {_kind(plan.liabilities[j].liability) for j in group}
+        own = [part for part in parts if part.covers in kinds]  # the others never reach this group
         reached = np.zeros(n, bool)
-        for part in parts:
-            if any(_kind(plan.liabilities[j].liability) == part.covers for j in group):
-                mine = part.liability == group[0]
-                for j in group[1:]:
-                    mine |= part.liability == j
-                reached |= mine & (part.fen > 0)
+        for part in own:
+            mine = part.liability == group[0]
+            for j in group[1:]:
+                mine |= part.liability == j
+            reached |= mine & (part.fen > 0)
         where = np.flatnonzero(reached)
         if len(where) > SUBSET * n or raw:
-            settled.update(_pay_group(plan, group, parts, members, rounding))
+            settled.update(_pay_group(plan, group, own, members, rounding))
             continue
-        subset = [Part(p.covers, p.fen[where], p.liability[where], p.row[where]) for p in parts]
+        subset = [Part(p.covers, p.fen[where], p.liability[where], p.row[where]) for p in own]
         for j, (routed, paid, _) in _pay_group(plan, group, subset, Members(members.member[where]),
                                                rounding).items():
             full_routed, full_paid = np.zeros(n, bool), np.zeros(n, np.int64)

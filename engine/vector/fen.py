@@ -81,7 +81,8 @@ class Members:
     def __init__(self, member: np.ndarray):
         n = len(member)
         self.member = member
-        self.starts = np.flatnonzero(np.r_[True, member[1:] != member[:-1]]) if n else np.zeros(0, np.int64)
+        changes = np.flatnonzero(member[1:] != member[:-1]) + 1
+        self.starts = np.concatenate([[0], changes]) if n else changes
         marker = np.zeros(n, np.int64)
         marker[self.starts] = self.starts
         self.first = np.maximum.accumulate(marker) if n else marker  # index of the member's first claim
