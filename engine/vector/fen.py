@@ -83,19 +83,21 @@ class Members:
         self.member = member
         changes = np.flatnonzero(member[1:] != member[:-1]) + 1
         self.starts = np.concatenate([[0], changes]) if n else changes
-        marker = np.zeros(n, np.int64)
-        marker[self.starts] = self.starts
-        self.first = np.maximum.accumulate(marker) if n else marker  # index of the member's first claim
+        self.counts = np.diff(self.starts, append=n)  # claims of each member
+
+    def __len__(self) -> int:
+        return len(self.member)
 
     def most_claims(self) -> int:
         """The most claims one member has."""
-        return int(np.diff(self.starts, append=len(self.member)).max(initial=0))
+        return int(self.counts.max(initial=0))
 
     def before(self, values: np.ndarray) -> np.ndarray:
-        """For each claim, the sum of the values of the same member's earlier claims."""
-        running = np.cumsum(values)
-        earlier = running - values
-        return earlier - earlier[self.first]
+        """For each claim, the sum of the values of the same member's earlier claims: the running sum less
+        what it was at the member's first claim."""
+        earlier = np.cumsum(values)
+        earlier -= values
+        return earlier - np.repeat(earlier[self.starts], self.counts)
 
     def used_before(self, values: np.ndarray, limit: int) -> np.ndarray:
         """How much of an annual pool (deductible or cap) earlier claims used: min(limit, their sum).
