@@ -71,8 +71,9 @@ def test_vectorised_settles_every_claim_as_the_rules_path(version):
     assert_same_settlements(version, CLAIMS, seed=2026)
 
 
-def test_pieces_and_threads_do_not_change_a_settlement():
-    version = next(v for v in VERSIONS if v.has_chain)
+@pytest.mark.parametrize("version", [next(v for v in VERSIONS if v.has_chain), next(v for v in VERSIONS if v.plans)],
+                         ids=lambda v: v.key)
+def test_pieces_and_threads_do_not_change_a_settlement(version):
     plan = compile_version(version)
     batch = random_batch(version, 20_000, seed=9, catalogue=plan.catalogue)
     whole = plan.adjudicate(batch, chunk=len(batch))
