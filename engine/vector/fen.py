@@ -41,14 +41,19 @@ def common_denominator(ratios) -> int:
 
 
 def round_div(exact: np.ndarray, denominator: int, rounding: str) -> np.ndarray:
-    """exact / denominator rounded to a whole fen by the declared rule; exact is a non-negative int64 array."""
-    quotient, remainder = np.divmod(exact, denominator)
+    """exact / denominator rounded to a whole fen by the declared rule; exact is a non-negative int64 array.
+
+    Half-up is one floor division: with exact = q·d + r, (exact + ⌊d/2⌋) // d is q + 1 exactly when
+    r ≥ d − ⌊d/2⌋, i.e. when 2r ≥ d."""
+    if denominator == 1:
+        return exact
     if rounding == "down":
-        return quotient
-    twice = 2 * remainder
+        return exact // denominator
     if rounding == "half_up":
-        return quotient + (twice >= denominator)
+        return (exact + denominator // 2) // denominator
     if rounding == "half_even":
+        quotient, remainder = np.divmod(exact, denominator)
+        twice = 2 * remainder
         return quotient + ((twice > denominator) | ((twice == denominator) & (quotient % 2 == 1)))
     raise Unsupported(f"rounding rule {rounding!r}")
 
