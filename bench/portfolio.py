@@ -147,6 +147,8 @@ def main() -> None:
     args = parser.parse_args()
 
     version = load_product(args.product).version(args.year)
+    if version.plans:  # zen-engine's table here is one set of bands and routes
+        parser.error(f"{version.key} has plans; the comparison with zen-engine takes a version without them")
     plan = compile_version(version)
     load_before = os.getloadavg()
     year = backtest_figures(version, args.population) if args.population else None
