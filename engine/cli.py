@@ -581,7 +581,8 @@ def _impact_lines(report: dict) -> list[str]:
              f"  保费收入：{format_yuan(old['premium_fen'])} → {format_yuan(new['premium_fen'])} 元",
              f"  赔付：{format_yuan(old['paid_fen'])} → {format_yuan(new['paid_fen'])} 元",
              f"  赔付率：{percent(Decimal(old['claims_ratio']))} → {percent(Decimal(new['claims_ratio']))}",
-             f"  获赔人数：{old['claimants']} → {new['claimants']}", "标准病例赔付："]
+             f"  获赔人数：{old['claimants']} → {new['claimants']}",
+             f"  计算路径：{_path_text(old['path'])} → {_path_text(new['path'])}", "标准病例赔付："]
     lines += [f"  {p['name']}：{format_yuan(p['old_paid_fen'])} → {format_yuan(p['new_paid_fen'])} 元"
               for p in report["profiles"]]
     if report["claims"]:
@@ -597,7 +598,13 @@ def _comparison_table(result: dict) -> list[list[str]]:
     rows += [[row["label"], *row["values"]] for row in result["parameters"]]
     rows += [[f"赔付：{p['name']}", *[format_yuan(c["paid_fen"]) for c in p["cells"]]] for p in result["profiles"]]
     rows += [[f"保费：{p['name']}", *[format_yuan(c["premium_fen"]) for c in p["cells"]]] for p in result["premiums"]]
+    rows.append(["计算路径", *[_path_text(result["paths"][v["key"]]) for v in result["versions"]]])
     return rows
+
+
+def _path_text(path: dict) -> str:
+    """Which path settled a version's claims (docs/vectorised.md), and why the rules path where it fell back."""
+    return "向量化" if path["path"] == "vectorised" else f"规则引擎（{path['reason']}）"
 
 
 def _comparison_lines(result: dict) -> list[str]:
