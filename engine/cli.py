@@ -444,7 +444,7 @@ def backtest(file, year, population_file, residents, as_json) -> None:
     version = _version(_product(file, as_json), year, as_json)
     try:
         report = run_backtest(version, load_population(population_file), residents)
-    except SchemeError as exc:
+    except (SchemeError, InputError) as exc:  # e.g. a version with plans: the population's members chose none
         _fail(exc.issues, as_json)
     except Unsupported as exc:
         _fail([Issue("backtest.unsupported", f"{version.key} 不能用向量化路径计算：{exc}", (), file)], as_json)

@@ -251,7 +251,7 @@ def claims(spec: PopulationSpec, people: Residents, insured: np.ndarray, version
     care_index, cares = _pick(rng, hospital["care"], n)
     level_index, levels = _pick(rng, hospital["hospital_level"], n)
     drugs = data.get("special_drugs")
-    usable = [(code, next(iter(d.indications))) for code, d in catalogue.items()]
+    usable = [(code, next(iter(d.indications), None)) for code, d in catalogue.items()]  # None: any indication
     drug_member = who[rng.random(len(who)) < np.minimum(float(drugs["incidence"]) * weight, 1)] if drugs and usable \
         else np.zeros(0, np.int64)
     member = np.concatenate([member, drug_member])
