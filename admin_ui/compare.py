@@ -1,7 +1,7 @@
 """The comparison page (`/compare`): the versions to compare, the figures with their two SVG charts, and the
 Excel and CSV downloads; what it shows comes from admin_ui/comparison.py.
 
-A long comparison runs as a background job whose progress the page polls (static/compare.js); without
+A long comparison runs as a background job whose progress the page polls (static/job_form.js); without
 JavaScript the form is a plain GET and the page computes while the browser waits.
 """
 from __future__ import annotations

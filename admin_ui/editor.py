@@ -23,12 +23,13 @@ HELP = [
      N_("在产品文件中，一个版本只写与所继承版本不同之处：映射逐键合并，带 id 的列表按 id 合并（同 id 整条代替，"
         "{id: X, remove: true} 删除），其他值整个代替，键: null 删除。后台每行只存一个版本，导入时存合并后的版本，"
         "所以这里的草稿不能写 extends。")),
-    (N_("结余滚存（surplus）"), "surplus: {rolls_over: true, to: next_period, source: …}",
+    (N_("结余滚存（surplus）"),
+     "surplus:\n  rolls_over: true\n  to: next_period\n  source: {doc: …, clause: …, quote: …}",
      N_("rolls_over 写 true、false 或 unknown（来源未说明）；to 写 next_period（下一保险期）或 next_cycle（下一承办周期）。"
         "有来源才是已声明，假设的按未知处理，合规审查的结余滚存检查读它。")),
     (N_("理赔服务（service）"),
      "service:\n  no_application: {value: true, scope: 异地就医, since: 2025-07-31}\n"
-     "  payment_deadlines:\n    - {id: in-province, name: 省内, days: 3, unit: days}\n  source: …",
+     "  payment_deadlines:\n    - {id: in-province, name: 省内, days: 3, unit: days}\n  source: {doc: …, clause: …, quote: …}",
      N_("免申即赔（no_application）写 true、false 或 unknown；赔款到账时限按 id 列出，unit 写 days（天）或 "
         "working_days（工作日）。它们不改变金额，在解释、差异、比较和合规审查中显示。")),
 ]

@@ -8,7 +8,7 @@ A case file sits beside its product (`products/NAME.cases.yaml`):
         name: 计算示例
         basis: source        # source: the numbers are the document's own; derived: worked arithmetic
                              # (`source` only if no value the result rests on is assumed: checked)
-        source: DOC clause   # where the numbers come from
+        source: {doc: DOC, clause: …, quote: …}   # where the numbers come from: a citation, checked like a scheme's
         version: "2023"
         claim: {...}         # or claims: [...] (settled in date order, accumulating) or quote: {...} (a person)
         expect: {...}        # or a list, one per claim
@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from . import vocab
+from .citations import BARE_SOURCE, Library, check_citation, library_for, source_paths
 from .evaluate import quote
 from .explain import ASSUMED_MARK, choice_text
 from .inputs import parse_claim, parse_person
@@ -102,14 +103,32 @@ SETTLEMENT_EXPECT = {"eligibility", "paid", "patient_remainder", "by_liability",
 QUOTE_EXPECT = {"eligibility", "band", "premium", "payers"}
 
 
-def case_issues(doc: Document) -> list[Issue]:
-    """Structural problems of a case file: a misspelt expectation must fail loudly, never pass silently."""
+def case_issues(doc: Document, library: Library | None = None) -> list[Issue]:
+    """Structural problems of a case file: a misspelt expectation must fail loudly, never pass silently; and
+    every case's `source:` a citation whose quote is in the cited text (`library`: by default the file's own)."""
     data = doc.data
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list) or "product" not in data:
         return [doc.issue("cases.shape", "案例文件需要 product（方案文件名）和 cases（案例列表）两项")]
     issues = []
+    library = library or library_for(doc.file)
     for i, case in enumerate(data["cases"]):
         issues += _one_case_issues(doc, case, ("cases", i))
+        if isinstance(case, dict) and "source" in case:
+            issues += _source_issues(doc, case["source"], ("cases", i, "source"), library)
+    return issues
+
+
+def _source_issues(doc: Document, source, path: tuple, library: Library) -> list[Issue]:
+    """A case's `source:` cited as a scheme's is: {doc, clause, quote, note}, or a list of them, quote verified."""
+    if not isinstance(source, (dict, list)) or not source:
+        return [doc.issue("provenance.bare_source", BARE_SOURCE, path)]
+    issues = []
+    for cpath in source_paths(source, path):
+        node = doc.get(cpath)
+        if not isinstance(node, dict) or not all(isinstance(node.get(k), str) for k in ("doc", "clause", "quote")):
+            issues.append(doc.issue("provenance.bare_source", BARE_SOURCE, cpath))
+        else:
+            issues += check_citation(doc, cpath, library)[1]
     return issues
 
 

@@ -6,16 +6,23 @@ clause and a short verbatim quote:
 
     source: {doc: hubei-guidance, clause: 三(二), quote: 不得设立对常见病、多发病的免除责任条款}
 
-The quote must occur in the document's text exactly as written — same characters, traditional where the
-document uses them, same punctuation (full-width or not) — except for whitespace, which is ignored: the texts
-break lines in the middle of sentences, and Chinese puts no spaces between words.  A quote that does not
-occur is reported at the file, line and column of the citing YAML.
+and may add `note:`, the author's reading of the passage (shown as 解读, never verified).  A scheme file may
+write a list of citations where a value rests on several passages.  The quote must occur in the document's
+text exactly as written — same characters, traditional where the document uses them, same punctuation
+(full-width or not) — except for whitespace, which is ignored: the texts break lines in the middle of
+sentences, and Chinese puts no spaces between words.  A quote that does not occur is reported at the file,
+line and column of the citing YAML.
+
+Which library a file is checked against: the nearest `sources/index.yaml` in the file's folder or a folder
+above it, else the repository's `sources/` (so test fixtures keep their own small texts beside them, and a
+product file is always checked against the texts kept with it).  A text without a file on disk (an admin
+draft) is checked against the repository's library unless a caller passes one.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
@@ -62,12 +69,16 @@ class SourceDocument:
         facts = "，".join(part for part in (self.issuer, self.number, self.date) if part)
         return f"《{self.title}》（{facts}）"
 
+    @cached_property
+    def _squeezed(self) -> tuple[str, list[int]]:
+        return _squeeze(self.text)
+
     def find(self, quote: str) -> tuple[int, int] | None:
         """Line and column (1-based) in the document's text where the quote begins, whitespace ignored."""
         wanted = normalise(quote)
         if not wanted:
             return None
-        squeezed, offsets = _squeeze(self.text)
+        squeezed, offsets = self._squeezed
         at = squeezed.find(wanted)
         if at < 0:
             return None
@@ -98,6 +109,17 @@ class Library:
 def load_library(directory: str | Path | None = None) -> Library:
     """The cited documents and their texts; SchemeError (file:line:column) for a broken index or a missing text."""
     return _load_library(Path(directory or SOURCES_DIR).resolve())
+
+
+def library_for(file: str | Path | None) -> Library:
+    """The library a file's citations are checked against: the nearest `sources/` (with an index) in the
+    file's folder or above it; the repository's for a text that is not a file on disk."""
+    path = Path(file) if file else None
+    if path is not None and path.is_file():
+        for folder in path.resolve().parents:
+            if (folder / "sources" / "index.yaml").is_file():
+                return load_library(folder / "sources")
+    return load_library()
 
 
 @lru_cache(maxsize=4)
@@ -132,8 +154,14 @@ def schema_issues(doc: Document, validator: Draft202012Validator) -> list[Issue]
 CITATION_SCHEMA = {
     "type": "object", "additionalProperties": False, "required": ["doc", "clause", "quote"],
     "properties": {"doc": {"type": "string", "minLength": 1}, "clause": {"type": "string", "minLength": 1},
-                   "quote": {"type": "string", "minLength": 2}},
+                   "quote": {"type": "string", "minLength": 2},
+                   "note": {"type": "string", "minLength": 1, "description": "解读：作者对这段原文的理解（不核对）"}},
 }
+# a scheme's `source:`: one citation, or several where a value rests on more than one passage
+SOURCE_SCHEMA = {"oneOf": [CITATION_SCHEMA, {"type": "array", "items": CITATION_SCHEMA, "minItems": 1}],
+                 "description": "出处：{doc: 文件编号, clause: 条款, quote: 原文引语, note: 解读}，或几条出处的列表"}
+BARE_SOURCE = ("出处须写明文件、条款和原文引语：写成 {doc: 文件编号, clause: 条款, quote: 原文中的原话}，"
+               "对原文的解读写在 note 中")
 
 
 @dataclass(frozen=True)
@@ -141,11 +169,26 @@ class Citation:
     doc: str
     clause: str
     quote: str
-    at: tuple[int, int] | None = None  # line and column of the quote in the document's text, once verified
+    note: str | None = None  # the author's reading of the passage (解读): shown, not verified
+    at: tuple[int, int] | None = field(default=None, compare=False)  # line and column of the quote, once verified
+
+    @staticmethod
+    def all_of(source) -> tuple["Citation", ...]:
+        """A `source:` as written (one citation or a list) as citations."""
+        nodes = source if isinstance(source, list) else [source]
+        return tuple(Citation(n["doc"], n["clause"], n["quote"], n.get("note")) for n in nodes)
+
+    def ref(self) -> str:
+        """'gz-plan 三(四) “第一年保费原则上不超过100元”': the trace's machine-readable clause."""
+        return f"{self.doc} {self.clause} “{self.quote}”"
 
     def as_dict(self) -> dict:
-        return {"doc": self.doc, "clause": self.clause, "quote": self.quote,
-                "line": self.at[0] if self.at else None}
+        out = {"doc": self.doc, "clause": self.clause, "quote": self.quote}
+        if self.note:
+            out["note"] = self.note
+        if self.at:
+            out["line"] = self.at[0]
+        return out
 
 
 def check_citation(doc: Document, path: tuple, library: Library) -> tuple[Citation | None, list[Issue]]:
@@ -154,14 +197,20 @@ def check_citation(doc: Document, path: tuple, library: Library) -> tuple[Citati
     document = library.get(node["doc"])
     if document is None:
         known = "、".join(library.documents)
-        return None, [doc.issue("citation.unknown_document", f"引用了未收录的文件“{node['doc']}”；已收录：{known}",
+        return None, [doc.issue("citation.unknown_document", f"引用了未收录原文的文件“{node['doc']}”：引文无从核对；"
+                                f"请把原文放进 {library.directory.name}/ 并登记在它的 index.yaml 中。已收录：{known}",
                                 path + ("doc",))]
     at = document.find(node["quote"])
     if at is None:
         return None, [doc.issue("citation.quote_not_found",
                                 f"引文“{node['quote']}”不在《{document.title}》的原文中（原文见 {document.file}；"
                                 "引文须逐字照录，只忽略空白）", path + ("quote",))]
-    return Citation(node["doc"], node["clause"], node["quote"], at), []
+    return Citation(node["doc"], node["clause"], node["quote"], node.get("note"), at), []
+
+
+def source_paths(source, path: tuple) -> list[tuple]:
+    """The path of each citation of a `source:` as written: itself, or each item of its list."""
+    return [path + (i,) for i in range(len(source))] if isinstance(source, list) else [path]
 
 
 def citation_paths(data, path: tuple = (), key: str = "source"):

@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from . import load_product, vocab
 from .cases import Check, case_file_for, case_issues, load_cases, run_case
+from .citations import load_library
 from .evaluate import quote
 from .explain import describe_version, trace_text, version_text
 from .inputs import PERSON_DEFAULTS, load_claims, parse_person
@@ -65,14 +66,18 @@ def main() -> None:
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="机器可读输出")
-def validate(files: tuple[str, ...], as_json: bool) -> None:
-    """校验方案文件：列出全部错误（文件、行、列、文档路径）。"""
+@click.option("--sources", "sources_dir", type=click.Path(exists=True, file_okay=False),
+              help="引文核对所用的原文库（含 index.yaml 的目录）；默认为文件所在目录或其上级目录中最近的 sources/，"
+                   "没有则用仓库的 sources/")
+def validate(files: tuple[str, ...], as_json: bool, sources_dir: str | None) -> None:
+    """校验方案文件：列出全部错误（文件、行、列、文档路径），每条引文都在原文中核对。"""
     report, all_issues = [], []
     for file in files:
         is_cases = file.endswith(".cases.yaml")
         try:
             doc = load_file(file)
-            issues = case_issues(doc) if is_cases else validate_document(doc)
+            library = load_library(sources_dir) if sources_dir else None
+            issues = case_issues(doc, library) if is_cases else validate_document(doc, library)
         except SchemeError as exc:
             issues = exc.issues
         all_issues += issues
@@ -415,12 +420,20 @@ def impact(old, new, population, seed, cases, as_json) -> None:
         click.echo(line)
 
 
+def _population_options(command):
+    """--year, --population and --residents: a version's year on a population file (backtest, whatif)."""
+    for option in reversed([
+        click.option("--year", required=True, help="版本编号或年份"),
+        click.option("--population", "population_file", required=True,
+                     type=click.Path(exists=True, dir_okay=False), help="人群文件（hmb-population/1，见 docs/population.md）"),
+        click.option("--residents", type=click.IntRange(1, 50_000_000), help="改变人群规模（各比例不变），如快速试算")]):
+        command = option(command)
+    return command
+
+
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--year", required=True, help="版本编号或年份")
-@click.option("--population", "population_file", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="人群文件（hmb-population/1，见 docs/population.md）")
-@click.option("--residents", type=click.IntRange(1, 50_000_000), help="改变人群规模（各比例不变），如快速试算")
+@_population_options
 @click.option("--json", "as_json", is_flag=True, help="机器可读输出")
 def backtest(file, year, population_file, residents, as_json) -> None:
     """回测：一个版本在合成人群上的一年——保费、赔付、赔付率、赔付分布、获赔比例、共保分摊（向量化计算）。"""
@@ -431,15 +444,117 @@ def backtest(file, year, population_file, residents, as_json) -> None:
     version = _version(_product(file, as_json), year, as_json)
     try:
         report = run_backtest(version, load_population(population_file), residents)
-    except SchemeError as exc:
+    except (SchemeError, InputError) as exc:  # e.g. a version with plans: the population's members chose none
         _fail(exc.issues, as_json)
     except Unsupported as exc:
         _fail([Issue("backtest.unsupported", f"{version.key} 不能用向量化路径计算：{exc}", (), file)], as_json)
+    _show(report, backtest_lines, as_json)
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@_population_options
+@click.option("--set", "settings", multiple=True, metavar="PARAM=VALUE", help="改一个参数（可多次）")
+@click.option("--grid", "axes", multiple=True, metavar="PARAM=V1,V2,…",
+              help="网格搜索：一个参数的候选值（可多次，取笛卡尔积）；金额可写 起..止..步长，如 8000..20000..2000")
+@click.option("--target-ratio", type=lambda text: _ratio_option(text), metavar="RATIO",
+              help="目标赔付率（默认：方案声明的最低赔付率），如 0.8")
+@click.option("--max-ratio", default="1", show_default=True, type=lambda text: _ratio_option(text), metavar="RATIO",
+              help="网格中可接受的最高赔付率")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1), help="网格结果显示前几个")
+@click.option("--no-take-up", "fixed_take_up", is_flag=True, help="不用人群文件的涨价退保模型（参保人不变）")
+@click.option("--list", "list_only", is_flag=True, help="列出这个版本可试算的参数")
+@click.option("--json", "as_json", is_flag=True, help="机器可读输出")
+def whatif(file, year, population_file, residents, settings, axes, target_ratio, max_ratio, top, fixed_take_up,
+           list_only, as_json) -> None:
+    """定价试算：改参数（起付线、赔付比例、封顶线、档位保费），看赔付率、盈亏平衡保费、目标赔付率保费；网格搜索。
+
+    \b
+    例：
+      hmb whatif products/NAME.yaml --year 2025 --population populations/CITY.yaml --list
+      hmb whatif products/NAME.yaml --year 2025 --population populations/CITY.yaml \\
+          --set deductible.annual=12000 --set ratio.in_policy.1=0.85
+      hmb whatif products/NAME.yaml --year 2024 --population populations/CITY.yaml \\
+          --grid deductible.annual=8000..14000..2000 --grid cap.total=1000000,2000000 --target-ratio 0.8 --json
+
+    退出码：0 完成，1 方案或人群文件有错、改后的方案无效，2 用法错误（参数名、取值）。"""
+    from .load import load_file
+    from .population import load_population
+    from .vector import Unsupported
+    from .whatif import ChangeError, change, default_target, grid, grid_lines, parameters, prepare
+    from .whatif import whatif as run_whatif, whatif_lines
+
+    version = _version(_product(file, as_json), year, as_json)
+    if list_only:
+        known = [p.as_dict() for p in parameters(version).values()]
+        _emit(known) if as_json else click.echo("\n".join(f"{p['name']}\t{p['label']}" for p in known))
+        return
+    try:
+        fixed = [change(version, *_pair(text, "--set")) for text in settings]
+        axis_changes = [_axis(version, text, change) for text in axes]
+    except ChangeError as exc:
+        raise click.UsageError(str(exc))
+    varied = [p.name for p, _ in axis_changes]
+    if len(set(varied + [c.parameter.name for c in fixed])) < len(varied) + len(fixed):
+        raise click.UsageError("同一参数只能出现一次（--set 与 --grid 之间也不能重复）")
+    target = target_ratio if target_ratio is not None else default_target(version)
+    try:
+        year_ = prepare(load_file(file), version.id, load_population(population_file), residents,
+                        respond=not fixed_take_up)
+        if axis_changes:
+            total = 1
+            for _, values in axis_changes:
+                total *= len(values)
+            with click.progressbar(length=total, label="试算", file=sys.stderr) as bar:
+                report = grid(year_, axis_changes, fixed, target, max_ratio,
+                              progress=lambda done, _total: bar.update(done - bar.pos))
+        else:
+            report = run_whatif(year_, fixed, target)
+    except SchemeError as exc:
+        _fail(exc.issues, as_json)
+    except Unsupported as exc:
+        _fail([Issue("whatif.unsupported", f"{version.key} 的档位不能用向量化路径计算：{exc}", (), file)], as_json)
+    _show(report, (lambda r: grid_lines(r, top)) if axis_changes else whatif_lines, as_json)
+
+
+def _show(report: dict, lines, as_json: bool) -> None:
+    """A report as JSON, or as the lines of text `lines(report)` gives."""
     if as_json:
         _emit(report)
         return
-    for line in backtest_lines(report):
+    for line in lines(report):
         click.echo(line)
+
+
+def _ratio_option(text) -> Decimal:
+    from .whatif import ChangeError, target_ratio
+
+    try:
+        return target_ratio(text)
+    except ChangeError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _pair(text: str, option: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise click.UsageError(f"{option} “{text}”应写成 参数=值，如 deductible.annual=12000")
+    return name.strip(), value.strip()
+
+
+def _axis(version: Version, text: str, change) -> tuple:
+    """PARAM=v1,v2,… or, for an amount, PARAM=from..to..step (yuan) → (parameter, typed values)."""
+    name, values = _pair(text, "--grid")
+    if values.count("..") == 2:
+        low, high, step = (change(version, name, v).value for v in values.split(".."))
+        if step <= 0 or high < low:
+            raise click.UsageError(f"--grid “{text}”：起..止..步长 应满足 起 ≤ 止、步长 > 0")
+        steps = list(range(low, high + 1, step)) if isinstance(low, int) else None
+        if steps is None:
+            raise click.UsageError(f"--grid “{text}”：起..止..步长 只用于金额；比例请逐个列出")
+        return change(version, name, "0").parameter, steps
+    typed = [change(version, name, v) for v in values.split(",")]
+    return typed[0].parameter, [c.value for c in typed]
 
 
 def _case_claims(product_file: str, version: Version) -> list[dict]:
@@ -466,7 +581,8 @@ def _impact_lines(report: dict) -> list[str]:
              f"  保费收入：{format_yuan(old['premium_fen'])} → {format_yuan(new['premium_fen'])} 元",
              f"  赔付：{format_yuan(old['paid_fen'])} → {format_yuan(new['paid_fen'])} 元",
              f"  赔付率：{percent(Decimal(old['claims_ratio']))} → {percent(Decimal(new['claims_ratio']))}",
-             f"  获赔人数：{old['claimants']} → {new['claimants']}", "标准病例赔付："]
+             f"  获赔人数：{old['claimants']} → {new['claimants']}",
+             f"  计算路径：{_path_text(old['path'])} → {_path_text(new['path'])}", "标准病例赔付："]
     lines += [f"  {p['name']}：{format_yuan(p['old_paid_fen'])} → {format_yuan(p['new_paid_fen'])} 元"
               for p in report["profiles"]]
     if report["claims"]:
@@ -482,7 +598,13 @@ def _comparison_table(result: dict) -> list[list[str]]:
     rows += [[row["label"], *row["values"]] for row in result["parameters"]]
     rows += [[f"赔付：{p['name']}", *[format_yuan(c["paid_fen"]) for c in p["cells"]]] for p in result["profiles"]]
     rows += [[f"保费：{p['name']}", *[format_yuan(c["premium_fen"]) for c in p["cells"]]] for p in result["premiums"]]
+    rows.append(["计算路径", *[_path_text(result["paths"][v["key"]]) for v in result["versions"]]])
     return rows
+
+
+def _path_text(path: dict) -> str:
+    """Which path settled a version's claims (docs/vectorised.md), and why the rules path where it fell back."""
+    return "向量化" if path["path"] == "vectorised" else f"规则引擎（{path['reason']}）"
 
 
 def _comparison_lines(result: dict) -> list[str]:

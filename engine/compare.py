@@ -1,8 +1,9 @@
 """Compare schemes side by side in one vocabulary: parameters, payouts on standard profiles,
 benefit curves (payout against bill size) and premiums for standard persons.
 
-Every payout here runs through the same rules path as a real claim (`evaluate.adjudicate`), with
-fresh accumulators, so a comparison is exactly what each scheme would pay.
+Every payout here is settled as a real claim is, with fresh accumulators, so a comparison is exactly what
+each scheme would pay: on the vectorised path (engine/vector, equal to the rules path to the fen) when it
+can settle the version, else on the rules path (`evaluate.adjudicate`); `paths` in the result says which.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from .explain import (ASSUMED_MARK, assumptions, deadline_text, no_application_t
 from .inputs import parse_claim, parse_person
 from .model import Liability, Provenance, Version
 from .money import apply_ratio, format_yuan, yuan_to_fen
+from .vector import OUTCOMES, Unsupported, settle_apart
 
 PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
 
@@ -194,20 +196,41 @@ def _no_tick() -> None:
     pass
 
 
-def profile_payouts(versions: list[Version], profiles: list[dict] | None = None, tick=_no_tick) -> list[dict]:
+def settle_each(version: Version, claims: list[dict], paths: dict | None = None) -> list[tuple[int, int, str]]:
+    """Each claim with fresh accumulators: (paid, patient remainder, eligibility outcome).  On the vectorised
+    path when it can settle them, else on the rules path; `paths` (if given) records which, by version key."""
+    parsed = [parse_claim(claim) for claim in claims]
+    try:
+        settled = settle_apart(version, parsed)
+        path = {"path": "vectorised", "reason": ""}
+        results = [(int(settled.paid[i]), int(settled.patient_remainder[i]), OUTCOMES[settled.outcome[i]])
+                   for i in range(len(parsed))]
+    except Unsupported as exc:
+        path = {"path": "rules", "reason": str(exc)}
+        results = [(s.paid_fen, s.patient_remainder_fen, s.eligibility.outcome)
+                   for s in (adjudicate(claim, version, trace=False) for claim in parsed)]
+    if paths is not None:
+        paths[version.key] = path
+    return results
+
+
+def profile_payouts(versions: list[Version], profiles: list[dict] | None = None, tick=_no_tick,
+                    paths: dict | None = None) -> list[dict]:
     """Each standard profile's payout under each version, with the patient's remainder and the paid share."""
     profiles = profiles if profiles is not None else standard_profiles()["profiles"]
-    rows = []
-    for profile in profiles:
-        cells = []
-        for version in versions:
-            settled = adjudicate(parse_claim(profile_claim(profile, version)), version, trace=False)
-            total = settled.paid_fen + settled.patient_remainder_fen
-            cells.append({"paid_fen": settled.paid_fen, "remainder_fen": settled.patient_remainder_fen,
-                          "ratio": str((Decimal(settled.paid_fen) / total).quantize(Decimal("0.0001"))) if total else "0",
-                          "eligibility": settled.eligibility.outcome,
-                          "note": _profile_note(settled, version)})
+    columns = []
+    for version in versions:
+        columns.append(settle_each(version, [profile_claim(p, version) for p in profiles], paths))
+        for _ in profiles:
             tick()
+    rows = []
+    for k, profile in enumerate(profiles):
+        cells = []
+        for version, (paid, remainder, outcome) in zip(versions, (column[k] for column in columns)):
+            total = paid + remainder
+            cells.append({"paid_fen": paid, "remainder_fen": remainder,
+                          "ratio": str((Decimal(paid) / total).quantize(Decimal("0.0001"))) if total else "0",
+                          "eligibility": outcome, "note": _profile_note(outcome, version)})
         in_fen, out_fen = (yuan_to_fen(profile["claim"].get(k, 0)) for k in ("in_policy_self_pay", "out_of_policy_self_pay"))
         items_fen = sum(yuan_to_fen(item["amount"]) for item in profile["claim"].get("items", []))
         rows.append({"id": profile["id"], "name": profile["name"], "in_policy_fen": in_fen,
@@ -216,22 +239,24 @@ def profile_payouts(versions: list[Version], profiles: list[dict] | None = None,
     return rows
 
 
-def _profile_note(settled, version: Version) -> str:
-    if settled.eligibility.outcome != "eligible":
-        return vocab.ELIGIBILITY_OUTCOMES[settled.eligibility.outcome]
+def _profile_note(outcome: str, version: Version) -> str:
+    if outcome != "eligible":
+        return vocab.ELIGIBILITY_OUTCOMES[outcome]
     return UNLISTED_NOTE if version.hospital_lists else ""
 
 
 def benefit_curve(version: Version, totals_fen: list[int], out_share: Decimal = Decimal("0.4"),
-                  care: str = "inpatient", age: int = 50, tick=_no_tick) -> list[int]:
+                  care: str = "inpatient", age: int = 50, tick=_no_tick, paths: dict | None = None) -> list[int]:
     """Payout for a single claim of each total self-pay, split in-policy / out-of-policy by out_share."""
-    paid = []
+    claims = []
     for total in totals_fen:
         out_fen = apply_ratio(total, out_share)
-        claim = {"claim_id": "curve", "member": {"id": "curve", "age": age, **_enrolled(version)}, "date": version.period[0], "care": care,
-                 "hospital_level": 3, "in_policy_self_pay": Decimal(total - out_fen) / 100,
-                 "out_of_policy_self_pay": Decimal(out_fen) / 100}
-        paid.append(adjudicate(parse_claim(claim), version, trace=False).paid_fen)
+        claims.append({"claim_id": "curve", "member": {"id": "curve", "age": age, **_enrolled(version)},
+                       "date": version.period[0], "care": care, "hospital_level": 3,
+                       "in_policy_self_pay": Decimal(total - out_fen) / 100,
+                       "out_of_policy_self_pay": Decimal(out_fen) / 100})
+    paid = [fen for fen, _, _ in settle_each(version, claims, paths)]
+    for _ in totals_fen:
         tick()
     return paid
 
@@ -289,13 +314,15 @@ def compare(versions: list[Version], bill_sizes: list[int] | None = None, progre
         if progress:
             progress(done, total)
 
+    paths: dict = {}  # version key → the path that settled its claims (the same for profiles and curves)
     return {
         "versions": [{"key": v.key, "name": f"{v.product_name} {v.id}" + (f" {v.plan_name}" if v.plan else ""),
                       "city": v.city, "ruleset": v.ruleset_name,
                       "period": list(v.period)} for v in versions],
         "parameters": parameter_rows(versions),
-        "profiles": profile_payouts(versions, tick=tick),
+        "profiles": profile_payouts(versions, tick=tick, paths=paths),
         "premiums": premium_grid(versions, tick=tick),
         "curves": {"bill_fen": sizes, "out_of_policy_share": "0.4",
-                   "paid_fen": [benefit_curve(v, sizes, tick=tick) for v in versions]},
+                   "paid_fen": [benefit_curve(v, sizes, tick=tick, paths=paths) for v in versions]},
+        "paths": paths,
     }

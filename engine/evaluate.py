@@ -679,8 +679,9 @@ def _scope(layer: Layer, covers: str) -> Provenance:
     """The clauses that set what a layer covers: its liabilities for this kind of cost, else all of them."""
     liabilities = [l for l in layer.liabilities if l.covers == covers] or list(layer.liabilities)
     provs = list(dict.fromkeys(l.basis for l in liabilities if l.basis))
-    if any(not p.is_assumption for p in provs):
-        return Provenance(source="；".join(p.ref() for p in provs))
+    cited = tuple(dict.fromkeys(c for p in provs if p.source for c in p.source))
+    if cited:
+        return Provenance(source=cited)
     return Provenance(assumed="；".join(p.assumed for p in provs)) if provs else Provenance()
 
 

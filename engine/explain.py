@@ -76,10 +76,17 @@ def reference(prov: Provenance, sources: dict) -> str:
     return f"{ASSUMED_MARK}{prov.assumed}" if prov.assumed else ""
 
 
-def cited(source: str, sources: dict) -> str:
-    """A `source:` with its document named by title, not by the file's id: '《…实施方案》 三(二) …'."""
-    doc_id, _, clause = source.partition(" ")
-    return f"《{sources[doc_id]['title']}》{clause}" if doc_id in sources else source
+def cited(citations, sources: dict) -> str:
+    """Citations as a person reads them — the document by its title (once for passages of the same document in a
+    row), the clause, the quote and the author's reading: '《…实施方案》三(四)：“第一年保费原则上不超过100元”（解读：…）'.
+    Takes Citation objects or the trace's dicts of them."""
+    pieces, previous = [], None
+    for citation in (c if isinstance(c, dict) else c.as_dict() for c in citations):
+        title = "" if citation["doc"] == previous else f"《{sources.get(citation['doc'], {}).get('title', citation['doc'])}》"
+        note = f"（解读：{citation['note']}）" if citation.get("note") else ""
+        pieces.append(f"{title}{citation['clause']}：“{citation['quote']}”{note}")
+        previous = citation["doc"]
+    return "；".join(pieces)
 
 
 def _money(value: Amount) -> str:
@@ -406,15 +413,24 @@ def version_text(version: Version) -> str:
     return "\n".join(lines)
 
 
-def trace_text(trace: list[dict], sources: dict | None = None) -> str:
-    """A claim's trace as numbered Chinese lines with their clauses; an assumed value's step is marked 【假设】.
-    (The rule names stay in the trace's data, for machines; a person reads the clause.)"""
+def trace_text(trace: list[dict], sources: dict) -> str:
+    """A claim's trace as numbered Chinese lines with their clauses, documents named by title (`sources`: the
+    version's); an assumed value's step is marked 【假设】.  (The rule names stay in the trace's data, for
+    machines; a person reads the clause.)"""
     lines = []
     for i, step in enumerate(trace, 1):
         clause = step.get("clause", "")
         if step.get("assumed"):
             ref = f"  {ASSUMED_MARK}{clause.removeprefix('假设：')}"
-        else:
-            ref = f"  〔{cited(clause, sources or {})}〕" if clause else ""
+        elif step.get("sources"):
+            ref = f"  〔{cited(step['sources'], sources)}〕"
+        else:  # a trace stored before steps carried their citations
+            ref = f"  〔{_titled(clause, sources)}〕" if clause else ""
         lines.append(f"{i:>2}. {step['text']}{ref}")
     return "\n".join(lines)
+
+
+def _titled(clause: str, sources: dict) -> str:
+    """An old trace's 'doc clause' with its document named by title."""
+    doc_id, _, rest = clause.partition(" ")
+    return f"《{sources[doc_id]['title']}》{rest}" if doc_id in sources else clause

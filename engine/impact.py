@@ -87,6 +87,7 @@ class PopulationResult:
     claimants: int = 0
     by_band: dict = field(default_factory=dict)  # band → {"members", "premium_fen"}
     by_liability: dict = field(default_factory=dict)
+    path: dict = field(default_factory=lambda: {"path": "vectorised", "reason": ""})  # which path settled it, why
 
     @property
     def claims_ratio(self) -> Decimal:
@@ -95,7 +96,7 @@ class PopulationResult:
     def as_dict(self) -> dict:
         return {"version": self.version, "members": self.members, "premium_fen": self.premium_fen,
                 "paid_fen": self.paid_fen, "claimants": self.claimants, "claims_ratio": str(self.claims_ratio),
-                "by_band": self.by_band, "by_liability": self.by_liability}
+                "by_band": self.by_band, "by_liability": self.by_liability, "path": self.path}
 
 
 def run_population(version: Version, members: list[Member], progress: Callable[[int], None] | None = None
@@ -104,14 +105,16 @@ def run_population(version: Version, members: list[Member], progress: Callable[[
     path, equal to the rules path to the fen, unless the version is beyond it (then on the rules path)."""
     try:
         plan = compile_version(version)
-    except Unsupported:
-        return run_population_rules(version, members, progress)
+    except Unsupported as exc:
+        result = run_population_rules(version, members, progress)
+        result.path["reason"] = str(exc)
+        return result
     result = PopulationResult(version.key, len(members))
     points = [{**PERSON_DEFAULTS, **m.person} for m in members]
     premiums = plan.quote(MemberBatch({dim: code_array(dim, (p[dim] for p in points)) for dim in PERSON_DIMS}))
     priced = premiums.band >= 0
     for i in _first_seen(premiums.band[priced], np.flatnonzero(priced)):
-        band = version.bands[i]
+        band = premiums.bands[i]
         mine = premiums.band == i
         result.by_band[band.id] = {"name": band.name, "members": int(mine.sum()),
                                    "premium_fen": int(premiums.premium[mine].sum())}
@@ -141,7 +144,7 @@ def _first_seen(values: np.ndarray, positions: np.ndarray) -> list[int]:
 def run_population_rules(version: Version, members: list[Member], progress: Callable[[int], None] | None = None
                    ) -> PopulationResult:
     """run_population on the rules path, one member after another."""
-    result = PopulationResult(version.key, len(members))
+    result = PopulationResult(version.key, len(members), path={"path": "rules", "reason": ""})
     claim_date = _mid_period(version)
     for i, member in enumerate(members):
         priced = quote(parse_person(member.person), version, trace=False)

@@ -9,7 +9,8 @@ inherited value points at the line that wrote it.
 The merge (docs/scheme-language.md, “版本继承”), applied from the version a chain starts from down:
 - a mapping merges key by key: a key the child writes replaces the parent's value, or, when both are mappings,
   merges into it; a key the child does not write keeps the parent's value; `key: null` removes the parent's key;
-  a provenance is one statement: a child that writes `source:` or `assumed:` replaces both of the parent's;
+  a provenance is one statement: a child that writes `source:` or `assumed:` replaces both of the parent's
+  (a citation, or a list of them, whole: never merged key by key);
   a value written with its own provenance (`{value: …, source|assumed: …}`) is one value, replaced whole;
 - a list whose entries all have an `id` (in the parent and in the child) merges by id: a child entry replaces
   the parent's entry of that id whole, where it stands; `{id: X, remove: true}` removes entry X; a new entry goes
@@ -153,6 +154,8 @@ class _Merger:
                 continue  # a provenance is one statement: the child's replaces the parent's source and assumption
             if key not in child:
                 result[key] = self._take(value, lambda rel, k=key: self.parent_at(p_rel + (k,) + rel), dst + (key,))
+            elif key in PROVENANCE and child[key] is not None:  # a citation (or a list of them) is one statement too: never merged key by key
+                result[key] = self._take(child[key], lambda rel, k=key: self.child_at + c_rel + (k,) + rel, dst + (key,))
             elif child[key] is not None:
                 result[key] = self.merge(value, p_rel + (key,), child[key], c_rel + (key,), dst + (key,))
         for key, value in child.items():

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from . import vocab
+from .citations import Citation
 from .conditions import Condition
 from .money import DEFAULT_ROUNDING, MoneyError, round_fen, yuan_to_fen
 
@@ -22,7 +23,7 @@ Path = tuple  # a place in the document: ("versions", 1, "premium", "bands", 0)
 
 @dataclass(frozen=True)
 class Provenance:
-    source: str | None = None
+    source: tuple[Citation, ...] | None = None  # the passages cited (validation has found each quote)
     assumed: str | None = None
 
     def __bool__(self) -> bool:
@@ -34,19 +35,21 @@ class Provenance:
         return self.source is None and self.assumed is not None
 
     def ref(self) -> str:
+        """The clause as one line for machines (the trace): 'doc clause “quote”；…', or '假设：reason'."""
         if self.source:
-            return self.source
+            return "；".join(citation.ref() for citation in self.source)
         return f"假设：{self.assumed}" if self.assumed else ""
 
     @staticmethod
     def written(node: dict) -> "Provenance":
         """Exactly what a node says of itself (both, if it writes both), inheriting nothing."""
-        return Provenance(node.get("source"), node.get("assumed"))
+        source = node.get("source")
+        return Provenance(Citation.all_of(source) if source else None, node.get("assumed"))
 
     @staticmethod
     def of(node: dict, inherited: "Provenance") -> "Provenance":
         if "source" in node:
-            return Provenance(source=node["source"])
+            return Provenance(source=Citation.all_of(node["source"]))
         if "assumed" in node:
             return Provenance(assumed=node["assumed"])
         return inherited

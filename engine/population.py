@@ -47,6 +47,13 @@ _SEVERITY = {"type": "object", "additionalProperties": False, "required": ["medi
                                                     "alpha": {"type": "number", "exclusiveMinimum": 0}}},
                             "max_yuan": {"type": "number", "minimum": 1}}}
 
+_ELASTICITY = {"type": "number", "minimum": 0}
+# Who leaves when the premium rises (engine/price_response.py, used by the what-if; the backtest ignores it).
+_PRICE_RESPONSE = _node({"elasticity": {"type": "object", "additionalProperties": False,
+                                        "required": ["healthy", "pre_existing"],
+                                        "properties": {"healthy": _ELASTICITY, "pre_existing": _ELASTICITY}},
+                         "by_band": {"type": "object", "additionalProperties": _ELASTICITY}}, ["elasticity"])
+
 SCHEMA = {
     "type": "object", "additionalProperties": False,
     "required": ["format", "name", "seed", "residents", "age", "sex", "pre_existing", "low_income",
@@ -69,8 +76,8 @@ SCHEMA = {
         "low_income": _node({"shares": {"type": "object", "propertyNames": {"enum": list(vocab.LOW_INCOME)},
                                         "additionalProperties": _SHARE}}, ["shares"]),
         "basic_insurance": _node({"employee": _SHARE, "none": _SHARE}, ["employee"]),
-        "take_up": _node({"default": _SHARE, "by_band": {"type": "object", "additionalProperties": _SHARE}},
-                         ["default"]),
+        "take_up": _node({"default": _SHARE, "by_band": {"type": "object", "additionalProperties": _SHARE},
+                          "price_response": _PRICE_RESPONSE}, ["default"]),
         "claims": _node({
             "hospital": {"type": "object", "additionalProperties": False,
                          "required": ["incidence", "severity", "care", "hospital_level", "out_of_policy_share"],
@@ -244,7 +251,7 @@ def claims(spec: PopulationSpec, people: Residents, insured: np.ndarray, version
     care_index, cares = _pick(rng, hospital["care"], n)
     level_index, levels = _pick(rng, hospital["hospital_level"], n)
     drugs = data.get("special_drugs")
-    usable = [(code, next(iter(d.indications))) for code, d in catalogue.items()]
+    usable = [(code, next(iter(d.indications), None)) for code, d in catalogue.items()]  # None: any indication
     drug_member = who[rng.random(len(who)) < np.minimum(float(drugs["incidence"]) * weight, 1)] if drugs and usable \
         else np.zeros(0, np.int64)
     member = np.concatenate([member, drug_member])

@@ -2,16 +2,18 @@
 
 Built in Python so each object kind is declared once; `hmb schema` prints it as JSON.
 Every object rejects unknown keys: a misplaced key is an error, never silently ignored.
-Objects that hold numbers may carry provenance: `source: "DOC clause"` or `assumed: "reason"`.
+Objects that hold numbers may carry provenance: `source: {doc, clause, quote, note}` (a citation whose quote
+validation finds in the document's text, engine/citations.py; or a list of them) or `assumed: "reason"`.
 """
 from __future__ import annotations
 
 from . import vocab
+from .citations import SOURCE_SCHEMA
 from .conditions import CLAUSES
 from .money import MAX_YUAN
 
 PROVENANCE = {
-    "source": {"type": "string", "minLength": 3, "description": "来源文件编号 + 条款，如 “S001 三(四)”"},
+    "source": SOURCE_SCHEMA,
     "assumed": {"type": "string", "minLength": 2, "description": "来源未规定时的假设及理由"},
 }
 ID = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]*$"}

@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 
 from . import vocab
+from .citations import Library, check_citation, source_paths
 from .conditions import Condition, coverage, dimensions_used, summarise_points
 from .issues import Issue
 from .load import Document
@@ -22,11 +23,12 @@ from .money import format_yuan
 BAND_DIMS = ("age", "pre_existing", "low_income")
 
 
-def semantic_issues(doc: Document, product: Product) -> list[Issue]:
-    """Semantic problems of the versions in the model (`validate.check` leaves out badly shaped ones)."""
+def semantic_issues(doc: Document, product: Product, library: Library) -> list[Issue]:
+    """Semantic problems of the versions in the model (`validate.check` leaves out badly shaped ones); every
+    citation's quote is looked up in the library's texts."""
     data = doc.data
     issues: list[Issue] = []
-    issues += _provenance_issues(doc, [(v.path, doc.get(v.path)) for v in product.versions])
+    issues += _provenance_issues(doc, [(v.path, doc.get(v.path)) for v in product.versions], library)
     issues += _duplicate_ids(doc, _written_ids(data["versions"], ("versions",)), "版本")
     issues += _drug_issues(doc, product)
     for version in product.versions:
@@ -54,24 +56,24 @@ def _plan_issues(doc: Document, version: Version) -> list[Issue]:
 
 # ── the document: provenance, ids, the chain as written ───────────────────────────────────────
 
-def _provenance_issues(doc: Document, versions: list) -> list[Issue]:
+def _provenance_issues(doc: Document, versions: list, library: Library) -> list[Issue]:
     sources = doc.data.get("sources", {})
     issues: list[Issue] = []
 
     def walk(node, path: tuple, covered: bool):
         if isinstance(node, dict):
             if "source" in node:
-                issues.extend(_source_ref_issues(doc, node["source"], sources, path + ("source",)))
+                issues.extend(_citation_issues(doc, node["source"], sources, path + ("source",), library))
             covered = covered or "source" in node or "assumed" in node
             for key, value in node.items():
-                if key not in ("hospital_level",):
+                if key not in ("hospital_level", "source"):
                     walk(value, path + (key,), covered)
         elif isinstance(node, list):
             for i, item in enumerate(node):
                 walk(item, path + (i,), covered)
         elif isinstance(node, (int, Decimal)) and not isinstance(node, bool) and not covered:
             issues.append(doc.issue("provenance.missing",
-                                    f"数值 {node} 没有出处：请在它或它所在的条目上写 source（来源文件 + 条款）"
+                                    f"数值 {node} 没有出处：请在它或它所在的条目上写 source（文件、条款和原文引语）"
                                     "或 assumed（假设及理由）", path))
 
     for vpath, version in versions:
@@ -81,14 +83,19 @@ def _provenance_issues(doc: Document, versions: list) -> list[Issue]:
     return issues
 
 
-def _source_ref_issues(doc: Document, ref: str, sources: dict, path: tuple) -> list[Issue]:
-    doc_id, _, clause = ref.strip().partition(" ")
-    if doc_id not in sources:
-        known = "、".join(sources) or "（无）"
-        return [doc.issue("provenance.unknown_source", f"出处“{ref}”引用了未声明的来源文件“{doc_id}”；已声明：{known}", path)]
-    if not clause.strip():
-        return [doc.issue("provenance.no_clause", f"出处“{ref}”缺少条款（写成“{doc_id} 条款或段落”）", path)]
-    return []
+def _citation_issues(doc: Document, source, sources: dict, path: tuple, library: Library) -> list[Issue]:
+    """Each citation of a `source:` names a document the file declares, whose text the library keeps, and its
+    quote is in that text."""
+    issues = []
+    for cpath in source_paths(source, path):
+        doc_id = doc.get(cpath)["doc"]
+        if doc_id not in sources:
+            known = "、".join(sources) or "（无）"
+            issues.append(doc.issue("provenance.unknown_source", f"出处引用了未声明的来源文件“{doc_id}”；已声明：{known}",
+                                    cpath + ("doc",)))
+        else:
+            issues += check_citation(doc, cpath, library)[1]
+    return issues
 
 
 RESERVED_IDS = {"otherwise", "basic_insurance_required", "basic_insurance_suspended"}
@@ -154,7 +161,7 @@ def _choice_issues(doc: Document, version: Version) -> list[Issue]:
                                     "请写明，并注明 source（来源条款）或 assumed（假设及理由）", item.path))
         elif not item.prov:
             issues.append(doc.issue("choice.provenance", f"{what}没有出处：请在它或它所在的条目上写 source"
-                                    "（来源文件 + 条款）或 assumed（假设及理由）", item.path))
+                                    "（文件、条款和原文引语）或 assumed（假设及理由）", item.path))
     return issues
 
 

@@ -22,6 +22,7 @@ class Step:
     liability: str = ""
     amount_fen: int | None = None  # what the step started from
     result_fen: int | None = None  # what it produced
+    citations: tuple = ()  # the passages behind `clause` (citations.Citation), for readers that name documents
 
     def as_dict(self) -> dict:
         # written out: dataclasses.asdict deep-copies every field and dominated the cost of a traced claim
@@ -30,6 +31,8 @@ class Step:
             value = getattr(self, key)
             if value not in ("", None):
                 out[key] = value
+        if self.citations:
+            out["sources"] = [citation.as_dict() for citation in self.citations]
         return out
 
 
@@ -43,7 +46,8 @@ class Trace:
         if not self.enabled:
             return
         clause, assumed = (prov.ref(), prov.is_assumption) if prov else ("", False)
-        self.steps.append(Step(step, rule, clause, assumed, text() if callable(text) else text, **amounts))
+        self.steps.append(Step(step, rule, clause, assumed, text() if callable(text) else text, **amounts,
+                               citations=prov.source or () if prov else ()))
 
     def as_list(self) -> list[dict]:
         return [s.as_dict() for s in self.steps]

@@ -14,6 +14,7 @@ from decimal import Decimal
 from jsonschema import Draft202012Validator, FormatChecker
 
 from . import vocab
+from .citations import BARE_SOURCE, Library, library_for
 from .inherit import failed_versions, resolve_versions
 from .issues import Issue
 from .load import Document
@@ -47,14 +48,15 @@ _LABEL_TABLES = (vocab.CARE, vocab.COVERS, {vocab.NOT_LOW_INCOME: "非低收入�
                  vocab.WAITING_EXEMPTIONS, vocab.MEMBER_EVENTS, vocab.SURPLUS_DESTINATIONS, vocab.DEADLINE_UNITS)
 
 
-def validate_document(doc: Document) -> list[Issue]:
+def validate_document(doc: Document, library: Library | None = None) -> list[Issue]:
     """All problems of a document: schema problems, and semantic ones of every soundly shaped version."""
-    return check(doc)[0]
+    return check(doc, library)[0]
 
 
-def check(doc: Document) -> tuple[list[Issue], Product | None]:
+def check(doc: Document, library: Library | None = None) -> tuple[list[Issue], Product | None]:
     """The problems of a document, in text order, and its typed model: versions that extend another are resolved
-    first (`inherit.py`), then JSON Schema, then the semantic checks on the model of what can be read.  With schema
+    first (`inherit.py`), then JSON Schema, then the semantic checks on the model of what can be read, quotes
+    looked up in `library` (by default the one kept with the file: `citations.library_for`).  With schema
     problems, that is the document without its broken entries and versions (`salvage.py`: what is safe to check
     there), so both kinds are reported together; the model is then of that part only, and None when a problem
     outside the versions (product, sources) leaves nothing.  A version that cannot be resolved is left out whole,
@@ -63,19 +65,23 @@ def check(doc: Document) -> tuple[list[Issue], Product | None]:
     unresolved = failed_versions(inherited)
     issues = inherited + [i for i in schema_issues(doc) if not (len(i.path) > 1 and i.path[:1] == ("versions",)
                                                                 and i.path[1] in unresolved)]
+    library = library or library_for(doc.file)
     if not issues:
         product = build_product(doc.data, doc.file)
-        return _in_text_order(semantic_issues(doc, product)), product
+        return _in_text_order(semantic_issues(doc, product, library)), product
     readable = salvage(doc, issues, schema_issues)
     if readable is None:
         return _in_text_order(issues), None
     product = build_product(readable.doc.data, doc.file, skip_versions=readable.broken_versions | unresolved)
-    issues += [issue for issue in semantic_issues(readable.doc, product) if readable.trusted(issue)]
+    issues += [issue for issue in semantic_issues(readable.doc, product, library) if readable.trusted(issue)]
     return _in_text_order(issues), product
 
 
 def _in_text_order(issues: list[Issue]) -> list[Issue]:
-    return sorted(issues, key=lambda i: (i.line, i.column, i.code))
+    """Sorted by place; a problem of a value that several versions inherit from where it is written is reported
+    once (the same words at the same line and column say nothing more)."""
+    once = {(i.line, i.column, i.code, i.message): i for i in reversed(issues)}
+    return sorted(once.values(), key=lambda i: (i.line, i.column, i.code))
 
 
 def schema_issues(doc: Document) -> list[Issue]:
@@ -88,6 +94,8 @@ def schema_issues(doc: Document) -> list[Issue]:
 def _translate(doc: Document, error) -> list[Issue]:
     path = tuple(error.absolute_path)
     kind = error.validator
+    if path[-1:] == ("source",) and isinstance(error.instance, str):  # the free text of the first edition
+        return [doc.issue("provenance.bare_source", f"{BARE_SOURCE}（这里写的是“{error.instance}”）", path)]
     if kind in ("oneOf", "anyOf"):
         return _translate_choice(doc, error, path)
     if kind == "additionalProperties":
@@ -102,9 +110,6 @@ def _translate(doc: Document, error) -> list[Issue]:
         return [doc.issue("schema.number_text", _number_text_message(error.instance, error.schema), path)]
     if kind == "format" and not re.search(error.schema.get("pattern", ""), str(error.instance)):
         return []  # not even shaped like one (YYYY-MM-DD): the pattern error already says so
-    if kind == "minLength" and path[-1:] == ("source",):
-        return [doc.issue("provenance.no_clause", f"出处“{error.instance}”缺少条款：写成“来源文件编号 条款或段落”，"
-                          "如“s1 第三条”", path)]
     return [doc.issue(f"schema.{kind}", _message(error), path)]
 
 

@@ -10,7 +10,7 @@ import random
 
 from engine import InputError, load_product_text, parse_claim
 from engine.ledger import Ledger
-from scheme_texts import scheme_text
+from scheme_texts import FIXTURE_SOURCES, scheme_text
 
 MEMBERS = ("m1", "m2", "m3")
 CLAIMS_PER_PROCESS = 25
@@ -19,7 +19,7 @@ CLASHING_IDS = 2  # ids every process submits with content of its own
 
 
 def test_version():
-    return load_product_text(scheme_text(), "<test-scheme>").versions[0]
+    return load_product_text(scheme_text(), "<test-scheme>", FIXTURE_SOURCES).versions[0]
 
 
 def claims_of(process: int) -> list[dict]:

@@ -73,7 +73,7 @@ class Pools:
         return "\n".join(lines)
 
     def pool(self, key: str, ident: str, fen: int) -> dict:
-        written = {"id": ident, "name": f"额度{ident}", "amount": yuan(fen), "source": "doc 第五条"}
+        written = {"id": ident, "name": f"额度{ident}", "amount": yuan(fen), "source": {"doc": "doc", "clause": "第五条", "quote": "第五条"}}
         return written | ({"order": self.orders[ident]} if key == "deductibles" else {})
 
 
@@ -131,7 +131,7 @@ def liability(draw, ident: str, covers: str, care: list, shared: Pools, drug_lis
     else:
         cap = "none"
     item = {"id": ident, "name": f"责任{ident}", "covers": covers, "care": care, "deductible": deductible_ref,
-            "ratio": draw(ratio(deductible)), "cap": cap, "source": "doc 第七条"}
+            "ratio": draw(ratio(deductible)), "cap": cap, "source": {"doc": "doc", "clause": "第七条", "quote": "第七条"}}
     if drug_list:
         item["drug_list"] = drug_list
     return item
@@ -171,7 +171,7 @@ def chain(draw) -> str:
     if not before and not after:
         return ""
     layers = [*before, {"id": "supplement", "name": "本方案", "kind": "scheme"}, *after]
-    return "source: doc 第一条\nlayers:\n" + "\n".join(f"  - {flow(layer)}" for layer in layers)
+    return "source: {doc: doc, clause: 第一条, quote: 第一条}\nlayers:\n" + "\n".join(f"  - {flow(layer)}" for layer in layers)
 
 
 @st.composite
@@ -197,7 +197,7 @@ def bands_and_funding(draw) -> tuple[str, str]:
     if draw(st.booleans()):
         subsidy = {"id": "low-income", "name": "低收入资助", "payer": "government", "when": {"low_income": ["dibao"]},
                    "share": draw(rates)}
-        funding = f"funding:\n  source: doc 第四条\n  subsidies:\n    - {flow(subsidy)}"
+        funding = f"funding:\n  source: {{doc: doc, clause: 第四条, quote: 第四条}}\n  subsidies:\n    - {flow(subsidy)}"
     return items(bands), funding
 
 

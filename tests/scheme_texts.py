@@ -12,8 +12,12 @@ Default version (every amount in yuan):
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
-from engine import load_product_text
+from engine import load_library, load_product_text
+
+# the made-up documents these schemes (and tests/fixtures/) cite, with their texts: quotes are checked as in products
+FIXTURE_SOURCES = load_library(Path(__file__).parent / "fixtures" / "sources")
 
 TEMPLATE = """\
 format: hmb-scheme/1
@@ -23,7 +27,7 @@ sources:
 drug_lists:
   drugs:
     name: 测试特药目录
-    source: doc 第九条
+    source: {doc: doc, clause: 第九条, quote: 第九条}
     drugs:
       - code: drug-a
         name: 甲药
@@ -40,18 +44,18 @@ VERSION = """\
   enrolment: {start: @YEAR@-01-01, end: @YEAR@-03-31}
   regulation: {regimes: [test], pricing: flat}
   insurers:
-    source: doc 第二条
+    source: {doc: doc, clause: 第二条, quote: 第二条}
 @INSURERS@
-  filings: {authorisation: true, actuarial_opinion: true, legal_opinion: true, source: doc 第一条}
-  settlement: {rounding: @ROUNDING@, one_stop: false, source: doc 第一条}
+  filings: {authorisation: true, actuarial_opinion: true, legal_opinion: true, source: {doc: doc, clause: 第一条, quote: 第一条}}
+  settlement: {rounding: @ROUNDING@, one_stop: false, source: {doc: doc, clause: 第一条, quote: 第一条}}
   eligibility:
     basic_insurance_required: true
     suspend_when_basic_in_arrears: true
-    source: doc 第三条
+    source: {doc: doc, clause: 第三条, quote: 第三条}
 @CONDITIONS@
   premium:
     age_reference: period_start
-    source: doc 第四条
+    source: {doc: doc, clause: 第四条, quote: 第四条}
     bands:
 @BANDS@
 @FUNDING@
@@ -64,9 +68,9 @@ VERSION = """\
 
 POOLS = """\
 deductibles:
-  - {id: shared, name: 共用起付线, amount: 10000, order: @ORDER@, source: doc 第五条}
+  - {id: shared, name: 共用起付线, amount: 10000, order: @ORDER@, source: {doc: doc, clause: 第五条, quote: 第五条}}
 caps:
-  - {id: total, name: 共用保额, amount: 100000, source: doc 第六条}"""
+  - {id: total, name: 共用保额, amount: 100000, source: {doc: doc, clause: 第六条, quote: 第六条}}"""
 
 INSURERS = """\
 lead: {name: 主承保公司, share: 0.4}
@@ -84,7 +88,7 @@ SPECIAL_DRUGS = """\
   deductible: 0
   ratio: 0.5
   cap: 50000
-  source: doc 第九条"""
+  source: {doc: doc, clause: 第九条, quote: 第九条}"""
 
 LIABILITIES = """\
 - id: in_policy
@@ -94,7 +98,7 @@ LIABILITIES = """\
   deductible: shared
   ratio: 0.8
   cap: total
-  source: doc 第七条
+  source: {doc: doc, clause: 第七条, quote: 第七条}
 - id: out_of_policy
   name: 目录外
   covers: out_of_policy_self_pay
@@ -102,7 +106,7 @@ LIABILITIES = """\
   deductible: shared
   ratio: 0.5
   cap: total
-  source: doc 第八条
+  source: {doc: doc, clause: 第八条, quote: 第八条}
 """ + SPECIAL_DRUGS
 
 
@@ -127,7 +131,7 @@ def scheme_text(years=("2024",), rounding="half_up", order="in_policy_first", in
 
 def scheme(**options):
     """A validated test product (engine.load_product_text)."""
-    return load_product_text(scheme_text(**options), "<test-scheme>")
+    return load_product_text(scheme_text(**options), "<test-scheme>", FIXTURE_SOURCES)
 
 
 def version(**options):

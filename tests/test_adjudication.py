@@ -144,7 +144,7 @@ def test_suspended_member_is_paid_nothing_with_the_reason(test_scheme, status, w
     assert settled.accumulators == before
     elig = step_list(settled, "eligibility")[0]
     assert elig["rule"] == "eligibility.basic_insurance_suspended"
-    assert words in elig["text"] and elig["clause"] == "doc 第三条"
+    assert words in elig["text"] and elig["clause"] == "doc 第三条 “第三条”"
     assert "暂停享受待遇，本次不予赔付" in step_list(settled, "total")[0]["text"]
 
 
@@ -158,12 +158,12 @@ def test_member_without_basic_insurance_is_not_eligible(xn2023):
 def test_a_versions_own_eligibility_condition_names_itself_and_its_clause():
     conditions = """\
     conditions:
-      - {id: nonlocal, name: 外地户籍, when: {hukou: [nonlocal]}, outcome: not_eligible, source: doc 第三条（二）}
-      - {id: risky, name: 高风险职业暂停, when: {occupation: [high_risk]}, outcome: suspended, source: doc 第三条（三）}"""
+      - {id: nonlocal, name: 外地户籍, when: {hukou: [nonlocal]}, outcome: not_eligible, source: {doc: doc, clause: 第三条（二）, quote: 第三条}}
+      - {id: risky, name: 高风险职业暂停, when: {occupation: [high_risk]}, outcome: suspended, source: {doc: doc, clause: 第三条（三）, quote: 第三条}}"""
     v = version(conditions=conditions)
     out = adjudicate(claim(in_policy=50_000, hukou="nonlocal"), v)
     assert (out.eligibility.outcome, out.eligibility.reason, out.eligibility.clause) == (
-        "not_eligible", "外地户籍", "doc 第三条（二）")
+        "not_eligible", "外地户籍", "doc 第三条（二） “第三条”")
     assert out.paid_fen == 0
     risky = adjudicate(claim(in_policy=50_000, occupation="high_risk"), v)
     assert (risky.eligibility.outcome, risky.eligibility.reason) == ("suspended", "高风险职业暂停")
@@ -290,7 +290,7 @@ SPLIT_SEGMENTS = """\
       - {from: 0, to: 0.01, rate: 0.5}
       - {from: 0.01, rate: 0.5}
   cap: total
-  source: doc 第八条"""
+  source: {doc: doc, clause: 第八条, quote: 第八条}"""
 
 
 @pytest.mark.parametrize("rounding", ["half_up", "down"])
@@ -382,20 +382,20 @@ def test_a_liability_without_its_own_source_cites_its_ratio_not_a_blank_assumpti
     - id: in_policy
       name: 目录内
       covers: in_policy_self_pay
-      care: {value: [inpatient], source: doc 第七条（住院）}
+      care: {value: [inpatient], source: {doc: doc, clause: 第七条（住院）, quote: 第七条}}
       deductible: shared
-      ratio: {value: 0.8, source: doc 第七条（比例）}
+      ratio: {value: 0.8, source: {doc: doc, clause: 第七条（比例）, quote: 第七条}}
       cap: total"""
     settled = adjudicate(claim(in_policy=20_000), version(liabilities=liabilities))
     assert settled.paid_fen == fen(8_000)  # (20,000 − 10,000) × 80 %
     for step in settled.trace:
         if step["step"] in ("route", "ratio", "paid"):
-            assert (step["clause"], step["assumed"]) == ("doc 第七条（比例）", False), step
+            assert (step["clause"], step["assumed"]) == ("doc 第七条（比例） “第七条”", False), step
 
 
 def test_chain_layers_inherit_the_chains_source():
     chain = """\
-    source: doc 第十条（赔付链）
+    source: {doc: doc, clause: 第十条（赔付链）, quote: 第十条}
     layers:
       - id: basic
         name: 基本医保
@@ -411,4 +411,4 @@ def test_chain_layers_inherit_the_chains_source():
     assert {layer["layer"]: layer["paid_fen"] for layer in settled.layers} == {"basic": fen(15_000),
                                                                                 "scheme": fen(4_800)}
     basic_steps = [s for s in settled.trace if s.get("layer") == "basic"]
-    assert basic_steps and all((s["clause"], s["assumed"]) == ("doc 第十条（赔付链）", False) for s in basic_steps)
+    assert basic_steps and all((s["clause"], s["assumed"]) == ("doc 第十条（赔付链） “第十条”", False) for s in basic_steps)

@@ -21,12 +21,21 @@ from engine.cli import main
 from engine.issues import SchemeError, format_path
 from engine.load import parse_text
 from engine.validate import validate_document
+from scheme_texts import FIXTURE_SOURCES
 
 FIXTURE = Path(__file__).parent / "fixtures" / "minimal.yaml"
 FILE = "minimal.yaml"
 BASE = FIXTURE.read_text(encoding="utf-8")
+SOURCES_DIR = str(FIXTURE.parent / "sources")  # the fixture's library, for copies of it written elsewhere
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 V1 = '- id: "2025"'  # anchor: where the second version (versions[1]) begins
+# citations of the fixture, as written there (tests/fixtures/sources/ holds the texts they quote)
+S3 = "source: {doc: s1, clause: 第三条, quote: 计算年龄以保险期间起始日为准}"
+S4 = "source: {doc: s1, clause: 第四条, quote: 低收入人员的保费由政府全额资助}"
+S5 = "source: {doc: s1, clause: 第五条, quote: 第二年起降至3000元}"
+S74 = "source: {doc: s1, clause: 第七条（四）, quote: 门诊慢特病个人自付起付线1000元，按50%赔付，年度保额2万元}"
+S8 = "source: {doc: s1, clause: 第八条, quote: 已出具授权书、精算意见书和法律意见书}"
+S9 = "source: {doc: s1, clause: 第九条, quote: 赔付金额四舍五入到分，实行“一站式”结算}"
 
 
 def mutate(text: str, old: str, new: str) -> str:
@@ -48,7 +57,7 @@ def line_of(text: str, *needles: str) -> int:
 def issues_for(text: str) -> list:
     """Every issue of a scheme text: YAML problems (raised while parsing) and validation problems."""
     try:
-        return validate_document(parse_text(text, FILE))
+        return validate_document(parse_text(text, FILE), FIXTURE_SOURCES)
     except SchemeError as exc:
         return exc.issues
 
@@ -129,18 +138,32 @@ CASES = [
            "versions[1].period.end", says=("2025/12/31", "YYYY-MM-DD")),
     Broken("bad-id-pattern", "      - id: chronic\n", "      - id: Chronic Care\n", "schema.pattern",
            "versions[1].liabilities[3].id", says=("Chronic Care", "小写")),
-    Broken("amount-and-share-on-subsidy", "          amount: 10\n          source: s1 第四条\n",
-           "          amount: 10\n          share: 1\n          source: s1 第四条\n", "schema.ambiguous",
+    Broken("amount-and-share-on-subsidy", f"          amount: 10\n          {S4}\n",
+           f"          amount: 10\n          share: 1\n          {S4}\n", "schema.ambiguous",
            "versions[1].funding.subsidies[0].share", says=("amount", "share", "只能写一个"),
            at=("- id: low_income_full", "share: 1")),
-    Broken("neither-amount-nor-share-on-subsidy", "          amount: 10\n          source: s1 第四条\n",
-           "          source: s1 第四条\n", "schema.missing", "versions[1].funding.subsidies[0]",
+    Broken("neither-amount-nor-share-on-subsidy", f"          amount: 10\n          {S4}\n",
+           f"          {S4}\n", "schema.missing", "versions[1].funding.subsidies[0]",
            says=("amount", "share"), at=("- id: low_income_full",)),
     Broken("rate-and-segments-on-ratio-row", "{when: {hospital_level: [3]}, rate: 0.6}",
            "{when: {hospital_level: [3]}, rate: 0.6, segments: [{from: 3000, rate: 0.6}]}", "schema.ambiguous",
            "versions[1].liabilities[1].ratio.rows[2].segments", says=("rate", "segments")),
-    Broken("source-without-clause-short", "        source: s1 第七条（四）\n", "        source: s1\n",
-           "provenance.no_clause", "versions[1].liabilities[3].source", says=("s1", "条款")),
+    Broken("source-as-bare-text", f"        {S74}\n", "        source: s1 第七条（四）\n",
+           "provenance.bare_source", "versions[1].liabilities[3].source", says=("文件、条款和原文引语", "s1 第七条（四）")),
+    Broken("source-as-bare-text-inside-a-value", "age_reference: {value: period_start, source: {doc: s1, clause: 第三条, "
+           "quote: 计算年龄以保险期间起始日为准}}", "age_reference: {value: period_start, source: s1 第三条}",
+           "provenance.bare_source", "versions[0].premium.age_reference.source", says=("原文引语",)),
+    Broken("quote-not-in-the-document", "quote: 门诊慢特病个人自付起付线1000元", "quote: 门诊慢特病个人自付起付线2000元",
+           "citation.quote_not_found", "versions[1].liabilities[3].source.quote",
+           says=("门诊慢特病个人自付起付线2000元", "示例市惠民保实施方案", "逐字")),
+    Broken("quote-in-another-document", "{doc: guidance, clause: 第一条, quote: 惠民保实行统一定价}",
+           "{doc: s1, clause: 第一条, quote: 惠民保实行统一定价}", "citation.quote_not_found",
+           "versions[0].regulation.source.quote", says=("惠民保实行统一定价",)),
+    Broken("quote-in-a-list-of-citations", "{doc: s1, clause: 第七条（一）, quote: 首年按75%赔付，保额100万元}",
+           "{doc: s1, clause: 第七条（一）, quote: 首年按80%赔付，保额100万元}", "citation.quote_not_found",
+           "versions[0].liabilities[0].source[1].quote", says=("首年按80%赔付",)),
+    Broken("citation-without-quote", f"        {S74}\n", "        source: {doc: s1, clause: 第七条（四）}\n",
+           "schema.missing", "versions[1].liabilities[3].source.quote", says=("quote",)),
     # ── money ──────────────────────────────────────────────────────────────────────────────────────
     Broken("amount-with-three-decimals", "          amount: 89\n", "          amount: 89.005\n", "money.precision",
            "versions[1].premium.bands[2].amount", says=("89.005", "两位小数")),
@@ -149,7 +172,7 @@ CASES = [
     # ── premium bands ──────────────────────────────────────────────────────────────────────────────
     Broken("band-gap", "        - id: pre_existing\n          name: 有既往症\n"
                        "          when: {pre_existing: true, low_income: [none]}\n          amount: 99\n"
-                       "          source: s1 第三条（四）\n", "", "band.gap", "versions[1].premium.bands",
+                       "          source: {doc: s1, clause: 第三条（四）, quote: 有既往症人员99元}\n", "", "band.gap", "versions[1].premium.bands",
            says=("有既往症",), at=(V1, "bands:")),
     Broken("band-gap-of-a-special-group", "          when: {pre_existing: true, low_income: [none]}\n",
            "          when: {pre_existing: true, low_income: [none], disabled: false}\n", "band.gap",
@@ -186,8 +209,8 @@ CASES = [
            "        care: [inpatient, emergency, day_surgery]\n        deductible: sharde\n"
            "        ratio:\n          segments:", "liability.unknown_pool", "versions[1].liabilities[0].deductible",
            says=("sharde", "shared"), at=("sharde",)),
-    Broken("unknown-cap-pool", "        cap: total\n        source: s1 第七条（二）",
-           "        cap: totl\n        source: s1 第七条（二）", "liability.unknown_pool",
+    Broken("unknown-cap-pool", "        cap: total\n        source: {doc: s1, clause: 第七条（二）",
+           "        cap: totl\n        source: {doc: s1, clause: 第七条（二）", "liability.unknown_pool",
            "versions[1].liabilities[1].cap", says=("totl", "total"), at=("totl",)),
     Broken("unknown-drug-list", "        drug_list: special\n", "        drug_list: specail\n",
            "liability.drug_list_unknown", "versions[1].liabilities[2].drug_list", says=("specail",)),
@@ -216,7 +239,7 @@ CASES = [
            "{when: {hospital_level: [2, 3]}, rate: 0.65}", "ratio.overlap",
            "versions[1].liabilities[1].ratio.rows[2].when", says=("三级",), at=("{when: {hospital_level: [3]}",)),
     # ── provenance ─────────────────────────────────────────────────────────────────────────────────
-    Broken("number-without-provenance", "        source: s1 第七条（四）\n", "", "provenance.missing",
+    Broken("number-without-provenance", f"        {S74}\n", "", "provenance.missing",
            "versions[1].liabilities[3].ratio", says=("0.5", "source", "assumed"), at=("- id: chronic", "ratio:"),
            count=4),  # its care, deductible, ratio and cap all lost their source
     # ── every choice that moves money is written, and sourced or assumed ─────────────────────────────
@@ -224,26 +247,24 @@ CASES = [
            "choice.missing", "versions[0].settlement", says=("取整规则", "settlement.rounding", "assumed")),
     Broken("one-stop-missing", "      one_stop: true\n", "", "choice.missing", "versions[1].settlement",
            says=("一站式结算", "settlement.one_stop"), at=(V1, "settlement:")),
-    Broken("rounding-without-provenance", "      rounding: half_up\n      one_stop: true\n      source: s1 第九条\n",
-           "      rounding: half_up\n      one_stop: {value: true, source: s1 第九条}\n", "choice.provenance",
+    Broken("rounding-without-provenance", f"      rounding: half_up\n      one_stop: true\n      {S9}\n",
+           f"      rounding: half_up\n      one_stop: {{value: true, {S9}}}\n", "choice.provenance",
            "versions[1].settlement.rounding", says=("取整规则", "source", "assumed"), at=(V1, "rounding:")),
-    Broken("deductible-order-missing", "amount: 3000, source: s1 第五条, order: in_policy_first}",
-           "amount: 3000, source: s1 第五条}", "choice.missing", "versions[1].deductibles[0]",
+    Broken("deductible-order-missing", f"amount: 3000, {S5}, order: in_policy_first}}",
+           f"amount: 3000, {S5}}}", "choice.missing", "versions[1].deductibles[0]",
            says=("共用起付线的扣减顺序", "order")),
     Broken("deductible-order-unknown", "order: in_policy_first}", "order: cheapest_first}", "schema.enum",
            "versions[1].deductibles[0].order", says=("cheapest_first",)),
-    Broken("age-reference-without-provenance", "      age_reference: {value: period_start, source: s1 第三条}\n",
+    Broken("age-reference-without-provenance", f"      age_reference: {{value: period_start, {S3}}}\n",
            "      age_reference: period_start\n", "choice.provenance", "versions[0].premium.age_reference",
            says=("计算年龄的日期",)),
-    Broken("filing-without-provenance", "      legal_opinion: unknown\n      source: s1 第八条\n",
+    Broken("filing-without-provenance", f"      legal_opinion: unknown\n      {S8}\n",
            "      legal_opinion: unknown\n", "choice.provenance", "versions[1].filings.authorisation",
            says=("授权书",), at=(V1, "authorisation:"), count=3),  # the three filings lost their source
     Broken("filing-not-three-valued", "      legal_opinion: unknown\n", "      legal_opinion: maybe\n",
            "schema.enum", "versions[1].filings.legal_opinion", says=("maybe",)),
-    Broken("source-of-undeclared-document", "        source: s1 第七条（四）\n", "        source: s9 第七条（四）\n",
-           "provenance.unknown_source", "versions[1].liabilities[3].source", says=("s9",)),
-    Broken("source-without-clause", "      source: guidance 第三条\n", "      source: guidance\n",
-           "provenance.no_clause", "versions[1].regulation.source", says=("guidance", "条款")),
+    Broken("source-of-undeclared-document", f"        {S74}\n", f"        {S74.replace('doc: s1', 'doc: s9')}\n",
+           "provenance.unknown_source", "versions[1].liabilities[3].source.doc", says=("s9",)),
     # ── dates, insurers, declared limits, funding ─────────────────────────────────────────────────
     Broken("period-ends-before-it-starts", "      end: 2025-12-31\n", "      end: 2024-12-31\n", "dates.order",
            "versions[1].period.end", says=("2024-12-31", "2025-01-01")),
@@ -276,8 +297,8 @@ CASES = [
            "          payer: government\n          when: {low_income: [disabled,", "schema.enum",
            "versions[1].funding.subsidies[0].when.low_income[0]", says=("disabled: true", "dibao"),
            at=("- id: low_income_full", "[disabled,")),
-    Broken("subsidy-above-premium", "          amount: 10\n          source: s1 第四条\n",
-           "          amount: 20\n          source: s1 第四条\n", "funding.subsidy_exceeds_premium",
+    Broken("subsidy-above-premium", f"          amount: 10\n          {S4}\n",
+           f"          amount: 20\n          {S4}\n", "funding.subsidy_exceeds_premium",
            "versions[1].funding.subsidies[0].amount", says=("20", "10", "低收入人员"), at=("amount: 20",),
            shuns=("low_income",)),
     # ── numbers written as a person says them: the message asks for the number, not an id ──────────────
@@ -298,8 +319,18 @@ CASES = [
 
 def test_the_minimal_scheme_is_valid():
     assert issues_for(BASE) == []
-    product = load_product_text(BASE, FILE)
+    product = load_product_text(BASE, FILE, FIXTURE_SOURCES)
     assert [v.id for v in product.versions] == ["2024", "2025"]
+
+
+def test_a_citation_of_a_document_whose_text_is_not_kept_is_refused_where_it_is_written():
+    text = mutate(BASE, "    issuer: 示例省医疗保障局\n",
+                  "    issuer: 示例省医疗保障局\n  s2:\n    title: 未收录原文的文件\n    issuer: 某机构\n")
+    text = mutate(text, f"        {S74}\n", f"        {S74.replace('doc: s1', 'doc: s2')}\n")
+    issues = issues_for(text)
+    assert [(i.code, format_path(i.path), i.line) for i in issues] == [
+        ("citation.unknown_document", "versions[1].liabilities[3].source.doc", line_of(text, V1, "- id: chronic", "doc: s2"))]
+    assert "s2" in issues[0].message and "未收录原文" in issues[0].message
 
 
 def test_there_are_at_least_25_kinds_of_broken_scheme():
@@ -399,7 +430,7 @@ def broken_file(tmp_path: Path) -> Path:
 
 def test_cli_validate_broken_file_exits_1_with_located_errors(broken_file: Path):
     text = broken_file.read_text(encoding="utf-8")
-    result = CliRunner().invoke(main, ["validate", str(broken_file)])
+    result = CliRunner().invoke(main, ["validate", "--sources", SOURCES_DIR, str(broken_file)])
     assert result.exit_code == 1, result.output
     line = line_of(text, "ratio: 50")
     column = text.splitlines()[line - 1].index("50") + 1
@@ -409,7 +440,7 @@ def test_cli_validate_broken_file_exits_1_with_located_errors(broken_file: Path)
 
 
 def test_cli_validate_json_lists_every_error_with_its_place(broken_file: Path):
-    result = CliRunner().invoke(main, ["validate", "--json", str(broken_file)])
+    result = CliRunner().invoke(main, ["validate", "--json", "--sources", SOURCES_DIR, str(broken_file)])
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert report["ok"] is False
@@ -431,7 +462,7 @@ def test_cli_validate_semantic_errors_all_in_json(tmp_path: Path):
     text = mutate(text, "amount: 1500000, source", "amount: 800000, source")
     path = tmp_path / "two.yaml"
     path.write_text(text, encoding="utf-8")
-    result = CliRunner().invoke(main, ["validate", "--json", str(path)])
+    result = CliRunner().invoke(main, ["validate", "--json", "--sources", SOURCES_DIR, str(path)])
     assert result.exit_code == 1
     errors = json.loads(result.stdout)["files"][0]["errors"]
     assert [(e["code"], e["line"]) for e in errors] == [("limits.cap", line_of(text, "amount: 800000")),
@@ -482,7 +513,7 @@ def test_an_id_the_engine_reserves_is_refused_with_its_line():
     band_id = re.search(r"bands:\n\s+- id: (\S+)", text).group(1)
     broken = text.replace(f"- id: {band_id}\n", "- id: otherwise\n", 1)
     assert broken != text
-    issues = validate_document(parse_text(broken, "minimal.yaml"))
+    issues = validate_document(parse_text(broken, "minimal.yaml"), FIXTURE_SOURCES)
     reserved = [i for i in issues if i.code == "ids.reserved"]
     assert len(reserved) == 1
     assert reserved[0].line == broken.splitlines().index(next(l for l in broken.splitlines() if "- id: otherwise" in l)) + 1

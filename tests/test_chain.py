@@ -15,6 +15,8 @@ import pytest
 from engine import InputError, SchemeError, adjudicate, load_product, load_product_text, parse_claim
 from engine.accumulators import PoolKey, PoolKind
 
+from scheme_texts import FIXTURE_SOURCES
+
 FIXTURE = Path(__file__).parent / "fixtures" / "xixia.yaml"
 
 
@@ -193,7 +195,7 @@ def test_raw_bill_on_a_version_without_a_chain_names_the_bill_field(xianhuibao):
 
 
 def test_the_source_no_cap_is_written_as_cap_none():
-    version = load_product_text(FIXTURE.read_text(encoding="utf-8")).version("2017")
+    version = load_product_text(FIXTURE.read_text(encoding="utf-8"), library=FIXTURE_SOURCES).version("2017")
     scheme = version.scheme_layer.liabilities[0]
     assert scheme.caps == ()  # 不设封顶线
 

@@ -126,3 +126,75 @@ def test_the_regime_language_documents_every_fact():
 
     text = (ROOT / "docs" / "regimes.md").read_text(encoding="utf-8")
     assert [name for name in FACTS if f"| `{name}` |" not in text] == []
+
+
+# ── the products cite the kept texts, every quote verbatim ─────────────────────────────────────
+
+def _sources_in(data, path=()):
+    """Every value written under a `source` key of a YAML document, with its path."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key == "source":
+                yield path + (key,), value
+            else:
+                yield from _sources_in(value, path + (key,))
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            yield from _sources_in(item, path + (i,))
+
+
+@pytest.mark.parametrize("name", ["xianhuibao", "ganzhou", "zaohuibao"])
+def test_every_citation_of_a_product_and_its_cases_is_found_in_the_kept_text(library, name):
+    from conftest import PRODUCTS
+    from engine import load_file
+
+    checked = 0
+    for path in (PRODUCTS / f"{name}.yaml", PRODUCTS / f"{name}.cases.yaml"):
+        doc = load_file(path)
+        declared = load_file(PRODUCTS / f"{name}.yaml").data["sources"]
+        for where, source in _sources_in(doc.data):
+            citations = source if isinstance(source, list) else [source]
+            for citation in citations:
+                assert isinstance(citation, dict), f"{path}: {where}: {source!r} is not a citation"
+                assert citation["doc"] in declared, (path, where)
+                document = library.get(citation["doc"])
+                assert document.find(citation["quote"]) is not None, (path, where, citation["quote"])
+                checked += 1
+    assert checked >= 10  # the walk found the product's citations (a broken walk would check nothing)
+
+
+def test_explain_names_every_cited_document_by_title_and_shows_its_quote():
+    """What a person reads: the document's title and the quoted words, never a document id."""
+    from conftest import PRODUCTS
+    from engine import load_product
+    from engine.explain import version_text
+
+    for name in ("xianhuibao", "ganzhou", "zaohuibao"):
+        product = load_product(PRODUCTS / f"{name}.yaml")
+        for version in product.versions:
+            text = version_text(version)
+            assert [doc_id for doc_id in product.sources if doc_id in text] == [], version.key
+            # each liability and each band amount is printed beside the passages it cites
+            provs = [b.amount.prov for b in version.bands] + [l.prov for l in version.scheme_layer.liabilities]
+            cited = [c for p in provs if p.source for c in p.source]
+            assert cited, version.key
+            for citation in cited:
+                assert f"：“{citation.quote}”" in text, (version.key, citation.quote)
+                assert f"《{product.sources[citation.doc]['title']}》" in text
+
+
+def test_a_claims_trace_carries_its_citations_and_reads_with_titles():
+    from conftest import PRODUCTS
+    from engine import adjudicate, load_product, parse_claim
+    from engine.explain import trace_text
+
+    version = load_product(PRODUCTS / "ganzhou.yaml").version("2024")
+    claim = parse_claim({"claim_id": "c1", "member": {"id": "m1", "age": 40}, "date": "2024-05-01",
+                         "care": "inpatient", "hospital_level": 3, "in_policy_self_pay": 30000,
+                         "out_of_policy_self_pay": 10000})
+    trace = adjudicate(claim, version, trace=True).trace
+    cited = [s for s in trace if s.get("sources")]
+    assert cited and all(s["clause"].startswith("gz-plan ") for s in cited)  # machines keep the id
+    assert {c["doc"] for s in cited for c in s["sources"]} == {"gz-plan"}
+    text = trace_text(trace, version.sources)
+    assert "gz-plan" not in text and "《赣州市普惠型商业补充医疗保险实施方案》三(二)：“" in text

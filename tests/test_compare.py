@@ -83,3 +83,25 @@ def test_the_waiting_period_is_a_row_marked_where_it_is_assumed(products_dir):
     assert row["values"][0] == "不设等待期"  # 赣州 writes `days: 0`, assumed (its plan states no waiting period)
     assert row["assumed"][0] is True and ganzhou.waiting_period.prov.assumed in row["reasons"][0]
     assert (row["values"][1], row["assumed"][1]) == ("未声明等待期", False)  # 咸惠保's file says nothing of one
+
+
+def test_profiles_and_curves_go_the_vectorised_path_equal_to_the_rules_path_and_say_which(products_dir,
+                                                                                         monkeypatch):
+    import engine.compare as compare_module
+    from engine import load_product
+    from engine.vector import Unsupported
+
+    versions = [v for path in sorted(products_dir.glob("*.yaml")) if not path.name.endswith(".cases.yaml")
+                for v in load_product(path).versions]
+    sizes = default_bill_sizes(1_500_000, 60)
+    vectorised = compare(versions, sizes)
+    assert {p["path"] for p in vectorised["paths"].values()} == {"vectorised"}
+
+    def refuse(version, claims):
+        raise Unsupported("a refusal for this test")
+
+    monkeypatch.setattr(compare_module, "settle_apart", refuse)
+    rules = compare(versions, sizes)
+    assert {p["reason"] for p in rules["paths"].values()} == {"a refusal for this test"}
+    assert rules["profiles"] == vectorised["profiles"] and rules["curves"] == vectorised["curves"]
+    assert any(cell["paid_fen"] for row in rules["profiles"] for cell in row["cells"])

@@ -42,8 +42,9 @@ def _verdict(text: str, regime: str, check: str) -> str:
     return next(v for v in found.verdicts if v.check.id == check).verdict
 
 
+XN_NEWS = "{doc: xn-news, clause: 第一段, quote: 进一步提升参保群众重特大疾病医疗保障水平}"  # a quote of 咸惠保's source
 SOURCED_ROLLOVER = ("    surplus:\n      rolls_over: {value}\n{to}"
-                    "      source: xn-news 第一段（测试用的出处）\n")
+                    "      source: {{doc: xn-news, clause: 第一段, quote: 进一步提升参保群众重特大疾病医疗保障水平, note: 测试用的出处}}\n")
 
 
 # ── surplus roll-over ─────────────────────────────────────────────────────────────────────────
@@ -64,7 +65,7 @@ def test_ganzhou_declares_its_surplus_roll_over_from_its_plan_and_the_check_comp
     version = product.versions[0]
     assert (version.surplus.rolls_over.state, version.surplus.to) == ("declared", "next_period")
     quote = "同一保险期保费余额转入下一保险期滚存使用"
-    assert quote in version.surplus.rolls_over.prov.source
+    assert [c.quote for c in version.surplus.rolls_over.prov.source] == [quote]
     assert quote in (ROOT / "sources" / "gz-plan.txt").read_text(encoding="utf-8")
     doc = parse_text((ROOT / "products" / "ganzhou.yaml").read_text(encoding="utf-8"))
     facts = derive_facts(product, version, version_data(doc, version), population=100)
@@ -98,11 +99,11 @@ def test_the_first_editions_regulation_surplus_rollover_still_reads_the_same():
 
 
 BROKEN_SURPLUS = [
-    ("    surplus:\n      rolls_over: false\n      to: next_period\n      source: xn-news 第一段\n",
+    ("    surplus:\n      rolls_over: false\n      to: next_period\n      source: " + XN_NEWS + "\n",
      "surplus.to_without_rollover", "      to: next_period", "rolls_over 不是 true"),
-    ("    surplus:\n      rolls_over: maybe\n      source: xn-news 第一段\n",
+    ("    surplus:\n      rolls_over: maybe\n      source: " + XN_NEWS + "\n",
      "schema.enum", "rolls_over: maybe", "可选：True、False、unknown"),
-    ("    surplus:\n      rolls_over: true\n      to: next_year_pool\n      source: xn-news 第一段\n",
+    ("    surplus:\n      rolls_over: true\n      to: next_year_pool\n      source: " + XN_NEWS + "\n",
      "schema.enum", "to: next_year_pool", "next_period（转入下一保险期（年度）滚存使用）"),
     ("    surplus:\n      rolls_over: true\n", "declared.provenance", "rolls_over: true", "结余滚存的声明没有出处"),
 ]
@@ -127,7 +128,7 @@ def test_zaohuibao_2025_declares_no_application_claims_and_payment_deadlines_fro
     text = (ROOT / "sources" / "zz-news.txt").read_text(encoding="utf-8")
     for quote in ("系統今年7月31日上線后處理的首筆理賠款項", "符合條件的異地就醫參保患者,無需提交理賠申請材料",
                   "根據省內3天、省外7天的時效要求,理賠款項直賠到戶"):
-        assert quote in text and quote in (service.no_application.prov.source + service.prov.source)
+        assert quote in text and quote in [c.quote for c in service.no_application.prov.source + service.prov.source]
     assert product.version("2024").service is None  # the source dates it 2025
 
 
@@ -161,18 +162,24 @@ def test_an_assumed_payment_deadline_is_marked_and_listed():
 
 
 BROKEN_SERVICE = [
-    ("    service:\n      no_application: {value: false, scope: 市内}\n      source: xn-news 第一段\n",
+    ("    service:\n      no_application: {value: false, scope: 市内}\n      source: " + XN_NEWS + "\n",
      "service.scope_without_claims", "no_application: {value: false", "value 不是 true"),
-    ("    service:\n      no_application: {value: true, since: 2024-03-01}\n      source: xn-news 第一段\n",
+    ("    service:\n      no_application: {value: true, since: 2024-03-01}\n      source: " + XN_NEWS + "\n",
      "service.since_after_period", "since: 2024-03-01", "晚于保险期间结束日"),
     ("    service:\n      payment_deadlines:\n        - {id: a, name: 甲, days: 3, unit: days}\n"
-     "        - {id: a, name: 乙, days: 7, unit: days}\n      source: xn-news 第一段\n",
+     "        - {id: a, name: 乙, days: 7, unit: days}\n      source: " + XN_NEWS + "\n",
      "ids.duplicate", "name: 乙", "赔款到账时限编号“a”重复"),
-    ("    service:\n      payment_deadlines:\n        - {id: a, name: 甲, days: 0, unit: days}\n      source: xn-news 第一段\n",
+    ("    service:\n      payment_deadlines:\n        - {id: a, name: 甲, days: 0, unit: days}\n      source: " + XN_NEWS + "\n",
      "schema.minimum", "days: 0", "不能小于 1"),
-    ("    service:\n      payment_deadlines:\n        - {id: a, name: 甲, days: 3, unit: hours}\n      source: xn-news 第一段\n",
+    ("    service:\n      payment_deadlines:\n        - {id: a, name: 甲, days: 3, unit: hours}\n      source: " + XN_NEWS + "\n",
      "schema.enum", "unit: hours", "working_days（个工作日）"),
-    ("    service:\n      no_application: true\n", "declared.provenance", "no_application: true", "免申即赔的声明没有出处"),
+    ("    service:\n      no_application: true\n", "declared.provenance", "no_application: true", "免申即赔的声明没有出处"),    # their citations are checked as every other source: the quote is in the text, a bare text is refused
+    ("    service:\n      no_application: {value: true, source: {doc: xn-news, clause: 第一段, quote: 免申即赔}}\n",
+     "citation.quote_not_found", "quote: 免申即赔", "引文“免申即赔”不在"),
+    ("    service:\n      payment_deadlines:\n        - {id: a, name: 甲, days: 3, unit: days}\n"
+     "      source: xn-news 第一段 “三天到账”\n", "provenance.bare_source", "source: xn-news 第一段", "出处须写明文件"),
+    ("    surplus: {rolls_over: true, source: xn-news 第一段}\n", "provenance.bare_source", "surplus: {rolls_over",
+     "出处须写明文件"),
 ]
 
 

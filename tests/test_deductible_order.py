@@ -72,7 +72,7 @@ def test_the_trace_says_which_order_was_used_and_its_clause(order):
     settled = adjudicate(claim(12_000, 6_000), version(order=order))
     (step,) = [s for s in settled.trace if s["step"] == "deductible_order"]
     assert DEDUCTIBLE_ORDERS[order] in step["text"]
-    assert step["clause"] == "doc 第五条"
+    assert step["clause"] == "doc 第五条 “第五条”"
 
 
 def test_one_part_alone_needs_no_order():

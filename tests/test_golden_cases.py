@@ -71,6 +71,20 @@ def test_an_empty_expectation_checks_nothing_and_is_refused():
     assert [i.code for i in case_issues(doc)] == ["cases.expect_empty"]
 
 
+def test_a_cases_source_is_a_citation_checked_against_the_text():
+    case = "  - id: a\n    version: '2023'\n    quote: {age: 30}\n    expect: {premium: 69}\n    source: @SOURCE@\n"
+    cited = "{doc: xn-news, clause: “咸惠保”如何惠民, quote: @QUOTE@}"
+    assert case_issues(_case_doc(case.replace("@SOURCE@", cited.replace("@QUOTE@", "住院产生医疗费用81万元")))) == []
+    written = case.replace("@SOURCE@", cited.replace("@QUOTE@", "住院产生医疗费用80万元"))
+    wrong = case_issues(_case_doc(written))
+    column = written.splitlines()[4].index("住院产生医疗费用80万元") + 1  # the case's line 5 is the file's line 7
+    assert [(i.code, i.line, i.column) for i in wrong] == [("citation.quote_not_found", 7, column)]
+    bare = case_issues(_case_doc(case.replace("@SOURCE@", "xn-news 计算示例")))
+    assert [(i.code, i.line, i.column) for i in bare] == [("provenance.bare_source", 7, 13)]
+    unknown = case_issues(_case_doc(case.replace("@SOURCE@", cited.replace("xn-news", "xn-newz").replace("@QUOTE@", "住院"))))
+    assert [(i.code, i.line) for i in unknown] == [("citation.unknown_document", 7)]
+
+
 def test_trace_numbers_match_exactly(xianhuibao):
     claim = {"claim_id": "t", "member": {"id": "m", "age": 40}, "date": "2023-03-01", "care": "inpatient",
              "in_policy_self_pay": 20000}

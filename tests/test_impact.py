@@ -66,6 +66,8 @@ def test_the_population_view_is_the_same_on_the_vectorised_and_the_rules_path():
             continue
         for version in load_product(path).versions:
             vectorised, rules = run_population(version, members), run_population_rules(version, members)
+            assert (vectorised.path["path"], rules.path["path"]) == ("vectorised", "rules")  # and each says so
+            vectorised.path = rules.path
             assert vectorised.as_dict() == rules.as_dict(), version.key
             assert json.dumps(vectorised.as_dict()) == json.dumps(rules.as_dict())  # same order too
             assert rules.paid_fen > 0

@@ -6,10 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from engine import load_product, load_product_text, parse_text, validate_document
+from engine import load_product, parse_text, product_from_document, validate_document
 from engine.diff import diff_versions
 from engine.explain import version_text
+from engine.citations import Citation
 from engine.model import Provenance
+
+from scheme_texts import FIXTURE_SOURCES
 
 ROOT = Path(__file__).resolve().parent.parent
 MINIMAL = ROOT / "tests" / "fixtures" / "minimal.yaml"
@@ -26,18 +29,18 @@ FULL_2025 = '''
     regulation:
       regimes: [guidance]
       pricing: differentiated
-      source: guidance 第二条
+      source: {doc: guidance, clause: 第三条, quote: 第二年起可以按年龄和健康状况分档定价}
     insurers:
       lead: {name: 示例人寿, share: 1}
-      source: s1 第二条
-    filings: {authorisation: true, actuarial_opinion: true, legal_opinion: true, source: s1 第八条}
-    settlement: {rounding: half_up, one_stop: true, source: s1 第九条}
+      source: {doc: s1, clause: 第二条, quote: 由示例人寿保险股份有限公司主承保}
+    filings: {authorisation: true, actuarial_opinion: true, legal_opinion: true, source: {doc: s1, clause: 第八条, quote: 已出具授权书、精算意见书和法律意见书}}
+    settlement: {rounding: half_up, one_stop: true, source: {doc: s1, clause: 第九条, quote: 实行“一站式”结算}}
     eligibility: {basic_insurance_required: true, suspend_when_basic_in_arrears: false}
     premium:
-      age_reference: {value: period_start, source: s1 第三条}
+      age_reference: {value: period_start, source: {doc: s1, clause: 第三条, quote: 计算年龄以保险期间起始日为准}}
       bands:
-        - {id: young, name: 50 周岁及以下, when: {age: {max: 50}}, amount: 59, source: s1 第三条（一）}
-        - {id: senior, name: 51 周岁及以上, when: {age: {min: 51}}, amount: 89, source: s1 第三条（二）}
+        - {id: young, name: 50 周岁及以下, when: {age: {max: 50}}, amount: 59, source: {doc: s1, clause: 第三条, quote: 第二年起保费分档}}
+        - {id: senior, name: 51 周岁及以上, when: {age: {min: 51}}, amount: 89, source: {doc: s1, clause: 第三条（三）, quote: 51周岁及以上无既往症人员89元}}
     chain:
       after: [basic, critical_illness]
     liabilities:
@@ -48,7 +51,7 @@ FULL_2025 = '''
         deductible: 15000
         ratio: 0.8
         cap: 1000000
-        source: s1 第五条（第二年）
+        source: {doc: s1, clause: 第五条, quote: 第二年起降至3000元}
       - id: outpatient
         name: 门诊慢特病自付
         covers: in_policy_self_pay
@@ -56,7 +59,7 @@ FULL_2025 = '''
         deductible: 1000
         ratio: 0.5
         cap: 20000
-        source: s1 第七条（四）
+        source: {doc: s1, clause: 第七条（四）, quote: 门诊慢特病个人自付起付线1000元，按50%赔付，年度保额2万元}
 '''
 
 # The same 2025, written as what changes from 2024 (tests/fixtures/extends.yaml: the header, 2024, and this).
@@ -66,7 +69,12 @@ EXTENDING_2025 = "\n" + _EXTENDING_TEXT[_EXTENDING_TEXT.index('  - id: "2025"'):
 
 
 def _issues(text: str) -> list:
-    return validate_document(parse_text(text, "x.yaml"))
+    return validate_document(parse_text(text, "x.yaml"), FIXTURE_SOURCES)
+
+
+def _product(text: str):
+    """These schemes cite the test texts (tests/fixtures/sources)."""
+    return product_from_document(parse_text(text), FIXTURE_SOURCES)
 
 
 def _line_of(text: str, fragment: str, occurrence: int = 1) -> int:
@@ -76,8 +84,8 @@ def _line_of(text: str, fragment: str, occurrence: int = 1) -> int:
 
 
 def test_an_extending_version_resolves_to_the_version_written_in_full():
-    full = load_product_text(HEADER_AND_2024 + FULL_2025)
-    extending = load_product_text(HEADER_AND_2024 + EXTENDING_2025)
+    full = _product(HEADER_AND_2024 + FULL_2025)
+    extending = _product(HEADER_AND_2024 + EXTENDING_2025)
     assert [v.content_hash for v in extending.versions] == [v.content_hash for v in full.versions]
     assert version_text(extending.version("2025")) == version_text(full.version("2025"))
     assert diff_versions(extending.version("2024"), extending.version("2025")) == \
@@ -86,10 +94,10 @@ def test_an_extending_version_resolves_to_the_version_written_in_full():
 
 def test_merge_by_id_replaces_in_place_removes_and_places_new_entries_after_the_one_written_before():
     parent = HEADER_AND_2024.replace(
-        "        - {id: everyone, name: 统一保费, when: {}, amount: 59, source: s1 第三条（首年统一价）}\n",
-        "        - {id: young, name: 50 周岁及以下, when: {age: {max: 50}}, amount: 59, source: s1 第三条}\n"
-        "        - {id: middle, name: 51–70 周岁, when: {age: {min: 51, max: 70}}, amount: 79, source: s1 第三条}\n"
-        "        - {id: old, name: 71 周岁及以上, when: {age: {min: 71}}, amount: 99, source: s1 第三条}\n")
+        "        - {id: everyone, name: 统一保费, when: {}, amount: 59, source: {doc: s1, clause: 第三条, quote: 首年统一保费59元}}\n",
+        "        - {id: young, name: 50 周岁及以下, when: {age: {max: 50}}, amount: 59, source: {doc: s1, clause: 第三条, quote: 计算年龄以保险期间起始日为准}}\n"
+        "        - {id: middle, name: 51–70 周岁, when: {age: {min: 51, max: 70}}, amount: 79, source: {doc: s1, clause: 第三条, quote: 计算年龄以保险期间起始日为准}}\n"
+        "        - {id: old, name: 71 周岁及以上, when: {age: {min: 71}}, amount: 99, source: {doc: s1, clause: 第三条, quote: 计算年龄以保险期间起始日为准}}\n")
     child = '''
   - id: "2025"
     extends: "2024"
@@ -97,16 +105,19 @@ def test_merge_by_id_replaces_in_place_removes_and_places_new_entries_after_the_
     period: {start: 2025-01-01, end: 2025-12-31}
     premium:
       bands:
-        - {id: young, name: 40 周岁及以下, when: {age: {max: 40}}, amount: 49, source: s1 第三条}
-        - {id: adult, name: 41–50 周岁, when: {age: {min: 41, max: 50}}, amount: 69, source: s1 第三条}
+        - {id: young, name: 40 周岁及以下, when: {age: {max: 40}}, amount: 49, source: {doc: s1, clause: 第三条, quote: 计算年龄以保险期间起始日为准}}
+        - {id: adult, name: 41–50 周岁, when: {age: {min: 41, max: 50}}, amount: 69, source: {doc: s1, clause: 第三条, quote: 计算年龄以保险期间起始日为准}}
         - {id: middle, remove: true}
-        - {id: older, name: 51–70 周岁, when: {age: {min: 51, max: 70}}, amount: 89, source: s1 第三条}
+        - {id: older, name: 51–70 周岁, when: {age: {min: 51, max: 70}}, amount: 89, source: {doc: s1, clause: 第三条, quote: 计算年龄以保险期间起始日为准}}
 '''
-    version = load_product_text(parent + child).version("2025")
+    version = _product(parent + child).version("2025")
     assert [(b.id, b.amount.fen) for b in version.bands] == [("young", 4900), ("adult", 6900), ("older", 8900),
                                                             ("old", 9900)]
     assert version.insurers[0].name == "示例人寿"  # not written: inherited whole
     assert version.period == ("2025-01-01", "2025-12-31")
+
+
+NINTH = Citation("s1", "第九条", "实行“一站式”结算")
 
 
 def test_mappings_merge_key_by_key_null_removes_a_key_and_lists_without_ids_are_replaced():
@@ -118,16 +129,16 @@ def test_mappings_merge_key_by_key_null_removes_a_key_and_lists_without_ids_are_
     insurers:
       lead: {name: 示例人寿, share: 0.6}
       co: [{name: 示例财险, share: 0.4}]
-    settlement: {one_stop: true, assumed: null, source: s1 第九条}
+    settlement: {one_stop: true, assumed: null, source: {doc: s1, clause: 第九条, quote: 实行“一站式”结算}}
     chain: {after: [basic]}
 '''
     text = HEADER_AND_2024.replace("period: {start: 2024-01-01, end: 2024-12-31}", "period: {start: 2024-01-01, end: 2025-12-31}")
-    version = load_product_text(text + child).version("2025")
+    version = _product(text + child).version("2025")
     assert version.period == ("2025-01-01", "2025-12-31")  # `end` kept from the parent
     assert [(i.name, i.lead) for i in version.insurers] == [("示例人寿", True), ("示例财险", False)]
     assert version.chain_after == ("basic",)  # a list of codes: replaced, not merged
     rounding = next(c for c in version.choices if c.key == "rounding")
-    assert (version.one_stop, rounding.value, rounding.prov.source) == (True, "half_up", "s1 第九条")
+    assert (version.one_stop, rounding.value, rounding.prov.source) == (True, "half_up", (NINTH,))
 
 
 def test_a_provenance_is_replaced_as_one_and_a_value_with_its_own_provenance_is_one_value():
@@ -140,10 +151,30 @@ def test_a_provenance_is_replaced_as_one_and_a_value_with_its_own_provenance_is_
     premium:
       age_reference: {value: enrolment_start, assumed: 假设按参保期起始日}
 '''
-    version = load_product_text(HEADER_AND_2024 + child).version("2025")
+    version = _product(HEADER_AND_2024 + child).version("2025")
     assert version.section_prov("regulation") == Provenance(assumed="第二年的定价方式为假设")  # 2024's source gone
     age = next(c for c in version.choices if c.key == "age_reference")
     assert (age.value, age.prov) == ("enrolment_start", Provenance(assumed="假设按参保期起始日"))
+
+
+def test_a_citation_is_one_statement_replaced_whole_never_merged_key_by_key():
+    parent = HEADER_AND_2024.replace("quote: 由示例人寿保险股份有限公司主承保}", "quote: 由示例人寿保险股份有限公司主承保, note: 首年独家}")
+    child = '''
+  - id: "2025"
+    extends: "2024"
+    name: 第二年
+    period: {start: 2025-01-01, end: 2025-12-31}
+    insurers:
+      source: {doc: s1, clause: 第二条, quote: 份额分别为60%和40%}
+'''
+    version = _product(parent + child).version("2025")
+    assert version.section_prov("insurers").source == (Citation("s1", "第二条", "份额分别为60%和40%"),)  # no note of 2024
+
+
+def test_an_inherited_citation_is_verified_and_a_wrong_quote_reported_once_where_it_is_written():
+    text = HEADER_AND_2024.replace("quote: 由示例人寿保险股份有限公司主承保}", "quote: 由示例人寿主承保}") + EXTENDING_2025
+    issues = _issues(text)
+    assert [(i.code, i.line) for i in issues] == [("citation.quote_not_found", _line_of(text, "quote: 由示例人寿主承保"))]
 
 
 def test_a_chain_of_versions_each_extending_the_one_before():
@@ -155,9 +186,9 @@ def test_a_chain_of_versions_each_extending_the_one_before():
     enrolment: {start: 2025-11-01, end: 2026-02-28}
     premium:
       bands:
-        - {id: senior, name: 51 周岁及以上, when: {age: {min: 51}}, amount: 99, source: s1 第三条（三）}
+        - {id: senior, name: 51 周岁及以上, when: {age: {min: 51}}, amount: 99, source: {doc: s1, clause: 第三条（三）, quote: 51周岁及以上无既往症人员89元}}
 '''
-    product = load_product_text(HEADER_AND_2024 + EXTENDING_2025 + third)
+    product = _product(HEADER_AND_2024 + EXTENDING_2025 + third)
     bands = [(b.id, b.amount.fen) for b in product.version("2026").bands]
     assert bands == [("young", 5900), ("senior", 9900)]
     assert [l.id for l in product.version("2026").scheme_layer.liabilities] == ["inpatient", "outpatient"]
@@ -219,7 +250,7 @@ def test_null_for_a_key_the_parent_does_not_have_and_a_malformed_removal_are_err
 
 
 def test_an_error_in_a_value_the_child_writes_points_at_the_child():
-    text = HEADER_AND_2024 + EXTENDING_2025.replace("amount: 89, source: s1 第三条（二）", "amount: 89.123, source: s1 第三条（二）")
+    text = HEADER_AND_2024 + EXTENDING_2025.replace("amount: 89, source: {doc: s1, clause: 第三条（三）, quote: 51周岁及以上无既往症人员89元}", "amount: 89.123, source: {doc: s1, clause: 第三条（三）, quote: 51周岁及以上无既往症人员89元}")
     issues = _issues(text)
     assert [i.code for i in issues] == ["money.precision"], issues
     assert issues[0].line == _line_of(text, "amount: 89.123")
@@ -230,7 +261,7 @@ def test_an_error_in_an_inherited_value_points_at_the_parent_line_that_wrote_it(
     # 2025 inherits 2024's band `everyone` (who: everyone) and adds an overlapping one: the overlap is reported on
     # the resolved 2025, and the inherited band is located in 2024's text
     child = EXTENDING_2025.replace("        - {id: everyone, remove: true}\n", "").replace(
-        "        - {id: young, name: 50 周岁及以下, when: {age: {max: 50}}, amount: 59, source: s1 第三条（一）}\n", "")
+        "        - {id: young, name: 50 周岁及以下, when: {age: {max: 50}}, amount: 59, source: {doc: s1, clause: 第三条, quote: 第二年起保费分档}}\n", "")
     text = HEADER_AND_2024 + child
     issues = [i for i in _issues(text) if i.path[:2] == ("versions", 1)]
     assert issues, "the overlap of the inherited band and the new one is reported"
@@ -240,7 +271,7 @@ def test_an_error_in_an_inherited_value_points_at_the_parent_line_that_wrote_it(
 
 
 def test_an_unresolved_version_reports_only_its_inheritance_problem_and_the_others_are_still_checked():
-    text = (HEADER_AND_2024.replace("amount: 59, source: s1 第三条（首年统一价）", "amount: 59.001, source: s1 第三条（首年统一价）")
+    text = (HEADER_AND_2024.replace("amount: 59, source: {doc: s1, clause: 第三条, quote: 首年统一保费59元}", "amount: 59.001, source: {doc: s1, clause: 第三条, quote: 首年统一保费59元}")
             + EXTENDING_2025.replace('extends: "2024"', 'extends: "2030"'))
     codes = sorted(i.code for i in _issues(text))
     assert codes == ["inherit.unknown", "money.precision"]
@@ -281,4 +312,4 @@ def test_a_document_resolved_once_reports_its_inheritance_problems_when_checked_
     text = HEADER_AND_2024 + EXTENDING_2025.replace("{id: everyone, remove: true}", "{id: nobody, remove: true}")
     resolved, first = resolve_versions(parse_text(text, "x.yaml"))
     assert [i.code for i in first] == ["inherit.merge"]
-    assert [i.code for i in validate_document(resolved)] == ["inherit.merge"]
+    assert [i.code for i in validate_document(resolved, FIXTURE_SOURCES)] == ["inherit.merge"]

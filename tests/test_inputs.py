@@ -140,7 +140,7 @@ def test_a_person_needs_an_age_or_a_birth_date_not_both():
 
 GROUP_FUNDING = """\
 funding:
-  source: doc 第十一条
+  source: {doc: doc, clause: 第十一条, quote: 第十一条}
   subsidy_order: as_written
   donated_enrolment: true
   subsidies:

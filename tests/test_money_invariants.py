@@ -24,6 +24,7 @@ from engine.accumulators import PoolKind
 from engine.inputs import Claim, ClaimItem, Person
 from engine.settle import InMemory
 from scheme_strategies import schemes
+from scheme_texts import FIXTURE_SOURCES
 
 CLAIMS = int(os.environ.get("HMB_INVARIANT_CLAIMS", "100000"))
 CLAIMS_PER_SCHEME = 1_000
@@ -171,7 +172,7 @@ def check_quotes(version) -> None:
 @settings(max_examples=SCHEMES, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scheme=schemes(), seed=st.integers(0, 2**32 - 1))
 def test_money_invariants_hold_for_random_schemes_and_claims(scheme, seed):
-    version = load_product_text(scheme.text, "<generated>").versions[0]
+    version = load_product_text(scheme.text, "<generated>", FIXTURE_SOURCES).versions[0]
     check_quotes(version)
     rng = random.Random(seed)  # claims from a seed: many per scheme, cheaply; a failure names scheme and seed
     claims = random_claims(rng, CLAIMS_PER_SCHEME, scheme.has_chain)

@@ -16,6 +16,7 @@ from engine.diff import diff_versions
 from engine.explain import version_text
 from engine.compare import parameter_rows
 from engine.vector import Unsupported, compile_version
+from scheme_texts import FIXTURE_SOURCES
 from test_broken_schemes import issues_for, line_of, mutate
 
 FILE = "minimal.yaml"  # issues_for names the file so
@@ -24,7 +25,7 @@ ALL_FIVE = "[cancer, renal-failure, cirrhosis, heart-failure, stroke-sequelae]"
 
 
 def version_of(text: str = CITY):
-    return load_product_text(text, FILE).version("2024")
+    return load_product_text(text, FILE, FIXTURE_SOURCES).version("2024")
 
 
 def claim(**fields) -> dict:
@@ -215,14 +216,15 @@ def test_an_excluded_item_is_refused_naming_the_exclusion_and_its_basis():
 
 
 def test_a_whole_claim_exclusion_with_a_source_cites_it():
-    text = mutate(CITY, "        lists: [car-t]\n        assumed: 据公开报道，既往症人员",
-                  "        source: reports 第八条 责任免除\n        assumed: 据公开报道，既往症人员")
+    # a made-up document of the test library stands in: the reports the fixture follows are not kept here
+    text = mutate(CITY, "sources:\n", "sources:\n  doc: {title: 测试用来源, issuer: 测试机构}\n")
+    text = mutate(text, "        lists: [car-t]\n        assumed: 据公开报道，既往症人员",
+                  "        source: {doc: doc, clause: 第十二条, quote: 第十二条 责任免除}\n        assumed: 据公开报道，既往症人员")
     text = mutate(text, "        when: {pre_existing: [cancer]}\n", "        when: {care: [emergency]}\n")
     refused = settle(version_of(text), care="emergency", in_policy_self_pay=50000)
     step = next(s for s in refused.trace if s["step"] == "exclusion")
     assert refused.paid_fen == 0 and refused.eligibility.outcome == "eligible"
-    assert step["text"] == ("属于责任免除：投保前已患恶性肿瘤者的 CAR-T 治疗〔《2024 年度沪惠保的公开报道（原文未收入本仓库）》"
-                            "第八条 责任免除〕，本次不予赔付")
+    assert step["text"] == "属于责任免除：投保前已患恶性肿瘤者的 CAR-T 治疗〔《测试用来源》第十二条：“第十二条 责任免除”〕，本次不予赔付"
     assert settle(version_of(text), in_policy_self_pay=50000).paid_fen == 2400000  # inpatient: not excluded
 
 

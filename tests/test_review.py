@@ -21,18 +21,20 @@ XIANNING = PRODUCTS / "xianhuibao.yaml"
 GANZHOU = PRODUCTS / "ganzhou.yaml"
 ZAOZHUANG = PRODUCTS / "zaohuibao.yaml"
 
-ELIGIBILITY = "      suspend_when_basic_in_arrears: false\n      source: xn-news"
+ELIGIBILITY = "      suspend_when_basic_in_arrears: false\n      source:"
 REGULATION = "      regimes: [cbirc-2021-city-customised, hubei-guidance]\n"
 GZ_REGULATION = "      regimes: [cbirc-2021-city-customised, gz-plan]\n"
 GZ_LIMITS = """      limits:
-        premium_max: {value: 100, source: gz-plan 三(四) “第一年保费原则上不超过100元”}
-        deductible_max: {value: 15000, source: gz-plan 三(四) “起付线不高于1.5万元”}
-        cap_min: {value: 1000000, source: gz-plan 三(四) “封顶线不低于100万元”}
-        claims_ratio_min: {value: 0.8, source: gz-plan 三(五) “赣州惠民保年度总赔付率不低于80%”}
+        premium_max: {value: 100, source: {doc: gz-plan, clause: 三(四), quote: 第一年保费原则上不超过100元}}
+        deductible_max: {value: 15000, source: {doc: gz-plan, clause: 三(四), quote: 起付线不高于1.5万元}}
+        cap_min: {value: 1000000, source: {doc: gz-plan, clause: 三(四), quote: 封顶线不低于100万元}}
+        claims_ratio_min: {value: 0.8, source: {doc: gz-plan, clause: 三(五), quote: 赣州惠民保年度总赔付率不低于80%}}
 """
 ZZ_2025 = "  - id: \"2025\"\n"
 # the 2025 version moved after the 2025 notice took effect (its period then starts on 2025-09-01)
 ZZ_AFTER_NOTICE = [("      start: 2025-01-01\n      end: 2025-12-31", "      start: 2025-09-01\n      end: 2026-08-31")]
+# where 枣惠保 2025 writes its regulation (the rest of it extends 2024's): edits declare terms beside it
+ZZ_2025_REGULATION = "      source: {doc: zz-news, clause: 产品演进与群众需求同频·第3段, quote: 進一步優化了繳費標準"
 
 
 def reviewed(path, year, edits=(), population=200):
@@ -136,7 +138,7 @@ def _version_block(text: str, edits: list) -> str:
 def test_declared_flat_pricing_with_health_based_premiums_is_a_violation():
     assert verdict(reviewed(XIANNING, "2023"), "declared", "pricing-as-declared").verdict == "符合"
     assert verdict(reviewed(XIANNING, "2023", HEALTH_BANDS), "declared", "pricing-as-declared").verdict == "违规"
-    differentiated = HEALTH_BANDS + [("      pricing: flat\n      source: hubei", "      pricing: differentiated\n      source: hubei")]
+    differentiated = HEALTH_BANDS + [("      pricing: flat\n      source: {doc: hubei", "      pricing: differentiated\n      source: {doc: hubei")]
     assert verdict(reviewed(XIANNING, "2023", differentiated), "declared", "pricing-as-declared").verdict == "符合"
 
 
@@ -172,11 +174,11 @@ def test_hubei_no_coinsurance_is_a_concern_a_lead_with_the_largest_share_is_not(
 
 
 def test_hubei_three_filings_declared_missing_or_unknown():
-    sourced = "      legal_opinion: true\n      source: xn-news"
+    sourced = "      legal_opinion: true\n      source: {doc: xn-news, clause: “咸惠保”如何定保, quote: 就“咸惠保”项目出具了“三书”}"
     assert verdict(reviewed(XIANNING, "2023"), "hubei-2021", "three-filings").verdict == "符合"
     missing = [("      authorisation: true\n", "      authorisation: false\n")]
     assert verdict(reviewed(XIANNING, "2023", missing), "hubei-2021", "three-filings").verdict == "违规"
-    assumed = [(sourced + " “咸惠保”如何定保 — 出具了“三书”", "      legal_opinion: true\n      assumed: 来源未提三书，假设已出具")]
+    assumed = [(sourced, "      legal_opinion: true\n      assumed: 来源未提三书，假设已出具")]
     unknown = verdict(reviewed(XIANNING, "2023", assumed), "hubei-2021", "three-filings")
     assert unknown.verdict == "需人工确认" and unknown.assumed
     written_unknown = [("      authorisation: true\n", "      authorisation: unknown\n")]
@@ -212,7 +214,7 @@ def test_ganzhou_the_product_as_filed_breaks_no_rule():
 
 @pytest.mark.parametrize("when", ["{hukou: [nonlocal]}", "{basic_insurance: [resident]}"])
 def test_ganzhou_every_basic_insurance_member_must_be_eligible(when):
-    anchor = "      suspend_when_basic_in_arrears: true\n      source: gz-plan"
+    anchor = "      suspend_when_basic_in_arrears: true\n      source:"
     barred = [(anchor, anchor.replace("      source:", f"      conditions:\n        - {{id: b, name: 不可参保, when: {when}, "
                                                        "outcome: not_eligible}\n      source:"))]
     assert verdict(reviewed(GANZHOU, "2024", barred), "ganzhou-2023", "all-basic-members-eligible").verdict == "违规"
@@ -225,8 +227,8 @@ def test_ganzhou_no_suspension_and_restoration_on_arrears():
 
 
 def test_ganzhou_claim_order():
-    edits = [("      after: [basic, critical_illness, assistance]\n      source: gz-plan",
-              "      after: [basic, assistance]\n      source: gz-plan")]
+    edits = [("      after: [basic, critical_illness, assistance]\n      source:",
+              "      after: [basic, assistance]\n      source:")]
     failing = verdict(reviewed(GANZHOU, "2024", edits), "ganzhou-2023", "claim-order")
     assert failing.verdict == "违规" and failing.looked_at[0].text == "基本医疗保险 → 医疗救助 → 本方案"
 
@@ -281,14 +283,14 @@ def test_nfra_name_must_contain_customised_and_state_the_region():
 
 
 def test_nfra_yearly_backtest_must_be_declared():
-    anchor = "      source: zz-news 产品演进与群众需求同频·第3段 “進一步優化了繳費標準”"  # 2025 regulation (extends 2024)
+    anchor = ZZ_2025_REGULATION
     assert verdict(reviewed(ZAOZHUANG, "2025", ZZ_AFTER_NOTICE), "nfra-2025", "yearly-backtest").verdict == "违规"
     declared = ZZ_AFTER_NOTICE + [(anchor, "      backtest: yearly\n" + anchor)]
     assert verdict(reviewed(ZAOZHUANG, "2025", declared), "nfra-2025", "yearly-backtest").verdict == "符合"
 
 
 def test_nfra_a_preset_claims_ratio_promised_to_the_public_is_a_violation():
-    anchor = "      source: zz-news 产品演进与群众需求同频·第3段 “進一步優化了繳費標準”"  # 2025 regulation (extends 2024)
+    anchor = ZZ_2025_REGULATION
     assert verdict(reviewed(ZAOZHUANG, "2025", ZZ_AFTER_NOTICE), "nfra-2025", "no-promised-claims-ratio").verdict == "符合"
     promised = ZZ_AFTER_NOTICE + [(anchor, "      promised_claims_ratio: 0.9\n" + anchor)]
     failing = verdict(reviewed(ZAOZHUANG, "2025", promised), "nfra-2025", "no-promised-claims-ratio")
@@ -304,7 +306,7 @@ def test_nfra_a_version_starting_inside_another_versions_period_changes_terms_wi
 
 @pytest.mark.parametrize("declared, expected", [("true", "符合"), ("false", "违规"), (None, "需人工确认")])
 def test_nfra_distinguished_from_social_insurance(declared, expected):
-    anchor = "      source: zz-news 产品演进与群众需求同频·第3段 “進一步優化了繳費標準”"  # 2025 regulation (extends 2024)
+    anchor = ZZ_2025_REGULATION
     edits = ZZ_AFTER_NOTICE + ([(anchor, f"      social_insurance_distinguished: {declared}\n" + anchor)]
                                if declared else [])
     assert verdict(reviewed(ZAOZHUANG, "2025", edits), "nfra-2025", "distinct-from-social-insurance").verdict == expected
@@ -346,7 +348,7 @@ def test_hubei_distinguished_from_basic_insurance(declared, expected):
 
 
 GZ_SURPLUS = ("    surplus:\n      rolls_over: true\n      to: next_period\n"
-              "      source: gz-plan 三(五) “同一保险期保费余额转入下一保险期滚存使用”\n")
+              "      source: {doc: gz-plan, clause: 三(五), quote: 同一保险期保费余额转入下一保险期滚存使用}\n")
 
 
 @pytest.mark.parametrize("declared, expected", [("true", "符合"), ("false", "违规"), (None, "需人工确认")])

@@ -37,7 +37,7 @@ MULTI_BANDS = f"""\
 
 MULTI_FUNDING = """\
 funding:
-  source: doc 第十一条
+  source: {doc: doc, clause: 第十一条, quote: 第十一条}
   subsidy_order: as_written
   subsidies:
     - {id: assistance, name: 医疗救助资金全额资助, payer: assistance_fund, when: {low_income: [dibao, tekun]}, share: 1}
@@ -45,8 +45,8 @@ funding:
 
 MULTI_CONDITIONS = """\
 conditions:
-  - {id: nonlocal, name: 外地户籍, when: {hukou: [nonlocal]}, outcome: not_eligible, source: doc 第三条（二）}
-  - {id: risky, name: 高风险职业, when: {occupation: [high_risk]}, outcome: suspended, source: doc 第三条（三）}"""
+  - {id: nonlocal, name: 外地户籍, when: {hukou: [nonlocal]}, outcome: not_eligible, source: {doc: doc, clause: 第三条（二）, quote: 第三条}}
+  - {id: risky, name: 高风险职业, when: {occupation: [high_risk]}, outcome: suspended, source: {doc: doc, clause: 第三条（三）, quote: 第三条}}"""
 
 MULTI_LIABILITIES = """\
 - id: in_policy
@@ -60,7 +60,7 @@ MULTI_LIABILITIES = """\
       - {when: {pre_existing: false, hospital_level: [3]}, rate: 0.7}
       - {when: {pre_existing: true}, rate: 0.4}
   cap: total
-  source: doc 第七条
+  source: {doc: doc, clause: 第七条, quote: 第七条}
 - id: out_of_policy
   name: 目录外
   covers: out_of_policy_self_pay
@@ -72,7 +72,7 @@ MULTI_LIABILITIES = """\
       - {from: 0, to: 50000, rate: 0.5}
       - {from: 50000, rate: 0.6}
   cap: total
-  source: doc 第八条
+  source: {doc: doc, clause: 第八条, quote: 第八条}
 - id: out_of_policy_low_income
   name: 低收入人员目录外
   covers: out_of_policy_self_pay
@@ -81,7 +81,7 @@ MULTI_LIABILITIES = """\
   deductible: 0
   ratio: 0.7
   cap: total
-  source: doc 第八条（二）
+  source: {doc: doc, clause: 第八条（二）, quote: 第八条}
 """ + SPECIAL_DRUGS
 
 
@@ -99,7 +99,7 @@ GROUP_BANDS = f"""\
 
 GROUP_FUNDING = """\
 funding:
-  source: doc 第十一条
+  source: {doc: doc, clause: 第十一条, quote: 第十一条}
   subsidy_order: as_written
   donated_enrolment: true
   subsidies:
@@ -111,9 +111,9 @@ funding:
 GROUP_CONDITIONS = """\
 conditions:
   - {id: nonlocal, name: 非优抚对象的外地户籍人员, when: {hukou: [nonlocal], entitled_care: false},
-     outcome: not_eligible, source: doc 第三条（二）}
+     outcome: not_eligible, source: {doc: doc, clause: 第三条（二）, quote: 第三条}}
   - {id: risky, name: 高风险职业（残疾人除外）, when: {occupation: [high_risk], disabled: false},
-     outcome: suspended, source: doc 第三条（三）}"""
+     outcome: suspended, source: {doc: doc, clause: 第三条（三）, quote: 第三条}}"""
 
 def _swap(text: str, *pairs: tuple[str, str]) -> str:
     for old, new in pairs:
@@ -149,7 +149,7 @@ CARE_CLASS_LIABILITIES = """\
       - {when: {care: [inpatient]}, rate: 0.8}
       - {when: {care: [chronic_outpatient]}, rate: 0.5}
   cap: 100000
-  source: doc 第七条
+  source: {doc: doc, clause: 第七条, quote: 第七条}
 - id: out_of_policy
   name: 目录外
   covers: out_of_policy_self_pay
@@ -157,7 +157,7 @@ CARE_CLASS_LIABILITIES = """\
   deductible: 1000
   ratio: 0.5
   cap: 100000
-  source: doc 第八条
+  source: {doc: doc, clause: 第八条, quote: 第八条}
 """ + SPECIAL_DRUGS
 
 
@@ -370,7 +370,7 @@ def test_ids_the_engine_uses_for_its_own_rules_are_refused_not_overwritten():
         compiled(version)
     conditions = """\
     conditions:
-      - {id: basic_insurance_suspended, name: 自定义, when: {hukou: [nonlocal]}, outcome: not_eligible, source: doc 一}"""
+      - {id: basic_insurance_suspended, name: 自定义, when: {hukou: [nonlocal]}, outcome: not_eligible, source: {doc: doc, clause: 第一条, quote: 第一条}}"""
     version = build_product(parse_text(scheme_text(conditions=conditions)).data, "t.yaml").versions[0]
     with pytest.raises(EngineError, match="eligibility.basic_insurance_suspended"):
         compiled(version)

@@ -10,26 +10,28 @@ from engine.explain import assumptions, version_text
 from engine.timeline import compiled
 from engine.vector import Unsupported, batch_from_claims
 
+from scheme_texts import FIXTURE_SOURCES
 from test_broken_schemes import BASE, FILE, issues_for, line_of, mutate
 
-ANCHOR = "      source: s1 第一条\n    premium:"  # the 2025 version's eligibility ends here
+S1 = "      source: {doc: s1, clause: 第一条, quote: 基本医疗保险欠费期间暂停享受待遇}\n"
+ANCHOR = S1 + "    premium:"  # the 2025 version's eligibility ends here
 WAITING = "      waiting_period: {days: 30, exempt: [renewal, accident, newborn]}\n"
 
 
 def scheme_text(waiting: str = WAITING) -> str:
-    return mutate(BASE, ANCHOR, "      source: s1 第一条\n" + waiting + "    premium:")
+    return mutate(BASE, ANCHOR, S1 + waiting + "    premium:")
 
 
 @pytest.fixture(scope="module")
 def versions():
     """2024: no waiting period, no suspension for arrears; 2025: a 30-day waiting period with every exemption."""
-    product = load_product_text(scheme_text(), FILE)
+    product = load_product_text(scheme_text(), FILE, FIXTURE_SOURCES)
     return {v.id: v for v in product.versions}
 
 
 @pytest.fixture(scope="module")
 def no_exemptions():
-    product = load_product_text(scheme_text("      waiting_period: {days: 30, assumed: 示例}\n"), FILE)
+    product = load_product_text(scheme_text("      waiting_period: {days: 30, assumed: 示例}\n"), FILE, FIXTURE_SOURCES)
     return product.versions[-1]
 
 
@@ -64,7 +66,7 @@ def test_the_last_day_of_the_waiting_period_is_refused_with_the_enrolment_named(
     assert (result.eligibility.outcome, result.paid_fen) == ("not_covered", 0)
     assert result.patient_remainder_fen == 50000 * 100
     assert step["rule"] == "timeline.waiting"
-    assert step["clause"] == "s1 第一条"
+    assert step["clause"] == "s1 第一条 “基本医疗保险欠费期间暂停享受待遇”"
     assert "2025-02-01 参保" in step["text"] and "30 天" in step["text"]
 
 
@@ -227,7 +229,7 @@ def test_a_broken_waiting_period_is_reported_at_its_line(waiting):
 
 
 def test_explain_states_the_waiting_period_and_its_assumption(versions, no_exemptions):
-    assert "等待期：参保之日起 30 天内就诊不予赔付（续保人员、意外伤害、新生儿不设等待期）。 〔《示例市惠民保实施方案》第一条〕" in version_text(versions["2025"])
+    assert "等待期：参保之日起 30 天内就诊不予赔付（续保人员、意外伤害、新生儿不设等待期）。 〔《示例市惠民保实施方案》第一条：“基本医疗保险欠费期间暂停享受待遇”〕" in version_text(versions["2025"])
     assert "【假设】示例" in version_text(no_exemptions)
     assert any(a["what"].startswith("等待期") and a["reason"] == "示例" for a in assumptions(no_exemptions))
 

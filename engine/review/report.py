@@ -92,7 +92,7 @@ def worked_examples(version: Version) -> list[dict]:
     for profile in standard_profiles()["profiles"]:
         settled = adjudicate(parse_claim(profile_claim(profile, version)), version, trace=True)
         examples.append({"id": profile["id"], "name": profile["name"], "paid_fen": settled.paid_fen,
-                         "remainder_fen": settled.patient_remainder_fen, "trace": trace_text(settled.trace)})
+                         "remainder_fen": settled.patient_remainder_fen, "trace": trace_text(settled.trace, version.sources)})
     return examples
 
 

@@ -6,11 +6,16 @@ is an array operation:
 
 - eligibility, routing (which liability and ratio row pays a part) and bands: the version's conditions
   as lookup tables (`columns.Decision`), first match by the rules' priority;
+- an item several liabilities' lists hold goes to one of them by the version's hit policy: `first` is a
+  lookup too; `max` compares what each would pay from the member's accumulators before the claim, which
+  depend on where earlier items went — settled to a fixed point (`_pay_layer`);
 - an annual pool (deductible or cap) fills by min(amount, what is left), which is the member's
   running sum saturated at the pool's amount: one cumulative sum per pool (`fen.Members`), then the
   few steps inside one claim (liability order, then part order, as the rules path pays them) in turn;
 - progressive segments read the liability's running expense the same way;
 - a payment chain runs layer after layer, each seeing what the layers before it left;
+- a version with plans settles each plan's members under that plan's terms, and the results are put
+  back in the batch's order;
 - rounding is integer arithmetic on exact numerators (`fen.round_div`), as `money` declares it.
 
 What it cannot do exactly it refuses with `Unsupported` and a reason, and the caller uses the rules path.
@@ -18,8 +23,8 @@ What it cannot do exactly it refuses with `Unsupported` and a reason, and the ca
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from functools import cached_property, partial
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -28,14 +33,17 @@ from ..conditions import Condition
 from ..issues import InputError, Issue
 from ..model import Layer, Liability, RatioRow, Version
 from ..money import ROUNDING_RULES
-from .columns import CODE, ClaimBatch, Decision, MemberBatch, day_number, dims_of, predicate
-from .fen import INT64_SAFE, Members, member_pieces, Unsupported, apply_ratio, common_denominator, round_div, scale_to
+from ..rules import EngineError
+from .columns import CODE, ClaimBatch, Columns, Decision, MemberBatch, day_number, dims_of, predicate
+from .fen import INT64_SAFE, Members, Unsupported, apply_ratio, common_denominator, member_pieces, round_div, \
+    scale_to
 from .fen import split_by_shares as split_columns
 
 OUTCOMES = list(vocab.ELIGIBILITY_OUTCOMES)  # code → outcome
 ELIGIBLE = OUTCOMES.index("eligible")
 NEVER = 99999999  # a day number after every date
-CHUNK = 1 << 15  # claims a piece: its few dozen int64 arrays fit in a 2 MB cache
+CHUNK = 1 << 17  # claims a piece: its arrays stay in the processor's cache (measured best: bench/portfolio.py --chunk)
+SUBSET = 0.6  # a group of liabilities reached by fewer than this share of a piece's claims is settled on just those
 
 
 # ── compiled conditions ───────────────────────────────────────────────────────────────────────
@@ -57,12 +65,16 @@ def eligibility_decision(version: Version) -> Decision:
 
 @dataclass
 class Part:
-    """One thing every claim may ask a layer to pay (zero where it does not), and where the rules route it."""
+    """One thing every claim may ask a layer to pay (zero where it does not), and where the rules route it.
+
+    choices: an item under hit policy max, [(liability index, may pay it, row)] of each liability whose lists
+    hold it, in declaration order; `liability` and `row` are then what the offers decided."""
 
     covers: str
     fen: np.ndarray
     liability: np.ndarray  # index into the layer's liabilities, -1: no liability covers it
     row: np.ndarray  # index into that liability's ratio rows
+    choices: list | None = None
 
 
 @dataclass
@@ -93,7 +105,7 @@ def _segments(segments: list[tuple], start: np.ndarray, end: np.ndarray) -> np.n
     return exact
 
 
-ITEMS = "items"  # the parts paid by the (one) liability of item lists; see `VectorVersion.__init__`
+ITEMS = "items"  # the parts (drugs, treatments) paid by liabilities of item lists
 
 
 def _kind(liability: Liability) -> str:
@@ -114,21 +126,27 @@ class LayerPlan:
             in_policy_first = covers == sorted(covers, key=lambda c: c != "in_policy_self_pay")
             if pool.order and (pool.order.value != "in_policy_first" or not in_policy_first):
                 raise Unsupported(f"{layer.id}.{pool.id}: deductible order {pool.order.value}")
-        # per kind of cost: which liability takes a part (-1: none) and which of its ratio rows, first by priority
+        # per cost kind: which liability takes a part (-1: none) and which of its ratio rows, first by priority
         self.routes = {}
-        for covers in (*vocab.COVERS, ITEMS):
+        for covers in vocab.COVERS:
             candidates = [(route, (j, k)) for j, plan in enumerate(self.liabilities)
-                          if _kind(plan.liability) == covers for k, route in enumerate(plan.routes)]
+                          if plan.liability.covers == covers for k, route in enumerate(plan.routes)]
             self.routes[covers] = (Decision([(route, j) for route, (j, _) in candidates], -1),
                                    Decision([(route, k) for route, (_, k) in candidates], 0))
+        # per liability of item lists: the ratio row that takes an item its lists hold (-1: none applies)
+        self.item_routes = [(j, Decision([(route, k) for k, route in enumerate(plan.routes)], -1))
+                            for j, plan in enumerate(self.liabilities) if plan.liability.covers is None]
 
-    def route(self, covers: str, columns: dict, n: int, also: np.ndarray | None = None) -> tuple:
-        """(liability index, row index) of a part of this kind, as the rules route it: first by priority
+    def route(self, covers: str, columns: dict, n: int) -> tuple:
+        """(liability index, row index) of a part of this cost kind, as the rules route it: first by priority
         (liability order, then row order); liability -1 where none covers it."""
         liability, row = (decision(columns, n) for decision in self.routes[covers])
-        if also is not None:  # a special drug outside the catalogue: no liability takes it
-            liability = np.where(also, liability, -1)
         return liability, row
+
+    @property
+    def keys(self) -> list[str]:
+        """How settlements name this layer's liabilities, in liability order."""
+        return [self.layer.key_of(plan.liability) for plan in self.liabilities]
 
 
 def _liability_plan(liability: Liability, denominator: int) -> LiabilityPlan:
@@ -165,6 +183,31 @@ class BatchSettlement:
     layers: dict = field(default_factory=dict)  # layer id → (applies to the claim, paid)
     by_liability: dict = field(default_factory=dict)  # settlement key → (a positive part reached it, paid)
 
+    @staticmethod
+    def empty(version: str, claim_ids, n: int, shares: list, layers: list[str], keys: list[str]) -> "BatchSettlement":
+        """Zeros, to be filled in place piece by piece (no joining copies at the end)."""
+        def pair():
+            return np.zeros(n, bool), np.zeros(n, np.int64)
+        return BatchSettlement(version, claim_ids, np.zeros(n, np.int16), np.zeros(n, np.int64),
+                               np.zeros(n, np.int64), shares, {lid: pair() for lid in layers},
+                               {key: pair() for key in keys})
+
+    def select(self, which) -> "BatchSettlement":
+        """Claims at `which` (a slice: views, written through)."""
+        def pairs(columns: dict):
+            return {key: (a[which], b[which]) for key, (a, b) in columns.items()}
+        return BatchSettlement(self.version, None, self.outcome[which], self.paid[which],
+                               self.patient_remainder[which], self.shares, pairs(self.layers),
+                               pairs(self.by_liability))
+
+    def put(self, which: np.ndarray, settled: "BatchSettlement") -> None:
+        """Write another batch's settlements at the claims `which` (a plan's members among all)."""
+        self.outcome[which], self.paid[which] = settled.outcome, settled.paid
+        self.patient_remainder[which] = settled.patient_remainder
+        for mine, theirs in ((self.layers, settled.layers), (self.by_liability, settled.by_liability)):
+            for key, (applies, paid) in theirs.items():
+                mine[key][0][which], mine[key][1][which] = applies, paid
+
     @cached_property
     def insurers(self) -> np.ndarray:
         """claims × insurers: money.split_by_shares of each claim's payout (lead first), built when asked for."""
@@ -174,28 +217,6 @@ class BatchSettlement:
         """Each insurer's part of the batch, summed claim by claim without building the claims × insurers table."""
         rest = [int(apply_ratio(self.paid, share, "down").sum()) for share in self.shares[1:]]
         return [int(self.paid.sum()) - sum(rest), *rest]
-
-    @staticmethod
-    def join(pieces: list["BatchSettlement"], claim_ids) -> "BatchSettlement":
-        """Pieces settled one after another, as one batch."""
-        first = pieces[0]
-        if len(pieces) == 1:
-            return replace(first, claim_ids=claim_ids)
-
-        bounds = np.cumsum([0, *(len(p.paid) for p in pieces)])
-
-        def cat(get):  # into one array allocated once (np.concatenate of many pieces costs twice the memory)
-            out = np.empty(bounds[-1], dtype=get(first).dtype)
-            for piece, lo, hi in zip(pieces, bounds[:-1], bounds[1:]):
-                out[lo:hi] = get(piece)
-            return out
-
-        def pairs(get):
-            return {key: (cat(lambda p: get(p)[key][0]), cat(lambda p: get(p)[key][1])) for key in get(first)}
-
-        return BatchSettlement(first.version, claim_ids, cat(lambda p: p.outcome), cat(lambda p: p.paid),
-                               cat(lambda p: p.patient_remainder), first.shares, pairs(lambda p: p.layers),
-                               pairs(lambda p: p.by_liability))
 
     def settlement(self, i: int) -> dict:
         eligible = self.outcome[i] == ELIGIBLE
@@ -213,11 +234,12 @@ class BatchSettlement:
 class BatchPremiums:
     version: str
     outcome: np.ndarray
-    band: np.ndarray  # index into version.bands, -1: not eligible (no premium)
+    band: np.ndarray  # index into `bands`, -1: not eligible (no premium)
     premium: np.ndarray
     subsidies: np.ndarray  # members × subsidies: what each subsidy paid
     applied: np.ndarray  # members × subsidies: the subsidy is among the payers
     remainder: np.ndarray  # what the person (or whoever they pay with) pays
+    bands: list = field(default_factory=list)  # the bands `band` points into: the version's, or each plan's in turn
 
 
 # ── the compiled version ──────────────────────────────────────────────────────────────────────
@@ -235,30 +257,38 @@ def _refuse_own_lists(version: Version) -> None:
 
 
 class VectorVersion:
-    """A version compiled for arrays; raises Unsupported when it cannot be settled exactly this way."""
+    """A version compiled for arrays; raises Unsupported when it cannot be settled exactly this way.
+
+    A version with plans is compiled plan by plan (`plans`); its members are settled under their own plan."""
 
     def __init__(self, version: Version):
         if version.rounding not in ROUNDING_RULES:
             raise Unsupported(f"rounding rule {version.rounding!r}")
-        listed = [l for l in version.scheme_layer.liabilities if l.covers is None]
-        if version.plans or len(listed) > 1:  # items then need the rules' routing by list and the hit policy
-            raise Unsupported(f"{version.key}: plans, or more than one liability of item lists")
-        _refuse_own_lists(version)
+        _refuse_own_lists(version)  # each plan is checked as it is compiled below
         self.version = version
+        self.age_reference = {"period_start": version.period[0],
+                              "enrolment_start": version.enrolment[0]}.get(version.age_reference,
+                                                                            version.age_reference)
+        self.plans = [VectorVersion(plan) for plan in version.plans]
+        if self.plans:
+            self.catalogue = {code: drug for plan in self.plans for code, drug in plan.catalogue.items()}
+            return
+        if version.hit_policy not in (None, *vocab.HIT_POLICIES):
+            raise Unsupported(f"hit policy {version.hit_policy!r}")
         self.eligibility = eligibility_decision(version)
         self.band = Decision([((b.when,), i) for i, b in enumerate(version.bands)], -1)
         self.subsidies = [predicate(s.when) for s in version.subsidies]
         self.layers = [LayerPlan(layer, common_denominator(_layer_ratios(layer))) for layer in version.layers]
         self.catalogue = _catalogue(version)
-        self.age_reference = {"period_start": version.period[0],
-                              "enrolment_start": version.enrolment[0]}.get(version.age_reference,
-                                                                            version.age_reference)
 
     # ── premiums ──
 
     def quote(self, members: MemberBatch) -> BatchPremiums:
         """evaluate.quote for every member: band, premium and subsidies in the declared order."""
-        n, columns = len(members), members.columns
+        which = self._plan_of(members.plan_codes(), members.plan_ids, ("plan",))
+        if self.plans:
+            return self._quote_by_plan(members, which)
+        n, columns = len(members), Columns(members.columns)
         outcome = self.eligibility(columns, n)
         band = self.band(columns, n)
         priced = outcome != OUTCOMES.index("not_eligible")
@@ -282,7 +312,37 @@ class VectorVersion:
         shape = (n, len(paid))
         return BatchPremiums(self.version.key, outcome, band, premium,
                              np.stack(paid, axis=1) if paid else np.zeros(shape, np.int64),
-                             np.stack(applied, axis=1) if applied else np.zeros(shape, bool), remaining)
+                             np.stack(applied, axis=1) if applied else np.zeros(shape, bool), remaining,
+                             list(self.version.bands))
+
+    def _quote_by_plan(self, members: MemberBatch, which: np.ndarray) -> BatchPremiums:
+        n, width = len(members), len(self.version.subsidies)
+        out = BatchPremiums(self.version.key, np.zeros(n, np.int16), np.full(n, -1, np.int16), np.zeros(n, np.int64),
+                            np.zeros((n, width), np.int64), np.zeros((n, width), bool), np.zeros(n, np.int64), [])
+        for k, plan in enumerate(self.plans):
+            mine = np.flatnonzero(which == k)
+            quoted = plan.quote(members.select(mine))
+            out.outcome[mine], out.premium[mine], out.remainder[mine] = quoted.outcome, quoted.premium, quoted.remainder
+            out.band[mine] = np.where(quoted.band >= 0, quoted.band + len(out.bands), -1)
+            out.subsidies[mine], out.applied[mine] = quoted.subsidies, quoted.applied
+            out.bands += quoted.bands
+        return out
+
+    def _plan_of(self, codes: np.ndarray, plan_ids: list, path: tuple) -> np.ndarray:
+        """Each one's plan as an index into `plans` (0 without plans); the rules path's error for a plan
+        missing, unknown, or named under a version without plans."""
+        index = []
+        named = np.bincount(codes, minlength=len(plan_ids)) > 0
+        for plan_id, present in zip(plan_ids, named):
+            if not present:
+                index.append(0)
+                continue
+            try:
+                terms = self.version.for_plan(plan_id)
+            except KeyError as exc:
+                raise InputError([Issue("plan", exc.args[0], path)]) from None
+            index.append(next((k for k, p in enumerate(self.plans) if p.version is terms), 0))
+        return np.asarray(index, np.int16)[codes] if self.plans else codes
 
     # ── claims ──
 
@@ -292,66 +352,121 @@ class VectorVersion:
         The batch is cut into pieces of about `chunk` claims at member boundaries (a member's pools never
         span two pieces), so every array of a piece stays in the processor's cache; `workers` threads
         settle pieces side by side (NumPy releases the GIL).  The result does not depend on either."""
+        which = self._plan_of(batch.plan_codes(), batch.plan_ids, ("member", "plan"))
+        out = BatchSettlement.empty(self.version.key, batch.claim_ids, len(batch),
+                                    [i.share.value for i in self.version.insurers], *self._names())
+        if self.plans:
+            for k, plan in enumerate(self.plans):
+                mine = np.flatnonzero(which == k)
+                if len(mine):
+                    out.put(mine, plan.adjudicate(batch.select(mine), chunk, workers))
+            return out
         self._check(batch)
-        pieces = [batch.slice(lo, hi) for lo, hi in member_pieces(batch.member, chunk)]
-        settle = partial(self._adjudicate_piece, windows=self._catalogue_windows(batch))
+        windows = self._catalogue_windows(batch)
+
+        def settle(bounds: tuple[int, int]) -> None:
+            cut = slice(*bounds)
+            self._adjudicate_piece(batch.select(cut), windows, out.select(cut))
+
+        pieces = member_pieces(batch.member, chunk)
         if workers > 1 and len(pieces) > 1:
             with ThreadPoolExecutor(workers) as pool:
-                settled = list(pool.map(settle, pieces))
+                list(pool.map(settle, pieces))
         else:
-            settled = [settle(piece) for piece in pieces]
-        return BatchSettlement.join(settled, batch.claim_ids)
+            for bounds in pieces:
+                settle(bounds)
+        return out
 
-    def _adjudicate_piece(self, batch: ClaimBatch, windows: tuple) -> BatchSettlement:
-        n, columns = len(batch), batch.columns
-        outcome = self.eligibility(batch.person_columns(), n)
+    def _names(self) -> tuple[list[str], list[str]]:
+        """The layer ids and liability keys a settlement of this version (any of its plans) can name."""
+        if self.plans:
+            names = [plan._names() for plan in self.plans]
+            return (list(dict.fromkeys(l for layers, _ in names for l in layers)),
+                    list(dict.fromkeys(k for _, keys in names for k in keys)))
+        return [p.layer.id for p in self.layers], [key for p in self.layers for key in p.keys]
+
+    def _adjudicate_piece(self, batch: ClaimBatch, windows: list, out: BatchSettlement) -> None:
+        n = len(batch)
+        columns, person = Columns(batch.columns), Columns(batch.person_columns())
+        outcome = self.eligibility(person, n)
         eligible = outcome == ELIGIBLE
-        result = BatchSettlement(self.version.key, None, outcome, np.zeros(n, np.int64), batch.total,
-                                 [i.share.value for i in self.version.insurers])
+        out.outcome[:] = outcome
+        remainder = batch.total
         in_policy = np.where(eligible, batch.in_policy, 0)
-        drugs_ok = self._drugs_in_catalogue(batch, windows)
+        payable = self._payable(batch, windows)
+        members = Members(batch.member)
         for plan in self.layers:
             scheme = plan.layer.kind == "scheme"
-            applies = eligible & (batch.raw_bill | scheme)
-            parts = [self._part(plan, "in_policy_self_pay", np.where(applies, in_policy, 0), columns, n)]
+            applies = eligible if scheme else eligible & batch.raw_bill
+            parts = [self._part(plan, "in_policy_self_pay", in_policy if scheme else np.where(applies, in_policy, 0),
+                                columns, n)]
             if scheme:
                 parts.append(self._part(plan, "out_of_policy_self_pay", np.where(eligible, batch.out_of_policy, 0),
                                         columns, n))
-                parts += [self._part(plan, ITEMS, np.where(eligible, batch.drug_fen[:, d], 0), columns, n,
-                                     drugs_ok[:, d]) for d in range(batch.drug_fen.shape[1])]
-            paid_in, layer_paid = _pay_layer(plan, parts, batch.member, self.version.rounding, result.by_liability)
+                parts += self._item_parts(plan, batch, eligible, columns, payable)
+            paid_in, layer_paid = _pay_layer(plan, parts, members, self.version, out.by_liability)
             in_policy = in_policy - paid_in
-            result.layers[plan.layer.id] = (applies, layer_paid)
-            result.patient_remainder = result.patient_remainder - layer_paid
+            out.layers[plan.layer.id][0][:], out.layers[plan.layer.id][1][:] = applies, layer_paid
+            remainder -= layer_paid
             if scheme:
-                result.paid = layer_paid
-        return result
+                out.paid[:] = layer_paid
+        out.patient_remainder[:] = remainder
 
-    def _part(self, plan: LayerPlan, covers: str, fen: np.ndarray, columns: dict, n: int, also=None) -> Part:
-        liability, row = plan.route(covers, columns, n, also)
+    def _part(self, plan: LayerPlan, covers: str, fen: np.ndarray, columns: dict, n: int) -> Part:
+        liability, row = plan.route(covers, columns, n)
         return Part(covers, fen, liability, row)
 
-    def _catalogue_windows(self, batch: ClaimBatch) -> tuple[np.ndarray, np.ndarray]:
-        """For each (drug code, indication) of the batch: the first and last day the catalogue covers it."""
-        shape = (len(batch.drug_codes), len(batch.drug_indications))
-        valid_from, valid_to = np.full(shape, NEVER, np.int64), np.zeros(shape, np.int64)  # unknown: never valid
-        for c, code in enumerate(batch.drug_codes):
-            drug = self.catalogue.get(code)
-            for k, indication in enumerate(batch.drug_indications):
-                if drug is not None and (not drug.indications or indication in drug.indications):
-                    valid_from[c, k] = day_number(drug.valid_from) if drug.valid_from else 0
-                    valid_to[c, k] = day_number(drug.valid_to) if drug.valid_to else NEVER
-        return valid_from, valid_to
+    def _item_parts(self, plan: LayerPlan, batch: ClaimBatch, eligible: np.ndarray, columns: Columns,
+                    payable: dict) -> list[Part]:
+        """One part per item column: the liabilities whose lists hold the item and whose care and conditions
+        apply (care is where the item was given), one chosen by the hit policy."""
+        n, parts, rows = len(batch), [], None
+        for d in range(batch.drug_fen.shape[1]):
+            if rows is None or batch.item_care is not None:  # routes read care: the same for every item of a claim
+                given = columns if batch.item_care is None else Columns({**columns, "care": batch.item_care[:, d]})
+                rows = [(j, decide(given, n)) for j, decide in plan.item_routes]
+            choices = [(j, payable[j][:, d] & (row >= 0), row) for j, row in rows]
+            liability, row = _first_choice(choices, n)
+            part = Part(ITEMS, np.where(eligible, batch.drug_fen[:, d], 0), liability, row)
+            if len(choices) > 1:
+                several = np.add.reduce([may for _, may, _ in choices], dtype=np.int8) > 1
+                several &= part.fen > 0
+                if several.any() and self.version.hit_policy is None:
+                    raise EngineError(f"{self.version.key}: an item routed to several liabilities without a hit policy")
+                if several.any() and self.version.hit_policy == "max":
+                    part.choices = choices
+            parts.append(part)
+        return parts
+
+    def _catalogue_windows(self, batch: ClaimBatch) -> dict:
+        """Per liability of item lists, per list: for each (item code, indication) of the batch, flattened,
+        the first and last day that list pays it (never, where it does not hold it)."""
+        windows = {}
+        for plan in self.layers:
+            for j, _ in plan.item_routes:
+                windows[j] = [_list_window(self.version.item_lists[list_id].items, batch)
+                              for list_id in plan.liabilities[j].liability.lists]
+        return windows
 
     @staticmethod
-    def _drugs_in_catalogue(batch: ClaimBatch, windows: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        """Each drug on each claim: in the catalogue, for that indication, on the claim date."""
-        valid_from, valid_to = windows
-        if not valid_from.size:
-            return np.zeros(batch.drug_fen.shape, bool)
-        date = batch.date[:, None]
-        return ((valid_from[batch.drug_code, batch.drug_indication] <= date)
-                & (date <= valid_to[batch.drug_code, batch.drug_indication]))
+    def _payable(batch: ClaimBatch, windows: dict) -> dict:
+        """Per liability of item lists: each item of each claim is on one of its lists, for that indication, on
+        the claim date (the rules try its lists in turn).  Looked up only where there is an item."""
+        if not windows:
+            return {}
+        cells = np.flatnonzero(batch.drug_fen.ravel() > 0)
+        width = batch.drug_fen.shape[1]
+        key = batch.drug_code.ravel()[cells] * max(len(batch.drug_indications), 1) + batch.drug_indication.ravel()[cells]
+        date = batch.date[cells // width]
+        payable = {}
+        for j, lists in windows.items():
+            may = np.zeros(len(cells), bool)
+            for valid_from, valid_to in lists:
+                if len(valid_from):
+                    may |= (valid_from[key] <= date) & (date <= valid_to[key])
+            payable[j] = np.zeros(batch.drug_fen.shape, bool)
+            payable[j].ravel()[cells] = may
+        return payable
 
     def _check(self, batch: ClaimBatch) -> None:
         """What the rules path refuses, refused here too (never a silent difference)."""
@@ -368,7 +483,8 @@ class VectorVersion:
             raise InputError(issues)
         biggest = max(int(a.max(initial=0)) for a in (batch.in_policy, batch.out_of_policy, batch.drug_fen))
         widest = max((plan.denominator for plan in self.layers), default=1)
-        if biggest * widest * 16 >= INT64_SAFE or int(batch.total.sum()) >= INT64_SAFE:
+        total = sum(int(a.sum()) for a in (batch.in_policy, batch.out_of_policy, batch.drug_fen))
+        if biggest * widest * 16 >= INT64_SAFE or total >= INT64_SAFE:
             raise Unsupported("amounts too large for exact int64 arithmetic")
 
     def _needs_level(self, batch: ClaimBatch) -> np.ndarray:
@@ -383,6 +499,30 @@ class VectorVersion:
         return needs & unknown
 
 
+def _first_choice(choices: list, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first liability (in declaration order) that may pay each claim's item, and its row; -1: none."""
+    if len(choices) == 1:
+        j, may, row = choices[0]
+        return np.where(may, np.int16(j), np.int16(-1)), row
+    liability, row = np.full(n, -1, np.int16), np.zeros(n, np.int16)
+    for j, may, rows in reversed(choices):  # the earliest written last, so it wins
+        liability = np.where(may, np.int16(j), liability)
+        row = np.where(may, rows, row)
+    return liability, row
+
+
+def _list_window(items: dict, batch: ClaimBatch) -> tuple[np.ndarray, np.ndarray]:
+    shape = (len(batch.drug_codes), len(batch.drug_indications))
+    valid_from, valid_to = np.full(shape, NEVER, np.int64), np.zeros(shape, np.int64)  # not held: never valid
+    for c, code in enumerate(batch.drug_codes):
+        entry = items.get(code)
+        for k, indication in enumerate(batch.drug_indications):
+            if entry is not None and (not entry.indications or indication in entry.indications):
+                valid_from[c, k] = day_number(entry.valid_from) if entry.valid_from else 0
+                valid_to[c, k] = day_number(entry.valid_to) if entry.valid_to else NEVER
+    return valid_from.ravel(), valid_to.ravel()
+
+
 def _flag(issues: list, batch: ClaimBatch, bad: np.ndarray, code: str, path: tuple, message: str) -> None:
     where = np.flatnonzero(bad)
     if len(where):
@@ -392,56 +532,98 @@ def _flag(issues: list, batch: ClaimBatch, bad: np.ndarray, code: str, path: tup
 
 
 def _catalogue(version: Version) -> dict:
-    entries = [(code, drug) for l in version.scheme_layer.liabilities for list_id in l.lists
-               for code, drug in version.item_lists[list_id].items.items()]
-    catalogue = dict(entries)
-    if len(catalogue) < len(entries):  # the rules try each list in turn (indications, validity): not one table
-        raise Unsupported(f"{version.key}: an item on several lists of its liability")
+    """code → list entry of every item the version's liabilities pay (the first list's entry where several
+    hold it): what generated claims draw their items from."""
+    catalogue = {}
+    for liability in version.scheme_layer.liabilities:
+        for list_id in liability.lists:
+            for code, entry in version.item_lists[list_id].items.items():
+                catalogue.setdefault(code, entry)
     return catalogue
 
 
-def _pay_layer(plan: LayerPlan, parts: list[Part], member: np.ndarray, rounding: str, by_liability: dict):
-    """Deductibles, ratios, caps of one layer for every claim; returns (in-policy paid, layer total).
+# ── paying a layer ────────────────────────────────────────────────────────────────────────────
 
-    Liabilities that share no pool are independent, so each group of them is settled on just the claims
-    with something routed to it (the others add nothing to its pools) and the results put back in place."""
-    n = len(member)
+def _pay_layer(plan: LayerPlan, parts: list[Part], members: Members, version: Version, by_liability: dict):
+    """Deductibles, ratios, caps of one layer for every claim, written into `by_liability`; returns
+    (in-policy paid, layer total).
+
+    Under hit policy max an item goes where it would be paid most from the accumulators before its claim,
+    and those depend on where earlier items went: settle, re-route by the offers, until nothing moves.  That
+    fixed point is the rules path's claim-by-claim result (a claim's route depends only on earlier claims,
+    so after k rounds every member's first k claims are right; a round that moves nothing ends it)."""
+    contested = [p for p in parts if p.choices]
+    settled = _settle(plan, parts, members, version.rounding, raw=bool(contested))
+    for _ in range(members.most_claims() + 1 if contested else 0):
+        moved = False
+        for part in contested:
+            liability, row = _by_offer(plan, part, parts, settled, members, version.rounding)
+            moved |= not np.array_equal(liability, part.liability)
+            part.liability, part.row = liability, row
+        if not moved:
+            break
+        settled = _settle(plan, parts, members, version.rounding, raw=True)
+    else:
+        if contested:
+            raise EngineError(f"{version.key}: hit policy max did not settle")  # cannot happen: see above
+    n = len(members)
     in_policy_paid, total = np.zeros(n, np.int64), np.zeros(n, np.int64)
-    for group in plan.groups:
-        in_group = np.zeros(len(plan.liabilities) + 1, bool)  # the last cell answers for -1 (no liability)
-        in_group[group] = True
-        reached = np.zeros(n, bool)
-        for part in parts:
-            reached |= in_group[part.liability] & (part.fen > 0)
-        where = np.flatnonzero(reached)
-        subset = [Part(p.covers, p.fen[where], p.liability[where], p.row[where]) for p in parts]
-        settled = _pay_group(plan, group, subset, Members(member[where]), rounding)
-        for j, (routed, paid) in settled.items():
-            full_routed, full_paid = np.zeros(n, bool), np.zeros(n, np.int64)
-            full_routed[where], full_paid[where] = routed, paid
-            by_liability[plan.layer.key_of(plan.liabilities[j].liability)] = (full_routed, full_paid)
-            total[where] += paid
-            if _kind(plan.liabilities[j].liability) == "in_policy_self_pay":
-                in_policy_paid[where] += paid
+    for j, (routed, paid, _) in settled.items():
+        out_routed, out_paid = by_liability[plan.keys[j]]
+        out_routed[:], out_paid[:] = routed, paid
+        total += paid
+        if plan.liabilities[j].liability.covers == "in_policy_self_pay":
+            in_policy_paid += paid
     return in_policy_paid, total
 
 
+def _settle(plan: LayerPlan, parts: list[Part], members: Members, rounding: str, raw: bool = False) -> dict:
+    """liability index → (a positive part reached it, paid, before caps or None) for every claim of the piece.
+
+    Liabilities that share no pool are independent, so a group of them reached by few claims is settled on
+    just those (the others add nothing to its pools) and the results put back in place."""
+    n = len(members)
+    settled = {}
+    for group in plan.groups:
+        kinds = {_kind(plan.liabilities[j].liability) for j in group}
+        own = [part for part in parts if part.covers in kinds]  # the others never reach this group
+        reached = np.zeros(n, bool)
+        for part in own:
+            mine = part.liability == group[0]
+            for j in group[1:]:
+                mine |= part.liability == j
+            reached |= mine & (part.fen > 0)
+        where = np.flatnonzero(reached)
+        if len(where) > SUBSET * n or raw:
+            settled.update(_pay_group(plan, group, own, members, rounding))
+            continue
+        subset = [Part(p.covers, p.fen[where], p.liability[where], p.row[where]) for p in own]
+        for j, (routed, paid, _) in _pay_group(plan, group, subset, Members(members.member[where]),
+                                               rounding).items():
+            full_routed, full_paid = np.zeros(n, bool), np.zeros(n, np.int64)
+            full_routed[where], full_paid[where] = routed, paid
+            settled[j] = (full_routed, full_paid, None)
+    return settled
+
+
 def _pay_group(plan: LayerPlan, group: list[int], parts: list[Part], members: Members, rounding: str) -> dict:
-    """liability index → (a positive part reached it, paid) for the claims given, in the rules path's order."""
+    """liability index → (a positive part reached it, paid, before caps) for the claims given, in the rules
+    path's order."""
     liabilities = plan.liabilities
     steps = [(j, p) for j in group for p, part in enumerate(parts)
              if part.covers == _kind(liabilities[j].liability)]  # the order the rules path pays them in
-    zero = np.zeros(len(members.first), np.int64)
+    zero = np.zeros(len(members), np.int64)
     fen = {(j, p): np.where(parts[p].liability == j, parts[p].fen, 0) for j, p in steps}
     deducted = _fill_pools(plan.layer.deductibles, steps, fen, members,
                            lambda j: liabilities[j].liability.deductible)
     raw = {}
     for j in group:
         own = [s for s in steps if s[0] == j]
-        before = members.before(sum((fen[s] for s in own), zero))
+        before = members.before(sum((fen[s] for s in own), zero)) if not liabilities[j].flat else None
         for s in own:
             raw[s] = liabilities[j].raw_pay(fen[s], deducted[s], before, parts[s[1]].row, plan.denominator, rounding)
-            before = before + fen[s]
+            if before is not None:
+                before = before + fen[s]
     capped = _fill_pools(plan.layer.caps, steps, raw, members,
                          lambda j: liabilities[j].liability.caps[0] if liabilities[j].liability.caps else None)
     settled = {}
@@ -450,8 +632,41 @@ def _pay_group(plan: LayerPlan, group: list[int], parts: list[Part], members: Me
         routed = np.zeros(len(zero), bool)
         for s in own:
             routed |= fen[s] > 0
-        settled[j] = (routed, sum((capped.get(s, raw[s]) for s in own), zero))
+        settled[j] = (routed, sum((capped.get(s, raw[s]) for s in own), zero), sum((raw[s] for s in own), zero))
     return settled
+
+
+def _by_offer(plan: LayerPlan, part: Part, parts: list[Part], settled: dict, members: Members,
+              rounding: str) -> tuple[np.ndarray, np.ndarray]:
+    """Hit policy max for one item column: each liability that may pay it offers what it would pay for the
+    item alone from the member's pools before the claim (`evaluate._offer`); the most wins, the first of equals."""
+    layer, liabilities = plan.layer, plan.liabilities
+    routed_fen = {j: sum((np.where(p.liability == j, p.fen, 0) for p in parts
+                          if p.covers == _kind(liabilities[j].liability)), np.zeros(len(part.fen), np.int64))
+                  for j in range(len(liabilities))}
+
+    def used_before(pools: dict, pool_id: str, amounts: dict, pool_of) -> np.ndarray:
+        users = [j for j in range(len(liabilities)) if pool_of(liabilities[j].liability) == pool_id]
+        return members.used_before(sum(amounts[j] for j in users), pools[pool_id].amount.fen)
+
+    best_liability, best_row = np.full(len(part.fen), -1, np.int16), np.zeros(len(part.fen), np.int16)
+    best = np.full(len(part.fen), -1, np.int64)
+    for j, may, row in part.choices:
+        liability = liabilities[j].liability
+        pool = layer.deductibles[liability.deductible]
+        left = np.maximum(pool.amount.fen - used_before(layer.deductibles, pool.id, routed_fen,
+                                                        lambda l: l.deductible), 0)
+        before = members.before(routed_fen[j])
+        offer = liabilities[j].raw_pay(part.fen, np.minimum(left, part.fen), before, row, plan.denominator, rounding)
+        if liability.caps:
+            raw = {k: settled[k][2] for k in range(len(liabilities))}
+            cap = layer.caps[liability.caps[0]]
+            used = used_before(layer.caps, cap.id, raw, lambda l: l.caps[0] if l.caps else None)
+            offer = np.minimum(offer, np.maximum(cap.amount.fen - used, 0))
+        wins = may & (offer > best)
+        best_liability, best_row = np.where(wins, np.int16(j), best_liability), np.where(wins, row, best_row)
+        best = np.where(wins, offer, best)
+    return best_liability, best_row
 
 
 def _pool_groups(layer: Layer) -> list[list[int]]:

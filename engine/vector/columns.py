@@ -38,28 +38,54 @@ def holds(whens: tuple[Condition, ...], point: dict) -> bool:
     return all(when.holds(point) for when in whens)
 
 
+class Columns(dict):
+    """dimension → codes of a batch or piece, with the flat index of each set of dimensions a decision table
+    reads computed once: the tables of eligibility, bands and every route mostly read the same few."""
+
+    def __init__(self, columns: dict):
+        super().__init__(columns)
+        self._index: dict[tuple, np.ndarray] = {}
+
+    def index(self, dims: tuple, shape: tuple) -> np.ndarray:
+        found = self._index.get(dims)
+        if found is None:
+            found = self._index[dims] = flat_index(self, dims, shape)
+        return found
+
+
+def flat_index(columns: dict, dims: tuple, shape: tuple) -> np.ndarray:
+    """Each claim's cell in a table over these dimensions (row-major), as one integer."""
+    index = columns[dims[0]].astype(np.intp)
+    for dim, size in zip(dims[1:], shape[1:]):
+        index *= size
+        index += columns[dim]
+    return index
+
+
 class Decision:
     """For each claim, the value of the first candidate whose conditions all hold, else the default: the
     rules' first-match-by-priority, as a table over the dimensions the candidates name."""
 
     def __init__(self, candidates: list[tuple[tuple[Condition, ...], int]], default: int):
-        self.dims = [d for d in VALUES if any(d in dims_of(when) for whens, _ in candidates for when in whens)]
-        axes = [VALUES[d] for d in self.dims]
-        size = int(np.prod([len(a) for a in axes], dtype=np.int64))
+        self.dims = tuple(d for d in VALUES if any(d in dims_of(when) for whens, _ in candidates for when in whens))
+        self.shape = tuple(len(VALUES[d]) for d in self.dims)
+        size = int(np.prod(self.shape, dtype=np.int64))
         if size > MAX_CELLS:
             raise Unsupported(f"conditions over {'、'.join(self.dims)} span {size:,} combinations")
         cells = []
-        for values in itertools.product(*axes):
+        for values in itertools.product(*(VALUES[d] for d in self.dims)):
             point = dict(zip(self.dims, values))
             cells.append(next((value for whens, value in candidates if holds(whens, point)), default))
-        self.table = np.array(cells, dtype=np.int16).reshape([len(a) for a in axes])
+        self.table = np.array(cells, dtype=np.int16)  # flat, row-major over self.shape
 
-    def __call__(self, columns: dict[str, np.ndarray], n: int) -> np.ndarray:
+    def __call__(self, columns: dict, n: int) -> np.ndarray:
         if not self.dims:
-            return np.full(n, self.table, dtype=np.int16)
+            return np.full(n, self.table[0], dtype=np.int16)
         if len(self.dims) == 1:
             return self.table[columns[self.dims[0]]]
-        return self.table[tuple(columns[d] for d in self.dims)]
+        index = columns.index(self.dims, self.shape) if isinstance(columns, Columns) else \
+            flat_index(columns, self.dims, self.shape)
+        return self.table[index]
 
 
 def predicate(*whens: Condition) -> Decision:
@@ -82,8 +108,10 @@ class ClaimBatch:
     """Claims of one policy year, sorted by member, date and claim id (the order accumulators fill in).
 
     columns: dimension → codes (age is the age on the claim date); age_ref: age on the version's reference
-    date (eligibility and bands read it); amounts in fen; drugs as (claims × most drugs on one claim)
-    matrices, fen 0 where a claim has fewer.
+    date (eligibility and bands read it); amounts in fen; items (drugs and treatments) as (claims × most items
+    on one claim) matrices, fen 0 where a claim has fewer; item_care: where each item was given (care codes),
+    None when every item was given in its claim's care; plan: each claim's member's plan, an index into
+    plan_ids (None: every member without a plan).
     """
 
     member: np.ndarray
@@ -99,6 +127,9 @@ class ClaimBatch:
     drug_codes: list[str] = field(default_factory=list)
     drug_indications: list[str] = field(default_factory=list)
     claim_ids: list[str] | None = None
+    item_care: np.ndarray | None = None
+    plan: np.ndarray | None = None
+    plan_ids: list[str | None] = field(default_factory=lambda: [None])
 
     def __len__(self) -> int:
         return len(self.member)
@@ -110,15 +141,26 @@ class ClaimBatch:
             total += self.drug_fen[:, column]
         return total
 
+    def plan_codes(self) -> np.ndarray:
+        return self.plan if self.plan is not None else np.zeros(len(self), np.int16)
+
+    def select(self, which) -> "ClaimBatch":
+        """The claims at `which`: a slice (views, no copies) or an index array in order (copies)."""
+        def pick(array):
+            return None if array is None else array[which]
+        ids = self.claim_ids
+        if ids is not None:
+            ids = ids[which] if isinstance(which, slice) else [ids[i] for i in which]
+        return replace(self, member=pick(self.member), date=pick(self.date),
+                       columns={dim: codes[which] for dim, codes in self.columns.items()}, age_ref=pick(self.age_ref),
+                       in_policy=pick(self.in_policy), out_of_policy=pick(self.out_of_policy),
+                       raw_bill=pick(self.raw_bill), drug_fen=pick(self.drug_fen), drug_code=pick(self.drug_code),
+                       drug_indication=pick(self.drug_indication), claim_ids=ids, item_care=pick(self.item_care),
+                       plan=pick(self.plan))
+
     def slice(self, lo: int, hi: int) -> "ClaimBatch":
         """Claims lo to hi (views, no copies)."""
-        cut = slice(lo, hi)
-        return replace(self, member=self.member[cut], date=self.date[cut],
-                       columns={dim: codes[cut] for dim, codes in self.columns.items()}, age_ref=self.age_ref[cut],
-                       in_policy=self.in_policy[cut], out_of_policy=self.out_of_policy[cut],
-                       raw_bill=self.raw_bill[cut], drug_fen=self.drug_fen[cut], drug_code=self.drug_code[cut],
-                       drug_indication=self.drug_indication[cut],
-                       claim_ids=self.claim_ids[cut] if self.claim_ids is not None else None)
+        return self.select(slice(lo, hi))
 
     def person_columns(self) -> dict[str, np.ndarray]:
         """The member as eligibility and bands see them: age on the reference date."""
@@ -128,6 +170,16 @@ class ClaimBatch:
 def settlement_order(claims: list[Claim]) -> list[Claim]:
     """The order a member's annual pools fill in: by member, then date, then claim id."""
     return sorted(claims, key=lambda c: (c.member.id, c.date, c.claim_id))
+
+
+def plan_column(plans) -> tuple[np.ndarray | None, list]:
+    """Each one's plan as an index into the distinct plans named (None: nobody names a plan)."""
+    plans = list(plans)
+    plan_ids = list(dict.fromkeys(plans))
+    if plan_ids in ([], [None]):
+        return None, [None]
+    codes = {p: i for i, p in enumerate(plan_ids)}
+    return np.fromiter((codes[p] for p in plans), np.int16, len(plans)), plan_ids
 
 
 def batch_from_claims(claims: list[Claim], age_reference: str) -> ClaimBatch:
@@ -141,19 +193,20 @@ def batch_from_claims(claims: list[Claim], age_reference: str) -> ClaimBatch:
     columns = {dim: code_array(dim, (p[dim] for p in points)) for dim in PERSON_DIMS}
     columns["care"] = code_array("care", (c.care for c in claims))
     columns["hospital_level"] = code_array("hospital_level", (c.hospital_level for c in claims))
-    if any(item.where != claim.care for claim in claims for item in claim.items):
-        raise Unsupported("an item given elsewhere than the claim's care")  # the columns hold one care per claim
     width = max((len(c.items) for c in claims), default=0)
-    codes = list(dict.fromkeys(d.code for c in claims for d in c.items))
-    indications = list(dict.fromkeys(d.indication for c in claims for d in c.items))
+    codes = {code: i for i, code in enumerate(dict.fromkeys(d.code for c in claims for d in c.items))}
+    indications = {ind: i for i, ind in enumerate(dict.fromkeys(d.indication for c in claims for d in c.items))}
     drug_fen = np.zeros((len(claims), width), np.int64)
     drug_code = np.zeros((len(claims), width), np.int32)
     drug_indication = np.zeros((len(claims), width), np.int32)
+    item_care = np.repeat(columns["care"][:, None], width, axis=1)
     for i, claim in enumerate(claims):
-        for j, drug in enumerate(claim.items):
-            drug_fen[i, j] = drug.fen
-            drug_code[i, j] = codes.index(drug.code)
-            drug_indication[i, j] = indications.index(drug.indication)
+        for j, item in enumerate(claim.items):
+            drug_fen[i, j] = item.fen
+            drug_code[i, j] = codes[item.code]
+            drug_indication[i, j] = indications[item.indication]
+            item_care[i, j] = CODE["care"][item.where]
+    plan, plan_ids = plan_column(c.member.plan for c in claims)
     return ClaimBatch(
         member=np.fromiter((members[c.member.id] for c in claims), np.int64, len(claims)),
         date=np.fromiter((day_number(c.date) for c in claims), np.int64, len(claims)),
@@ -163,21 +216,32 @@ def batch_from_claims(claims: list[Claim], age_reference: str) -> ClaimBatch:
         out_of_policy=np.fromiter((c.out_of_policy_fen for c in claims), np.int64, len(claims)),
         raw_bill=np.fromiter((c.raw_bill for c in claims), bool, len(claims)),
         drug_fen=drug_fen, drug_code=drug_code, drug_indication=drug_indication,
-        drug_codes=codes, drug_indications=indications, claim_ids=[c.claim_id for c in claims])
+        drug_codes=list(codes), drug_indications=list(indications), claim_ids=[c.claim_id for c in claims],
+        item_care=item_care if (item_care != columns["care"][:, None]).any() else None, plan=plan, plan_ids=plan_ids)
 
 
 @dataclass
 class MemberBatch:
-    """Persons to price: dimension codes with the age on the version's reference date."""
+    """Persons to price: dimension codes with the age on the version's reference date; plan as in ClaimBatch."""
 
     columns: dict[str, np.ndarray]
+    plan: np.ndarray | None = None
+    plan_ids: list[str | None] = field(default_factory=lambda: [None])
 
     def __len__(self) -> int:
         return len(self.columns["age"])
+
+    def plan_codes(self) -> np.ndarray:
+        return self.plan if self.plan is not None else np.zeros(len(self), np.int16)
+
+    def select(self, which) -> "MemberBatch":
+        return MemberBatch({dim: codes[which] for dim, codes in self.columns.items()},
+                           None if self.plan is None else self.plan[which], self.plan_ids)
 
 
 def members_from_persons(persons: list[Person], age_reference: str) -> MemberBatch:
     if any(p.conditions for p in persons):
         raise Unsupported("a member's named pre-existing conditions")
     points = [p.point(age_reference) for p in persons]
-    return MemberBatch({dim: code_array(dim, (p[dim] for p in points)) for dim in PERSON_DIMS})
+    plan, plan_ids = plan_column(p.plan for p in persons)
+    return MemberBatch({dim: code_array(dim, (p[dim] for p in points)) for dim in PERSON_DIMS}, plan, plan_ids)

@@ -41,14 +41,19 @@ def common_denominator(ratios) -> int:
 
 
 def round_div(exact: np.ndarray, denominator: int, rounding: str) -> np.ndarray:
-    """exact / denominator rounded to a whole fen by the declared rule; exact is a non-negative int64 array."""
-    quotient, remainder = np.divmod(exact, denominator)
+    """exact / denominator rounded to a whole fen by the declared rule; exact is a non-negative int64 array.
+
+    Half-up is one floor division: with exact = q·d + r, (exact + ⌊d/2⌋) // d is q + 1 exactly when
+    r ≥ d − ⌊d/2⌋, i.e. when 2r ≥ d."""
+    if denominator == 1:
+        return exact
     if rounding == "down":
-        return quotient
-    twice = 2 * remainder
+        return exact // denominator
     if rounding == "half_up":
-        return quotient + (twice >= denominator)
+        return (exact + denominator // 2) // denominator
     if rounding == "half_even":
+        quotient, remainder = np.divmod(exact, denominator)
+        twice = 2 * remainder
         return quotient + ((twice > denominator) | ((twice == denominator) & (quotient % 2 == 1)))
     raise Unsupported(f"rounding rule {rounding!r}")
 
@@ -80,16 +85,24 @@ class Members:
 
     def __init__(self, member: np.ndarray):
         n = len(member)
-        starts = np.flatnonzero(np.r_[True, member[1:] != member[:-1]]) if n else np.zeros(0, np.int64)
-        marker = np.zeros(n, np.int64)
-        marker[starts] = starts
-        self.first = np.maximum.accumulate(marker) if n else marker  # index of the member's first claim
+        self.member = member
+        changes = np.flatnonzero(member[1:] != member[:-1]) + 1
+        self.starts = np.concatenate([[0], changes]) if n else changes
+        self.counts = np.diff(self.starts, append=n)  # claims of each member
+
+    def __len__(self) -> int:
+        return len(self.member)
+
+    def most_claims(self) -> int:
+        """The most claims one member has."""
+        return int(self.counts.max(initial=0))
 
     def before(self, values: np.ndarray) -> np.ndarray:
-        """For each claim, the sum of the values of the same member's earlier claims."""
-        running = np.cumsum(values)
-        earlier = running - values
-        return earlier - earlier[self.first]
+        """For each claim, the sum of the values of the same member's earlier claims: the running sum less
+        what it was at the member's first claim."""
+        earlier = np.cumsum(values)
+        earlier -= values
+        return earlier - np.repeat(earlier[self.starts], self.counts)
 
     def used_before(self, values: np.ndarray, limit: int) -> np.ndarray:
         """How much of an annual pool (deductible or cap) earlier claims used: min(limit, their sum).

@@ -24,7 +24,7 @@ SKEW = {"basic_insurance": {"none": 0.03, "employee": 0.35}, "basic_insurance_st
 def landmarks(version: Version) -> np.ndarray:
     """Every amount where a version's payout bends, in fen, with halves (two claims crossing it together)."""
     points = set()
-    for layer in version.layers:
+    for layer in (layer for terms in (version, *version.plans) for layer in terms.layers):
         points.update(p.amount.fen for p in (*layer.deductibles.values(), *layer.caps.values()))
         for liability in layer.liabilities:
             deductible = layer.deductibles[liability.deductible].amount.fen
@@ -71,7 +71,10 @@ def days_between(start: str, end: str, rng, n: int) -> np.ndarray:
 
 def random_batch(version: Version, claims: int, seed: int = 11, claims_per_member: float = 4.0,
                  catalogue: dict | None = None) -> ClaimBatch:
-    """`claims` random claims of one policy year, sorted as accumulators fill (member, date, claim id)."""
+    """`claims` random claims of one policy year, sorted as accumulators fill (member, date, claim id).
+
+    Under a version with plans every member is in one of them; a fifth of the items are given elsewhere than
+    their claim's care."""
     rng = np.random.default_rng(seed)
     members = max(1, int(claims / claims_per_member))
     member = rng.integers(0, members, claims)
@@ -86,6 +89,9 @@ def random_batch(version: Version, claims: int, seed: int = 11, claims_per_membe
     codes, indications, width = _drug_vocabulary(catalogue or {})
     drug_fen = np.where(rng.random((claims, width)) < 0.15, _amounts(rng, marks, claims * width).reshape(claims, width),
                         0) if width else np.zeros((claims, 0), np.int64)
+    elsewhere = rng.random((claims, width)) < 0.2
+    item_care = np.where(elsewhere, rng.integers(0, len(vocab.CARE), (claims, width)), columns["care"][:, None])
+    plan_ids = [plan.plan for plan in version.plans] or [None]
     return ClaimBatch(
         member=member, date=date, columns=columns, age_ref=columns["age"],
         in_policy=_amounts(rng, marks, claims), out_of_policy=_amounts(rng, marks, claims),
@@ -94,7 +100,9 @@ def random_batch(version: Version, claims: int, seed: int = 11, claims_per_membe
         drug_code=rng.integers(0, max(len(codes), 1), (claims, width)).astype(np.int32),
         drug_indication=rng.integers(0, max(len(indications), 1), (claims, width)).astype(np.int32),
         drug_codes=codes, drug_indications=indications,
-        claim_ids=None)
+        claim_ids=None, item_care=item_care.astype(np.int16) if width else None,
+        plan=rng.integers(0, len(plan_ids), members).astype(np.int16)[member] if version.plans else None,
+        plan_ids=plan_ids)
 
 
 def _drug_vocabulary(catalogue: dict) -> tuple[list, list, int]:
@@ -111,16 +119,19 @@ def to_claims(batch: ClaimBatch) -> list[Claim]:
     persons: dict[int, Person] = {}
     claims = []
     care, level = VALUES["care"], VALUES["hospital_level"]
+    plans = batch.plan_codes()
+    given = batch.item_care if batch.item_care is not None else np.repeat(batch.columns["care"][:, None],
+                                                                           batch.drug_fen.shape[1], axis=1)
     for i in range(len(batch)):
         m = int(batch.member[i])
         if m not in persons:
             point = {dim: VALUES[dim][batch.columns[dim][i]] if dim != "age" else int(batch.columns["age"][i])
                      for dim in PERSON_DIMS}
-            persons[m] = Person(id=f"m{m:09d}", birth_date=None, **point)
+            persons[m] = Person(id=f"m{m:09d}", birth_date=None, plan=batch.plan_ids[plans[i]], **point)
         d = int(batch.date[i])
-        where = care[batch.columns["care"][i]]
         drugs = tuple(ClaimItem(batch.drug_codes[batch.drug_code[i, k]],
-                                batch.drug_indications[batch.drug_indication[i, k]], int(batch.drug_fen[i, k]), where)
+                                batch.drug_indications[batch.drug_indication[i, k]], int(batch.drug_fen[i, k]),
+                                care[given[i, k]])
                       for k in range(batch.drug_fen.shape[1]) if batch.drug_fen[i, k] > 0)
         claims.append(Claim(claim_id=f"c{i:09d}", member=persons[m], date=f"{d // 10000:04d}-{d // 100 % 100:02d}-{d % 100:02d}",
                             care=care[batch.columns["care"][i]], hospital_level=level[batch.columns["hospital_level"][i]],

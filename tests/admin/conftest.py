@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,16 @@ class Browser:
 @pytest.fixture
 def browser(app):
     return lambda username: Browser(app, username)
+
+
+def wait_for_job(user: Browser, url: str, seconds: float = 30) -> dict:
+    """Poll a background job's status URL until it has finished."""
+    for _ in range(int(seconds / 0.05)):
+        status = user.get(url).get_json()
+        if status["finished"]:
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"the job at {url} did not finish")
 
 
 def version_row(session, product_id: str, version_id: str) -> SchemeVersion:

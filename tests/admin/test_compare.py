@@ -9,7 +9,6 @@ import csv
 import io
 import re
 import shutil
-import time
 from decimal import Decimal
 
 import pytest
@@ -22,7 +21,7 @@ from engine import adjudicate, load_product, parse_claim
 from engine.compare import PARAMETERS, comparison_steps, graded_bill_sizes, standard_profiles
 from engine.money import format_yuan
 
-from .conftest import REPO, XIANHUIBAO, Browser, bearer, login, version_row
+from .conftest import REPO, XIANHUIBAO, Browser, bearer, login, version_row, wait_for_job
 
 ZAOHUIBAO = REPO / "products" / "zaohuibao.yaml"
 
@@ -236,15 +235,6 @@ def test_the_csv_starts_with_a_bom_and_keeps_money_exact(app, two):
 
 # ── progress: a background job the page polls ────────────────────────────────────────────────
 
-def _wait(user: Browser, url: str) -> dict:
-    for _ in range(200):
-        status = user.get(url).get_json()
-        if status["finished"]:
-            return status
-        time.sleep(0.05)
-    raise AssertionError("the comparison job did not finish")
-
-
 def test_a_background_job_reports_progress_and_leads_to_the_page(app, two, session, monkeypatch):
     regulator = Browser(app, "regulator")
     ids = [v.split("=")[1] for v in two.split("&")]
@@ -253,7 +243,7 @@ def test_a_background_job_reports_progress_and_leads_to_the_page(app, two, sessi
     job = started.get_json()
     steps = comparison_steps(2, len(graded_bill_sizes()))  # 2 × (9 profiles + 5 persons + 39 bill sizes) = 106
     assert job["total"] == steps == 106 and job["page"] == f"/compare?{two}"
-    done = _wait(regulator, job["poll"])
+    done = wait_for_job(regulator, job["poll"])
     assert (done["done"], done["total"], done["error"]) == (steps, steps, "")
     [stored] = session.scalars(select(Job).where(Job.kind == "compare")).all()  # the page will find it ready
     monkeypatch.setattr(comparing, "evaluate_stored", lambda *args: pytest.fail("computed twice"))
@@ -275,7 +265,7 @@ def test_a_draft_is_compared_in_the_sandbox_with_progress_and_the_same_figures(a
     regulator = Browser(app, "regulator")
     try:
         job = regulator.post("/compare/jobs", data={"v": [str(published.id), str(draft.id)]}).get_json()
-        done = _wait(regulator, job["poll"])
+        done = wait_for_job(regulator, job["poll"])
         assert calls == ["compare"] and done["error"] == ""
         assert done["done"] == done["total"] == 106  # the worker's progress reached the job
         page = regulator.get(done["page"]).get_data(as_text=True)

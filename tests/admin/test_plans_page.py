@@ -63,3 +63,51 @@ def test_the_comparison_shows_a_version_with_plans_as_a_column_a_plan(make_app, 
     job = regulator.post("/compare/jobs", data={"v": [str(i) for i in ids]}).get_json()
     from engine.compare import comparison_steps, graded_bill_sizes
     assert job["total"] == comparison_steps(3, len(graded_bill_sizes()))  # progress counts a column a plan
+
+
+# ── the simulator: named pre-existing conditions, sex and a listed hospital ───────────────────
+
+SHANGHAI = REPO / "tests" / "fixtures" / "shanghai.yaml"
+
+
+@pytest.fixture
+def shanghai(make_app, products_copy):
+    shutil.copy(SHANGHAI, products_copy / "shanghai.yaml")
+    app = make_app()
+    with app.app_context():
+        from admin_ui.db import db
+        row = version_row(db(), "shanghai-2024", "2024")
+    return app, row.id
+
+
+def simulate(app, row_id: int, **fields) -> str:
+    form = {"mode": "form", "age": "50", "date": "2024-09-01", "care": "inpatient", "hospital_level": "3",
+            "in_policy_self_pay": "0", "out_of_policy_self_pay": "0", "drug_code": "axicabtagene",
+            "drug_amount": "1200000", "basic_insurance": "employee", "basic_insurance_status": "active", **fields}
+    response = Browser(app, "pm").post(f"/versions/{row_id}/simulate", form)
+    return html.unescape(response.get_data(as_text=True))
+
+
+def paid(page: str) -> str:
+    return re.search(r'本方案赔付</span><strong class="big">([\d,.]+) 元', page).group(1)
+
+
+def test_the_simulator_offers_the_schemes_named_conditions_and_listed_hospitals(shanghai):
+    app, row_id = shanghai
+    page = html.unescape(Browser(app, "pm").get(f"/versions/{row_id}/simulate").get_data(as_text=True))
+    assert 'name="condition" value="cancer"' in page and "恶性肿瘤" in page
+    assert '<option value="SH-RUIJIN"' in page and "上海交通大学医学院附属瑞金医院（三级医疗机构）" in page
+    assert '<select name="sex">' in page
+
+
+def test_car_t_at_a_listed_hospital_is_paid_unless_the_member_names_cancer(shanghai):
+    """CAR-T: 70 % of 1,200,000 capped at 500,000, only at a listed hospital; refused by the exclusion for a member
+    with cancer before enrolment (the fixture's terms, all assumed)."""
+    app, row_id = shanghai
+    assert paid(simulate(app, row_id, hospital="SH-RUIJIN")) == "500,000.00"
+    unlisted = simulate(app, row_id, hospital="名单外医院")
+    assert paid(unlisted) == "0.00" and "只适用于就诊医院在“CAR-T 治疗指定医疗机构”名单内" in unlisted
+    assert "请给出 hospital" in simulate(app, row_id)  # no hospital at all: asked for, not guessed
+    excluded = simulate(app, row_id, hospital="SH-RUIJIN", condition="cancer")
+    assert paid(excluded) == "0.00" and "属于责任免除" in excluded
+    assert paid(simulate(app, row_id, hospital="SH-RUIJIN", condition="cirrhosis", sex="female")) == "500,000.00"

@@ -1,11 +1,13 @@
-// The comparison page: compute in the background with a progress bar, then show the page.
+// A page whose form starts a background job (the comparison, the what-if): compute with a progress bar, then
+// show the page. The form names the job's URL (data-jobs-url) and holds a .progress box and a .primary button.
 // Plain JavaScript, no library (offline, strict CSP). Without it the form is a plain GET and the server
 // computes while the browser waits; on any failure here the script falls back to exactly that.
 (function () {
   "use strict";
-  var form = document.getElementById("compare-form");
+  var form = document.querySelector("form[data-jobs-url]");
   if (!form || !window.fetch) return;
-  var box = document.getElementById("compare-progress");
+  var box = form.querySelector(".progress");
+  var button = form.querySelector("button.primary");
   var bar = box.querySelector("progress");
   var label = box.querySelector("span");
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -46,10 +48,10 @@
     busy = true;
     box.hidden = false;
     show(0, 0);
-    document.getElementById("compare-button").disabled = true;
+    button.disabled = true;
     fetch(form.dataset.jobsUrl, {
       method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf },
-      body: new FormData(form) // the chosen versions (v=…)
+      body: new FormData(form) // what the form asks for
     }).then(json).then(function (job) {
       show(job.done, job.total);
       if (job.finished || !job.poll) { window.location.assign(job.page); return; }
@@ -61,6 +63,6 @@
   window.addEventListener("pageshow", function () {
     busy = false;
     box.hidden = true;
-    document.getElementById("compare-button").disabled = false;
+    button.disabled = false;
   });
 })();
