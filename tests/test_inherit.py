@@ -66,6 +66,12 @@ FULL_2025 = '''
 EXTENDING = ROOT / "tests" / "fixtures" / "extends.yaml"
 _EXTENDING_TEXT = EXTENDING.read_text(encoding="utf-8")
 EXTENDING_2025 = "\n" + _EXTENDING_TEXT[_EXTENDING_TEXT.index('  - id: "2025"'):]
+SECOND_YEAR = '''
+  - id: "2025"
+    extends: "2024"
+    name: 第二年
+    period: {start: 2025-01-01, end: 2025-12-31}
+'''  # the start of a second version that extends the first
 
 
 def _issues(text: str) -> list:
@@ -95,20 +101,15 @@ def test_an_extending_version_resolves_to_the_version_written_in_full():
 def test_merge_by_id_replaces_in_place_removes_and_places_new_entries_after_the_one_written_before():
     parent = HEADER_AND_2024.replace(
         "        - {id: everyone, name: 统一保费, when: {}, amount: 59, source: {doc: s1, clause: 第三条, quote: 首年统一保费59元}}\n",
-        "        - {id: young, name: 50 周岁及以下, when: {age: {max: 50}}, amount: 59, source: {doc: s1, clause: 第三条, quote: 计算年龄以保险期间起始日为准}}\n"
-        "        - {id: middle, name: 51–70 周岁, when: {age: {min: 51, max: 70}}, amount: 79, source: {doc: s1, clause: 第三条, quote: 计算年龄以保险期间起始日为准}}\n"
-        "        - {id: old, name: 71 周岁及以上, when: {age: {min: 71}}, amount: 99, source: {doc: s1, clause: 第三条, quote: 计算年龄以保险期间起始日为准}}\n")
-    child = '''
-  - id: "2025"
-    extends: "2024"
-    name: 第二年
-    period: {start: 2025-01-01, end: 2025-12-31}
-    premium:
+        "        - {id: young, name: 50 周岁及以下, when: {age: {max: 50}}, amount: 59, source: {doc: s1, clause: 第三条, quote: 第二年起保费分档}}\n"
+        "        - {id: middle, name: 51–70 周岁, when: {age: {min: 51, max: 70}}, amount: 79, source: {doc: s1, clause: 第三条, quote: 第二年起保费分档}}\n"
+        "        - {id: old, name: 71 周岁及以上, when: {age: {min: 71}}, amount: 99, source: {doc: s1, clause: 第三条, quote: 第二年起保费分档}}\n")
+    child = SECOND_YEAR + '''    premium:
       bands:
-        - {id: young, name: 40 周岁及以下, when: {age: {max: 40}}, amount: 49, source: {doc: s1, clause: 第三条, quote: 计算年龄以保险期间起始日为准}}
-        - {id: adult, name: 41–50 周岁, when: {age: {min: 41, max: 50}}, amount: 69, source: {doc: s1, clause: 第三条, quote: 计算年龄以保险期间起始日为准}}
+        - {id: young, name: 40 周岁及以下, when: {age: {max: 40}}, amount: 49, source: {doc: s1, clause: 第三条, quote: 第二年起保费分档}}
+        - {id: adult, name: 41–50 周岁, when: {age: {min: 41, max: 50}}, amount: 69, source: {doc: s1, clause: 第三条, quote: 第二年起保费分档}}
         - {id: middle, remove: true}
-        - {id: older, name: 51–70 周岁, when: {age: {min: 51, max: 70}}, amount: 89, source: {doc: s1, clause: 第三条, quote: 计算年龄以保险期间起始日为准}}
+        - {id: older, name: 51–70 周岁, when: {age: {min: 51, max: 70}}, amount: 89, source: {doc: s1, clause: 第三条, quote: 第二年起保费分档}}
 '''
     version = _product(parent + child).version("2025")
     assert [(b.id, b.amount.fen) for b in version.bands] == [("young", 4900), ("adult", 6900), ("older", 8900),
@@ -142,12 +143,7 @@ def test_mappings_merge_key_by_key_null_removes_a_key_and_lists_without_ids_are_
 
 
 def test_a_provenance_is_replaced_as_one_and_a_value_with_its_own_provenance_is_one_value():
-    child = '''
-  - id: "2025"
-    extends: "2024"
-    name: 第二年
-    period: {start: 2025-01-01, end: 2025-12-31}
-    regulation: {assumed: 第二年的定价方式为假设}
+    child = SECOND_YEAR + '''    regulation: {assumed: 第二年的定价方式为假设}
     premium:
       age_reference: {value: enrolment_start, assumed: 假设按参保期起始日}
 '''
@@ -159,12 +155,7 @@ def test_a_provenance_is_replaced_as_one_and_a_value_with_its_own_provenance_is_
 
 def test_a_citation_is_one_statement_replaced_whole_never_merged_key_by_key():
     parent = HEADER_AND_2024.replace("quote: 由示例人寿保险股份有限公司主承保}", "quote: 由示例人寿保险股份有限公司主承保, note: 首年独家}")
-    child = '''
-  - id: "2025"
-    extends: "2024"
-    name: 第二年
-    period: {start: 2025-01-01, end: 2025-12-31}
-    insurers:
+    child = SECOND_YEAR + '''    insurers:
       source: {doc: s1, clause: 第二条, quote: 份额分别为60%和40%}
 '''
     version = _product(parent + child).version("2025")
@@ -278,12 +269,7 @@ def test_an_unresolved_version_reports_only_its_inheritance_problem_and_the_othe
 
 
 def test_a_new_value_does_not_take_the_source_the_parent_wrote_for_its_old_value():
-    text = HEADER_AND_2024 + '''
-  - id: "2025"
-    extends: "2024"
-    name: 第二年
-    period: {start: 2025-01-01, end: 2025-12-31}
-    premium:
+    text = HEADER_AND_2024 + SECOND_YEAR + '''    premium:
       age_reference: {value: enrolment_start}
 '''
     issues = _issues(text)
