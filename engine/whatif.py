@@ -31,6 +31,7 @@ from typing import Callable
 import numpy as np
 
 from .backtest import _ratio as ratio_text
+from .inherit import resolve_versions
 from .issues import SchemeError
 from .load import Document
 from .model import Version
@@ -224,6 +225,7 @@ class Year:
 def prepare(doc: Document, version_id: str, spec: PopulationSpec, residents_count: int | None = None,
             respond: bool = True, rules_fallback: bool = True) -> Year:
     """Residents, take-up and claims under the version as published (as `hmb backtest` draws them)."""
+    doc = resolve_versions(doc)[0]  # a version that extends another is tried as resolved: its candidates stand alone
     issues, product = check(doc)
     if issues:
         raise SchemeError(issues)

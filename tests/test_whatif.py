@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from engine import SchemeError, load_product
 from engine.backtest import backtest
 from engine.cli import main
+from engine.inherit import resolve_versions
 from engine.load import load_file
 from engine.population import load_population, residents
 from engine import whatif as w
@@ -49,10 +50,11 @@ def hand_edited(tmp_path: Path, doc, edits: dict[str, str]) -> Path:
     """The scheme file with each parameter's number retyped where it is written, as a person would."""
     lines = doc.text.splitlines(keepends=True)
     version = load_product(PRODUCT).version("2025")
+    resolved = resolve_versions(doc)[0]  # 2025 extends 2024: each value located where it is written
     for name, new in edits.items():
         path = w.parameters(version)[name].path
-        node = doc.get(path)
-        line, column = doc.value_marks[path + ("value",) if isinstance(node, dict) else path]
+        node = resolved.get(path)
+        line, column = resolved.value_marks[path + ("value",) if isinstance(node, dict) else path]
         written = str(node["value"] if isinstance(node, dict) else node)
         text = lines[line - 1]
         assert text[column - 1:].startswith(written), (name, text)
