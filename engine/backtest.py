@@ -7,6 +7,7 @@ and the population's figures next to what the sources say (`calibration:` in the
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -14,30 +15,40 @@ from . import vocab
 from .model import Version
 from .money import apply_ratio, format_yuan, percent, split_by_shares
 from .population import PopulationSpec, claims, residents, take_up
-from .vector import compile_version
+from .vector import BatchSettlement, ClaimBatch, MemberBatch, compile_version
 
-# Payout buckets in yuan (lower bounds), for the distribution of what single claims were paid.
-PAYOUT_BUCKETS = [0, 1_000, 10_000, 50_000, 100_000, 300_000]
+if TYPE_CHECKING:
+    from .claims_extract import Extract
+
+# Payout bands in yuan (lower bounds), about twice to five times apart: most claims are small, a few very large.
+PAYOUT_BUCKETS = [0, 100, 500, 1_000, 5_000, 10_000, 50_000, 100_000, 300_000, 500_000]
 
 
-def backtest(version: Version, spec: PopulationSpec, residents_count: int | None = None) -> dict:
+def backtest(version: Version, spec: PopulationSpec, residents_count: int | None = None,
+             extract: Extract | None = None, settle: Callable[[ClaimBatch], BatchSettlement] | None = None) -> dict:
     """The whole report, JSON-ready: amounts in fen, ratios as decimal strings.
 
-    residents_count: a smaller (or larger) population of the same shape, e.g. for a quick look."""
+    residents_count: a smaller (or larger) population of the same shape, e.g. for a quick look.
+    extract: a real claims extract (engine.claims_extract) instead of the population's modelled claims; who
+    enrolled, in which band and for what premium still comes from the population file.
+    settle: how the claims are settled (default: in this process; engine.distributed settles on Dask)."""
     plan = compile_version(version)  # Unsupported: a population year on the rules path would take hours
     if residents_count is not None:
         spec = spec.resized(residents_count)
     people = residents(spec)
     premiums = plan.quote(people.members)
     insured = take_up(spec, premiums.band, version)
-    batch = claims(spec, people, insured, version, plan.catalogue)
-    settled = plan.adjudicate(batch)
+    batch = extract.batch if extract else claims(spec, people, insured, version, plan.catalogue)
+    settled = (settle or plan.adjudicate)(batch)
+    claim_band = plan.quote(MemberBatch(batch.person_columns())).band  # the band each claimant is priced in
     premium_fen = int(premiums.premium[insured].sum())
     paid_fen = int(settled.paid.sum())
     return {
         "version": version.key, "population": spec.data["name"], "seed": spec.seed,
         "residents": spec.residents, "insured": int(insured.sum()),
-        "premium": _premium_report(version, premiums, insured),
+        "claims_source": ({"kind": "extract", "file": extract.file, "members": extract.members} if extract
+                          else {"kind": "population"}),
+        "premium": _premium_report(version, premiums, insured, claim_band, settled.paid),
         "claims": {"count": len(batch), "paid_count": int((settled.paid > 0).sum()), "paid_fen": paid_fen,
                    "by_liability": {key: int(paid.sum()) for key, (_, paid) in settled.by_liability.items()},
                    "claims_ratio": _ratio(paid_fen, premium_fen)},
@@ -52,11 +63,14 @@ def backtest(version: Version, spec: PopulationSpec, residents_count: int | None
     }
 
 
-def _premium_report(version: Version, premiums, insured: np.ndarray) -> dict:
+def _premium_report(version: Version, premiums, insured: np.ndarray, claim_band: np.ndarray, paid: np.ndarray) -> dict:
+    """Premium income by band (with what that band's claims were paid, and their ratio) and by payer."""
     bands = {}
     for i, band in enumerate(version.bands):
         mine = insured & (premiums.band == i)
-        bands[band.id] = {"name": band.name, "members": int(mine.sum()), "premium_fen": int(premiums.premium[mine].sum())}
+        premium, band_paid = int(premiums.premium[mine].sum()), int(paid[claim_band == i].sum())
+        bands[band.id] = {"name": band.name, "members": int(mine.sum()), "premium_fen": premium,
+                          "paid_fen": band_paid, "claims_ratio": _ratio(band_paid, premium)}
     payers: dict[str, int] = {}
     for k, subsidy in enumerate(version.subsidies):
         payers[subsidy.payer] = payers.get(subsidy.payer, 0) + int(premiums.subsidies[insured, k].sum())
@@ -110,9 +124,13 @@ def backtest_lines(report: dict) -> list[str]:
     """The report in plain Chinese, for the terminal."""
     premium, claims = report["premium"], report["claims"]
     lines = [f"{report['version']} 在“{report['population']}”（种子 {report['seed']}）上的一年：",
-             f"居民 {report['residents']:,} 人，参保 {report['insured']:,} 人",
-             f"保费收入 {format_yuan(premium['total_fen'])} 元"]
-    lines += [f"  {b['name']}：{b['members']:,} 人，{format_yuan(b['premium_fen'])} 元" for b in premium["by_band"].values()]
+             f"居民 {report['residents']:,} 人，参保 {report['insured']:,} 人"]
+    source = report["claims_source"]
+    if source["kind"] == "extract":
+        lines.append(f"理赔取自明细 {source['file']}（{source['members']:,} 人）；参保与保费按人群文件")
+    lines.append(f"保费收入 {format_yuan(premium['total_fen'])} 元")
+    lines += [f"  {b['name']}：{b['members']:,} 人，{format_yuan(b['premium_fen'])} 元，赔付 {format_yuan(b['paid_fen'])} 元，"
+              f"赔付率 {percent(Decimal(b['claims_ratio']))}" for b in premium["by_band"].values()]
     lines += [f"  {p['label']}：{format_yuan(p['fen'])} 元" for p in premium["by_payer"].values()]
     lines.append(f"理赔 {claims['count']:,} 件，赔付 {claims['paid_count']:,} 件，共 {format_yuan(claims['paid_fen'])} 元，"
                  f"赔付率 {percent(Decimal(claims['claims_ratio']))}")
