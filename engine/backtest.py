@@ -1,4 +1,5 @@
-"""Backtest: a version's year on a synthetic population (engine/population.py), settled on the vectorised path.
+"""Backtest: a version's year on a synthetic population (engine/population.py), or on a real claims extract
+(engine/claims_extract.py), settled on the vectorised path — in this process or on Dask (engine/distributed.py).
 
 Premium income by band and by payer, claims by liability, the claims ratio and the regime's minimum,
 the distribution of payouts, the share of members paid, the co-insurers' split of premiums and claims,
@@ -15,23 +16,28 @@ from . import vocab
 from .model import Version
 from .money import apply_ratio, format_yuan, percent, split_by_shares
 from .population import PopulationSpec, claims, residents, take_up
-from .vector import BatchSettlement, ClaimBatch, MemberBatch, compile_version
+from .vector import BatchSettlement, ClaimBatch, MemberBatch, VectorVersion, compile_version
+from .vector.fen import member_pieces
 
 if TYPE_CHECKING:
     from .claims_extract import Extract
+
+STEPS = 20  # pieces the claims are settled in when progress is reported
 
 # Payout bands in yuan (lower bounds), about twice to five times apart: most claims are small, a few very large.
 PAYOUT_BUCKETS = [0, 100, 500, 1_000, 5_000, 10_000, 50_000, 100_000, 300_000, 500_000]
 
 
 def backtest(version: Version, spec: PopulationSpec, residents_count: int | None = None,
-             extract: Extract | None = None, settle: Callable[[ClaimBatch], BatchSettlement] | None = None) -> dict:
+             extract: Extract | None = None, settle: Callable[[ClaimBatch], BatchSettlement] | None = None,
+             progress: Callable[[int, int], None] | None = None) -> dict:
     """The whole report, JSON-ready: amounts in fen, ratios as decimal strings.
 
     residents_count: a smaller (or larger) population of the same shape, e.g. for a quick look.
     extract: a real claims extract (engine.claims_extract) instead of the population's modelled claims; who
     enrolled, in which band and for what premium still comes from the population file.
-    settle: how the claims are settled (default: in this process; engine.distributed settles on Dask)."""
+    settle: how the claims are settled (default: in this process; engine.distributed settles on Dask).
+    progress(done, total): told as the claims are settled, piece by piece (in this process)."""
     plan = compile_version(version)  # Unsupported: a population year on the rules path would take hours
     if residents_count is not None:
         spec = spec.resized(residents_count)
@@ -39,7 +45,7 @@ def backtest(version: Version, spec: PopulationSpec, residents_count: int | None
     premiums = plan.quote(people.members)
     insured = take_up(spec, premiums.band, version)
     batch = extract.batch if extract else claims(spec, people, insured, version, plan.catalogue)
-    settled = (settle or plan.adjudicate)(batch)
+    settled = (settle or (settle_in_steps(plan, progress) if progress else plan.adjudicate))(batch)
     claim_band = plan.quote(MemberBatch(batch.person_columns())).band  # the band each claimant is priced in
     premium_fen = int(premiums.premium[insured].sum())
     paid_fen = int(settled.paid.sum())
@@ -61,6 +67,24 @@ def backtest(version: Version, spec: PopulationSpec, residents_count: int | None
         "calibration": _calibration(spec, int(insured.sum()), paid_fen, int(settled.paid.max(initial=0))),
         "assumptions": spec.assumptions(),
     }
+
+
+def partitions(batch: ClaimBatch, count: int) -> list[tuple[int, int]]:
+    """(start, end) of about `count` pieces of a batch in settlement order, each cut where a new member begins:
+    a member's deductibles and caps fill across their claims, so their claims are never in two pieces."""
+    return member_pieces(batch.member, -(-len(batch) // max(count, 1)))
+
+
+def settle_in_steps(plan: VectorVersion, progress: Callable[[int, int], None], steps: int = STEPS):
+    """A `settle` that reports progress: the batch settled piece by piece (members whole), joined in order."""
+    def settle(batch: ClaimBatch) -> BatchSettlement:
+        cuts = partitions(batch, steps)
+        pieces = []
+        for done, (lo, hi) in enumerate(cuts, 1):
+            pieces.append(plan.adjudicate(batch.slice(lo, hi)))
+            progress(done, len(cuts))
+        return BatchSettlement.join(pieces, batch.claim_ids)
+    return settle
 
 
 def _premium_report(version: Version, premiums, insured: np.ndarray, claim_band: np.ndarray, paid: np.ndarray) -> dict:

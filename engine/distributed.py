@@ -2,7 +2,7 @@
 
 A member's deductibles and caps fill across their claims in date order, so a member's claims never span two
 partitions: the batch (already in settlement order) is cut only where a new member begins
-(`vector.fen.member_pieces`).  Each partition is settled by `compile_version(version).adjudicate` on a worker —
+(`backtest.partitions`).  Each partition is settled by `compile_version(version).adjudicate` on a worker —
 the same code as in one process, each member's pools starting from zero — and the pieces are joined back in
 order, so every figure equals the single-process run to the fen.
 
@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Callable, Iterator
 
+from .backtest import partitions
 from .model import Version
 from .vector import BatchSettlement, ClaimBatch, compile_version
-from .vector.fen import member_pieces
 
 PIECES_PER_THREAD = 4  # a few partitions per worker thread, so a slow one does not hold up the end
 
@@ -36,11 +36,6 @@ def dask_client(scheduler: str | None = None, workers: int = 2) -> Iterator:
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster, Client(cluster) as client:
         yield client
-
-
-def partitions(batch: ClaimBatch, count: int) -> list[tuple[int, int]]:
-    """(start, end) of about `count` partitions of the batch, each cut where a new member begins."""
-    return member_pieces(batch.member, -(-len(batch) // max(count, 1)))
 
 
 def settle_on(client, version: Version, count: int | None = None,

@@ -14,10 +14,10 @@ import dask  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
 from engine import load_product  # noqa: E402
-from engine.backtest import backtest  # noqa: E402
+from engine.backtest import backtest, partitions  # noqa: E402
 from engine.claims_extract import load_extract  # noqa: E402
 from engine.cli import main  # noqa: E402
-from engine.distributed import dask_client, partitions, settle_on  # noqa: E402
+from engine.distributed import dask_client, settle_on  # noqa: E402
 from engine.population import claims, load_population, residents, take_up  # noqa: E402
 from engine.vector import compile_version  # noqa: E402
 
