@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user
 
 from engine import vocab
@@ -22,7 +22,7 @@ from .auth import requires
 from .charts import YUAN, grouped_bars, unit_for
 from .db import get_or_404
 from .i18n import _
-from .jobs import SYNC_WAIT_SECONDS, JobState, Work, jobs, key_of
+from .jobs import SYNC_WAIT_SECONDS, JobState, Work, jobs, key_of, poll_answer
 from .models import SchemeVersion
 from .services import check_stored, evaluate_stored
 
@@ -150,18 +150,8 @@ def backtest_json(row_id: int):
     path, residents = _chosen()
     if not check_stored(row).ok or path is None:
         return {"status": "unavailable", "error": _("请选择人群文件；本版本须通过校验。")}, 409
-    if request.args.get("job"):
-        job = jobs().owned(request.args["job"], current_user.id)
-        if job is None:
-            abort(404)
-    else:
-        job = jobs().start(backtest_work(row, path, residents), current_user.id)
-    if job is None:
-        return {"status": "failed", "error": _("正在运行的计算任务太多，请稍后再试。")}, 503
-    body = job.as_json()
-    if job.status == "done":
-        body["html"] = render_template("_backtest_result.html", row=row, **_result_context(row, job, job.result))
-    return body
+    return poll_answer(lambda: jobs().start(backtest_work(row, path, residents), current_user.id), lambda job: {
+        "html": render_template("_backtest_result.html", row=row, **_result_context(row, job, job.result))})
 
 
 def _result_context(row: SchemeVersion, job: JobState | None, result: dict | None) -> dict:
