@@ -41,11 +41,18 @@ def cjk_font() -> str | None:
     return None
 
 
+def short_yuan(yuan: int) -> str:
+    """5000 → '5,000', 50000 → '5万', 125000 → '12.5万': bounds short enough to sit side by side under bars."""
+    if yuan < 10_000:
+        return f"{yuan:,}"
+    return f"{format((Decimal(yuan) / 10_000).normalize(), 'f')}万"
+
+
 def payout_labels(buckets: list[dict]) -> list[str]:
-    """'100–500 元', …, '≥ 500,000 元': each band of single payouts by its bounds."""
-    bounds = [b["from_yuan"] for b in buckets]
-    labels = [f"{lo:,}–{hi:,}" if lo else f"< {hi:,}" for lo, hi in zip(bounds, bounds[1:])]
-    return [*labels, f"≥ {bounds[-1]:,}"]
+    """'< 100', '100–500', …, '30万–50万', '≥ 50万': each band of single payouts (yuan) by its bounds."""
+    bounds = [short_yuan(b["from_yuan"]) for b in buckets]
+    labels = [f"{lo}–{hi}" if i else f"< {hi}" for i, (lo, hi) in enumerate(zip(bounds, bounds[1:]))]
+    return [*labels, f"≥ {bounds[-1]}"]
 
 
 def figure(report: dict):
