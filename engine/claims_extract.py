@@ -148,6 +148,8 @@ def _check_header(frame: pl.DataFrame, file: str) -> None:
                for a in AMOUNTS if a in names and f"{a}_fen" in names]
     if len(set(names)) != len(names):
         issues.append(Issue("extract.column", "有重复的列名", (), file))
+    if not frame.height:
+        issues.append(Issue("extract.none", "文件里没有理赔：除列名行外应至少有一行", (), file))
     if issues:
         raise InputError(issues)
 

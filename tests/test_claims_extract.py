@@ -176,7 +176,8 @@ def test_every_bad_cell_and_row_is_named_and_nothing_is_loaded(tmp_path):
 def test_the_file_itself_is_checked(tmp_path):
     for text, why in ((HEADER.replace("care", "caer") + "c1,m1,40,,2025-03-01,inpatient,3,1,,,\n", "caer"),
                       ("claim_id,member_id,date,care\nc1,m1,2025-03-01,inpatient\n", "age 或 birth_date"),
-                      (HEADER.rstrip() + ",in_policy_self_pay_fen\n", "只能用一种单位")):
+                      (HEADER.rstrip() + ",in_policy_self_pay_fen\n", "只能用一种单位"),
+                      (HEADER, "没有理赔")):
         with pytest.raises(InputError) as caught:
             load_extract(write(tmp_path, text), ZAO)
         assert any(why in i.message for i in caught.value.issues), caught.value.issues
