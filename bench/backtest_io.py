@@ -31,7 +31,7 @@ from engine.vector.columns import PERSON_DIMS, VALUES  # noqa: E402
 
 
 def extract_frame(batch) -> pl.DataFrame:
-    """A ClaimBatch as extract rows (codes decoded, amounts in fen, one drug a row)."""
+    """A ClaimBatch as extract rows (codes decoded, amounts in fen, one item a row)."""
     def decoded(dim, codes):
         return pl.Series(dim, [str(v).lower() for v in VALUES[dim]]).gather(codes)
 
@@ -42,12 +42,12 @@ def extract_frame(batch) -> pl.DataFrame:
                "hospital_level": pl.Series([1, 2, 3, None]).gather(batch.columns["hospital_level"]),
                "in_policy_self_pay_fen": batch.in_policy, "out_of_policy_self_pay_fen": batch.out_of_policy}
     columns.update({dim: decoded(dim, batch.columns[dim]) for dim in PERSON_DIMS if dim != "age"})
-    columns["drug_code"] = pl.Series(batch.drug_codes).gather(batch.drug_code[:, 0])
-    columns["drug_indication"] = pl.Series(batch.drug_indications).gather(batch.drug_indication[:, 0])
-    columns["drug_amount_fen"] = batch.drug_fen[:, 0]
-    drugs = ("drug_code", "drug_indication", "drug_amount_fen")
-    return pl.DataFrame(columns).with_columns(pl.when(pl.col("drug_amount_fen") > 0).then(pl.col(c)).alias(c)
-                                              for c in drugs)
+    columns["item_code"] = pl.Series(batch.drug_codes).gather(batch.drug_code[:, 0])
+    columns["item_indication"] = pl.Series(batch.drug_indications).gather(batch.drug_indication[:, 0])
+    columns["item_amount_fen"] = batch.drug_fen[:, 0]
+    items = ("item_code", "item_indication", "item_amount_fen")
+    return pl.DataFrame(columns).with_columns(pl.when(pl.col("item_amount_fen") > 0).then(pl.col(c)).alias(c)
+                                              for c in items)
 
 
 def timed(work):

@@ -67,13 +67,13 @@ COLUMNS = [
         ("out_of_policy_self_pay", "已结算形式：医保政策范围外个人自费"),
         ("bill_in_policy", "原始账单形式：医保目录内费用（按赔付链计算）"),
         ("bill_out_of_policy", "原始账单形式：医保目录外费用"),
-        ("drug_amount", "特药费用"))
+        ("item_amount", "药品或诊疗项目的费用"))
       for name, kind in ((base, "yuan"), (f"{base}_fen", "fen"))),
-    Column("drug_code", "text", "特药编码（药品目录中的编码）"),
-    Column("drug_indication", "text", "特药适应症编码"),
+    Column("item_code", "text", "药品或诊疗项目的编码（方案的药品或项目目录中的编码）"),
+    Column("item_indication", "text", "药品的适应症编码（目录列出适应症时）"),
 ]
 BY_NAME = {c.name: c for c in COLUMNS}
-AMOUNTS = ["in_policy_self_pay", "out_of_policy_self_pay", "bill_in_policy", "bill_out_of_policy", "drug_amount"]
+AMOUNTS = ["in_policy_self_pay", "out_of_policy_self_pay", "bill_in_policy", "bill_out_of_policy", "item_amount"]
 REQUIRED = ["claim_id", "member_id", "date", "care"]
 _WHY = {"id": "不能为空", "date": "应为日期 YYYY-MM-DD（如 2025-06-30）",
         "age": f"应为 0 到 {vocab.MAX_AGE} 的整数", "level": "应为 1、2 或 3",
@@ -250,7 +250,7 @@ def _row_rules(version: Version) -> list[tuple[str, pl.Expr, str]]:
     start, end = (day_number(d) for d in version.period)
     settled = pl.col("in_policy_self_pay").is_not_null() | pl.col("out_of_policy_self_pay").is_not_null()
     bill = pl.col("bill_in_policy").is_not_null() | pl.col("bill_out_of_policy").is_not_null()
-    drug = [pl.col(c).is_not_null() for c in ("drug_code", "drug_indication", "drug_amount")]
+    item = pl.col("item_code").is_not_null() | pl.col("item_indication").is_not_null()
     return [
         ("age", pl.col("age").is_not_null() == pl.col("birth_date").is_not_null(),
          "age 和 birth_date 应给出且只给出一个"),
@@ -263,8 +263,10 @@ def _row_rules(version: Version) -> list[tuple[str, pl.Expr, str]]:
          "或原始账单形式（bill_in_policy / bill_out_of_policy）之一"),
         ("bill_in_policy", bill & (pl.col("bill_in_policy").is_null() | pl.col("bill_out_of_policy").is_null()),
          "原始账单形式应同时给出 bill_in_policy 和 bill_out_of_policy"),
-        ("drug_code", pl.any_horizontal(drug) & ~pl.all_horizontal(drug),
-         "特药应同时给出 drug_code、drug_indication 和 drug_amount"),
+        ("item_code", item & (pl.col("item_code").is_null() | pl.col("item_amount").is_null()),
+         "药品或诊疗项目应同时给出 item_code 和 item_amount（item_indication 按目录需要）"),
+        ("item_amount", pl.col("item_amount").is_not_null() & pl.col("item_code").is_null(),
+         "有 item_amount 就应有 item_code"),
         ("claim_id", pl.col("claim_id").is_duplicated(), "理赔编号重复"),
     ]
 
@@ -290,8 +292,11 @@ def _member_issues(frame: pl.DataFrame, file: str) -> list[Issue]:
 # ── columns for the vectorised path ───────────────────────────────────────────────────────────
 
 def _codes(series: pl.Series, dim: str) -> np.ndarray:
+    """Values as the vectorised path's codes; an empty hospital level is its "not stated" code."""
     table = CODE[dim]
-    return np.fromiter((table[v] for v in series.to_list()), np.int16, len(series))
+    if None in table:
+        series, table = series.fill_null(-1), {(-1 if k is None else k): v for k, v in table.items()}
+    return series.replace_strict(table, return_dtype=pl.Int16).to_numpy()
 
 
 def _batch(frame: pl.DataFrame) -> ClaimBatch:
@@ -304,21 +309,22 @@ def _batch(frame: pl.DataFrame) -> ClaimBatch:
     columns["hospital_level"] = _codes(frame["hospital_level"], "hospital_level")
     raw_bill = frame["bill_in_policy"].is_not_null().to_numpy()
     fen = lambda name: frame[name].fill_null(0).to_numpy().astype(np.int64)  # noqa: E731
-    has_drug = frame["drug_code"].is_not_null()
-    codes = frame["drug_code"].drop_nulls().unique(maintain_order=True).to_list()
-    indications = frame["drug_indication"].drop_nulls().unique(maintain_order=True).to_list()
-    width = 1 if codes else 0
-    index = lambda name, values: frame[name].replace_strict(  # noqa: E731
-        {v: i for i, v in enumerate(values)}, default=0, return_dtype=pl.Int32).to_numpy().reshape(n, width)
+    has_item = frame["item_code"].is_not_null().to_numpy()
+    codes = frame["item_code"].drop_nulls().unique(maintain_order=True).to_list()
+    indications = frame.filter(pl.col("item_code").is_not_null())["item_indication"].unique(maintain_order=True).to_list()
+    width = 1 if codes else 0  # one item a row
+    index = lambda name, values: frame[name].fill_null("").replace_strict(  # noqa: E731 (None: no indication)
+        {("" if v is None else v): i for i, v in enumerate(values)}, default=0, return_dtype=pl.Int32).to_numpy()
+    no_items = np.zeros((n, 0), np.int32)
     return ClaimBatch(
         member=member.astype(np.int64), date=frame["date"].to_numpy().astype(np.int64), columns=columns,
         age_ref=frame["age_ref"].to_numpy().astype(np.int16),
         in_policy=np.where(raw_bill, fen("bill_in_policy"), fen("in_policy_self_pay")),
         out_of_policy=np.where(raw_bill, fen("bill_out_of_policy"), fen("out_of_policy_self_pay")),
         raw_bill=raw_bill,
-        drug_fen=np.where(has_drug.to_numpy(), fen("drug_amount"), 0).reshape(n, 1) if width else np.zeros((n, 0), np.int64),
-        drug_code=index("drug_code", codes) if width else np.zeros((n, 0), np.int32),
-        drug_indication=index("drug_indication", indications) if width else np.zeros((n, 0), np.int32),
+        drug_fen=np.where(has_item, fen("item_amount"), 0).reshape(n, 1) if width else no_items.astype(np.int64),
+        drug_code=index("item_code", codes).reshape(n, 1) if width else no_items,
+        drug_indication=index("item_indication", indications).reshape(n, 1) if width else no_items,
         drug_codes=codes, drug_indications=indications, claim_ids=frame["claim_id"].to_list())
 
 

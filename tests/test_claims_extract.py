@@ -47,9 +47,9 @@ def claim_of_row(row: dict) -> dict:
     for key in ("in_policy_self_pay", "out_of_policy_self_pay"):
         if row[key]:
             claim[key] = row[key]
-    if row["drug_code"]:
-        claim["drugs"] = [{"code": row["drug_code"], "indication": row["drug_indication"],
-                           "amount": f"{int(row['drug_amount_fen']) / 100:.2f}"}]
+    if row["item_code"]:
+        claim["items"] = [{"code": row["item_code"], "indication": row["item_indication"],
+                           "amount": f"{int(row['item_amount_fen']) / 100:.2f}"}]
     return claim
 
 
@@ -58,7 +58,7 @@ def test_the_example_settles_as_the_rules_path():
         claims = [parse_claim(claim_of_row(row)) for row in csv.DictReader(handle)]
     extract = load_extract(EXAMPLE, ZAO)
     assert extract.members == len({c.member.id for c in claims}) and len(extract.batch) == len(claims)
-    assert any(c.member.birth_date for c in claims) and any(c.drugs for c in claims)
+    assert any(c.member.birth_date for c in claims) and any(c.items for c in claims)
     got = vector_settlements(extract.batch, ZAO)
     assert got == rules_by_id(claims, ZAO)
     assert sum(s["paid_fen"] for s in got.values()) > 0
@@ -82,19 +82,19 @@ def extract_rows(claims, fen_columns: bool) -> list[dict]:
         parts = ((("bill_in_policy", c.in_policy_fen), ("bill_out_of_policy", c.out_of_policy_fen)) if c.raw_bill
                  else (("in_policy_self_pay", c.in_policy_fen), ("out_of_policy_self_pay", c.out_of_policy_fen)))
         for name in ("in_policy_self_pay", "out_of_policy_self_pay", "bill_in_policy", "bill_out_of_policy",
-                     "drug_amount"):
+                     "item_amount"):
             row[money(name, 0)[0]] = ""
         row.update(money(name, fen) for name, fen in parts)
-        row.update({"drug_code": "", "drug_indication": ""})
-        if c.drugs:
-            row.update({"drug_code": c.drugs[0].code, "drug_indication": c.drugs[0].indication})
-            row.update([money("drug_amount", c.drugs[0].fen)])
+        row.update({"item_code": "", "item_indication": ""})
+        if c.items:
+            row.update({"item_code": c.items[0].code, "item_indication": c.items[0].indication or ""})
+            row.update([money("item_amount", c.items[0].fen)])
         rows.append(row)
     return rows
 
 
 def random_claims(version, n: int, seed: int) -> list:
-    """Random claims probing the version (sample.random_batch), one drug a claim, a third of members by birth date."""
+    """Random claims probing the version (sample.random_batch), one item a claim, a third of members by birth date."""
     plan = compile_version(version)
     claims = to_claims(random_batch(version, n, seed, claims_per_member=3, catalogue=plan.catalogue))
     rng, reference = random.Random(seed), date.fromisoformat(plan.age_reference)
@@ -109,7 +109,7 @@ def random_claims(version, n: int, seed: int) -> list:
                                else "")
         if born[member.id] and date.fromisoformat(born[member.id]) <= date.fromisoformat(c.date):
             member = replace(member, age=None, birth_date=born[member.id])
-        out.append(replace(c, member=member, drugs=c.drugs[:1]))
+        out.append(replace(c, member=member, items=c.items[:1]))
     # a member is one person on every row: the birth date only where all their claims are after it
     kept = {c.member.id for c in out if c.member.birth_date is None}
     return [replace(c, member=replace(c.member, age=claims[i].member.age, birth_date=None))
@@ -141,7 +141,7 @@ def write(tmp_path: Path, text: str, name: str = "bad.csv") -> Path:
     return path
 
 
-HEADER = "claim_id,member_id,age,birth_date,date,care,hospital_level,in_policy_self_pay,drug_code,drug_indication,drug_amount\n"
+HEADER = "claim_id,member_id,age,birth_date,date,care,hospital_level,in_policy_self_pay,item_code,item_indication,item_amount\n"
 
 
 def test_every_bad_cell_and_row_is_named_and_nothing_is_loaded(tmp_path):
@@ -151,7 +151,7 @@ def test_every_bad_cell_and_row_is_named_and_nothing_is_loaded(tmp_path):
                  + "c3,m2,,,2025-03-01,hospital,4,-5,,,\n"             # row 3: no age, bad care, level, amount
                  + "c3,m3,30,1990-01-01,2025-03-01,inpatient,3,1,,,\n"  # row 4: duplicate id, age and birth date
                  + "c5,m1,41,,2025-04-01,inpatient,3,1,,,\n"            # row 5: m1's age differs
-                 + "c6,m4,30,,2024-12-31,pharmacy,,,pembrolizumab,,5\n")  # row 6: outside the period, drug half given
+                 + "c6,m4,30,,2024-12-31,pharmacy,,,pembrolizumab,nsclc,\n")  # row 6: outside the period, no amount
     with pytest.raises(InputError) as caught:
         load_extract(path, ZAO)
     found = {(i.path, i.code) for i in caught.value.issues}
@@ -169,7 +169,7 @@ def test_every_bad_cell_and_row_is_named_and_nothing_is_loaded(tmp_path):
     found = {(i.path, i.code) for i in caught.value.issues}
     assert {((3, "age"), "extract.age"), ((4, "age"), "extract.age"), ((3, "claim_id"), "extract.id"),
             ((4, "claim_id"), "extract.id"), ((6, "date"), "extract.date"),
-            ((6, "drug_code"), "extract.text")} <= found
+            ((6, "item_code"), "extract.text")} <= found
     assert any(i.path[1] == "age" and "m1" in i.message and "不一致" in i.message for i in caught.value.issues)
 
 
