@@ -51,7 +51,7 @@ COLUMNS = [
     Column("member_id", "id", "参保人编号：同一人的各行理赔按日期依次累计起付线和封顶线"),
     Column("age", "age", "按方案计算年龄的日期（premium.age_reference）的周岁年龄；与 birth_date 二选一"),
     Column("birth_date", "date", "出生日期 YYYY-MM-DD；与 age 二选一"),
-    _enum("sex", "性别（female / male）：核对用，方案条件不使用", ("female", "male")),
+    _enum("sex", "性别（female / male）：核对用；按性别区分的版本向量化路径不能计算（Unsupported）", vocab.SEX),
     Column("pre_existing", "bool", "是否有既往症（true/false 或 1/0；空为 false）"),
     _enum("low_income", "低收入类别（空为 none）", vocab.LOW_INCOME_VALUES),
     *(Column(code, "bool", f"{labels[0]}（true/false；空为 false）") for code, labels in vocab.SPECIAL_GROUPS.items()),
