@@ -15,7 +15,7 @@ from engine.backtest import backtest
 from engine.money import format_yuan, percent
 from engine.population import load_population
 
-from .conftest import REPO, Browser, version_row
+from .conftest import REPO, Browser, products_folder, version_row
 from .test_changes import text_of, wait_for_impact
 
 RESIDENTS = 20_000
@@ -30,11 +30,13 @@ def populations(tmp_path):
 
 
 @pytest.fixture
-def app(make_app, tmp_path, populations):
-    products = tmp_path / "ganzhou-only"  # the version with a regime minimum claims ratio
-    products.mkdir()
-    shutil.copy(REPO / "products" / "ganzhou.yaml", products / "ganzhou.yaml")
-    return make_app(PRODUCTS_DIR=str(products), POPULATIONS_DIR=str(populations))
+def products_copy(tmp_path):  # 赣州惠民保: the version with a regime minimum claims ratio
+    return products_folder(tmp_path, "ganzhou.yaml")
+
+
+@pytest.fixture
+def app(make_app, populations):
+    return make_app(POPULATIONS_DIR=str(populations))
 
 
 @pytest.fixture
