@@ -71,6 +71,7 @@ COLUMNS = [
       for name, kind in ((base, "yuan"), (f"{base}_fen", "fen"))),
     Column("item_code", "text", "药品或诊疗项目的编码（方案的药品或项目目录中的编码）"),
     Column("item_indication", "text", "药品的适应症编码（目录列出适应症时）"),
+    _enum("item_where", "给药或治疗的地方（就医类型编码；空为本行的 care）", vocab.CARE),
 ]
 BY_NAME = {c.name: c for c in COLUMNS}
 AMOUNTS = ["in_policy_self_pay", "out_of_policy_self_pay", "bill_in_policy", "bill_out_of_policy", "item_amount"]
@@ -316,6 +317,8 @@ def _batch(frame: pl.DataFrame) -> ClaimBatch:
     index = lambda name, values: frame[name].fill_null("").replace_strict(  # noqa: E731 (None: no indication)
         {("" if v is None else v): i for i, v in enumerate(values)}, default=0, return_dtype=pl.Int32).to_numpy()
     no_items = np.zeros((n, 0), np.int32)
+    where = frame["item_where"].fill_null(frame["care"])  # an item given elsewhere than the claim's care
+    item_care = _codes(where, "care").reshape(n, 1) if width and (where != frame["care"]).any() else None
     return ClaimBatch(
         member=member.astype(np.int64), date=frame["date"].to_numpy().astype(np.int64), columns=columns,
         age_ref=frame["age_ref"].to_numpy().astype(np.int16),
@@ -325,7 +328,7 @@ def _batch(frame: pl.DataFrame) -> ClaimBatch:
         drug_fen=np.where(has_item, fen("item_amount"), 0).reshape(n, 1) if width else no_items.astype(np.int64),
         drug_code=index("item_code", codes).reshape(n, 1) if width else no_items,
         drug_indication=index("item_indication", indications).reshape(n, 1) if width else no_items,
-        drug_codes=codes, drug_indications=indications, claim_ids=frame["claim_id"].to_list())
+        drug_codes=codes, drug_indications=indications, claim_ids=frame["claim_id"].to_list(), item_care=item_care)
 
 
 __all__ = ["COLUMNS", "Extract", "load_extract"]

@@ -85,9 +85,10 @@ def extract_rows(claims, fen_columns: bool) -> list[dict]:
                      "item_amount"):
             row[money(name, 0)[0]] = ""
         row.update(money(name, fen) for name, fen in parts)
-        row.update({"item_code": "", "item_indication": ""})
+        row.update({"item_code": "", "item_indication": "", "item_where": ""})
         if c.items:
-            row.update({"item_code": c.items[0].code, "item_indication": c.items[0].indication or ""})
+            row.update({"item_code": c.items[0].code, "item_indication": c.items[0].indication or "",
+                        "item_where": c.items[0].where if c.items[0].where != c.care else ""})
             row.update([money("item_amount", c.items[0].fen)])
         rows.append(row)
     return rows
