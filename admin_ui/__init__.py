@@ -80,14 +80,14 @@ def _instance_secret(path: Path) -> str:
 
 
 def _register(app: Flask) -> None:
-    from . import (api, api_errors, audit_log, auth, catalogue, changes, compare, credentials, editor, files, guard,
-                   review, simulator, tokens, whatif, workflow)
+    from . import (api, api_errors, audit_log, auth, backtests, catalogue, changes, compare, credentials, editor, files,
+                   guard, review, simulator, tokens, whatif, workflow)
 
     auth.login_manager.init_app(app)
     guard.init_app(app)
     credentials.dummy_hash(app.config["PASSWORD_HASH_METHOD"])  # made now, so no first unknown name pays for it
-    for module in (auth, catalogue, editor, workflow, simulator, compare, changes, audit_log, files, review, tokens,
-                   whatif, api):
+    for module in (auth, catalogue, editor, workflow, simulator, compare, changes, backtests, audit_log, files, review,
+                   tokens, whatif, api):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # bearer tokens only there, never the session cookie: see api.py
     api_errors.init_app(app)

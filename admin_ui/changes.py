@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user
 
 from engine import SchemeError, Version, vocab
@@ -33,7 +33,7 @@ from .auth import requires
 from .charts import WAN, grouped_bars, unit_for
 from .db import get_or_404
 from .i18n import N_, _
-from .jobs import SYNC_WAIT_SECONDS, JobState, Work, jobs, key_of
+from .jobs import SYNC_WAIT_SECONDS, JobState, Work, jobs, key_of, poll_answer
 from .models import Product, SchemeVersion
 from .pairs import Pair, grouped_changes, previous_of
 from .services import check_stored, evaluate_stored
@@ -368,19 +368,9 @@ def impact_json(row_id: int):
     pair = _pair(row_id)
     if pair is None or pair.previous is None:
         return {"status": "unavailable", "error": _("没有可比较的上一版本，或本版本未通过校验。")}, 409
-    if request.args.get("job"):
-        job = jobs().owned(request.args["job"], current_user.id)
-        if job is None:
-            abort(404)
-    else:
-        job = start_impact(pair)
-    if job is None:
-        return {"status": "failed", "error": _("正在运行的计算任务太多，请稍后再试。")}, 503
-    body = job.as_json()
-    if job.status == "done":
-        body["result"] = job.result
-        body["html"] = render_template("_changes_impact.html", pair=pair, **_impact_context(pair, job, job.result))
-    return body
+    return poll_answer(lambda: start_impact(pair), lambda job: {
+        "result": job.result,
+        "html": render_template("_changes_impact.html", pair=pair, **_impact_context(pair, job, job.result))})
 
 
 def _impact_context(pair: Pair, job: JobState | None, result: dict | None) -> dict:

@@ -59,7 +59,8 @@ def unit_for(most_fen: int) -> int:
 def grouped_bars(series: list[tuple[str, str]], groups: list[dict], unit: int = YUAN, height: int = 240) -> dict:
     """Grouped bars: one group per item (`groups`: id, name, cells), one bar per series (`series`: key, name).
 
-    Each cell is {"fen": int, "assumed": bool}; an assumed value is drawn pale and marked. Amounts are labelled in
+    Each cell is {"fen": int, "assumed": bool, "tooltip": str}; an assumed value is drawn pale and marked; a
+    tooltip replaces the amount in yuan for values that are not money (claims counted, a ratio in basis points). Amounts are labelled in
     `unit` (YUAN or WAN); a negative amount is drawn as zero height (charts here show payouts and premiums).
     """
     names = [name for _key, name in series]
@@ -78,6 +79,7 @@ def grouped_bars(series: list[tuple[str, str]], groups: list[dict], unit: int = 
             bars.append({"x": (first + bar * i).quantize(Decimal("0.1")), "width": bar - 2, "y": top + height - tall,
                          "height": tall, "colour": colours[i]["colour"], "fen": cell["fen"],
                          "label": bar_label(cell["fen"], unit), "assumed": cell.get("assumed", False), "key": key,
+                         "tooltip": cell.get("tooltip"),
                          "name": name, "centre": (first + bar * i + (bar - 2) / 2).quantize(Decimal("0.1"))})
         drawn.append({"id": group["id"], "name": group["name"], "bars": bars,
                       "centre": (PLOT_LEFT + group_width * g + group_width / 2).quantize(Decimal("0.1"))})

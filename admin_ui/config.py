@@ -18,6 +18,7 @@ def defaults() -> dict:
         # None → sqlite file in the instance folder (decided in create_app, where the folder is known).
         "DATABASE_URL": os.environ.get("HMB_DATABASE_URL"),
         "PRODUCTS_DIR": os.environ.get("HMB_PRODUCTS_DIR", str(REPO_ROOT / "products")),
+        "POPULATIONS_DIR": os.environ.get("HMB_POPULATIONS_DIR", str(REPO_ROOT / "populations")),
         "AUTO_MIGRATE": _flag("HMB_AUTO_MIGRATE", True),
         "IMPORT_PRODUCTS": _flag("HMB_IMPORT_PRODUCTS", True),
         # Demo users (one per role, known passwords) are for a local demo only: HMB_DEMO_USERS=0 in production.

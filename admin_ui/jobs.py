@@ -329,3 +329,21 @@ def init_app(app: Flask) -> None:
 def jobs() -> Jobs:
     """This app's registry (created with the app: tests get one each)."""
     return current_app.extensions["hmb_jobs"]
+
+
+def poll_answer(start: Callable[[], JobState | None], finished: Callable[[JobState], dict]):
+    """What a page's script polls: `?job=ID` reports that job (404 unless it is the user's own), so one that failed
+    is said to have failed rather than started again; otherwise `start()` starts or joins the work. Once done,
+    `finished(job)` adds what the page shows."""
+    from flask import abort, request
+    from flask_login import current_user
+
+    if request.args.get("job"):
+        job = jobs().owned(request.args["job"], current_user.id)
+        if job is None:
+            abort(404)
+    else:
+        job = start()
+    if job is None:
+        return {"status": "failed", "error": _("正在运行的计算任务太多，请稍后再试。")}, 503
+    return {**job.as_json(), **(finished(job) if job.status == "done" else {})}

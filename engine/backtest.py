@@ -1,4 +1,5 @@
-"""Backtest: a version's year on a synthetic population (engine/population.py), settled on the vectorised path.
+"""Backtest: a version's year on a synthetic population (engine/population.py), or on a real claims extract
+(engine/claims_extract.py), settled on the vectorised path — in this process or on Dask (engine/distributed.py).
 
 Premium income by band and by payer, claims by liability, the claims ratio and the regime's minimum,
 the distribution of payouts, the share of members paid, the co-insurers' split of premiums and claims,
@@ -7,6 +8,7 @@ and the population's figures next to what the sources say (`calibration:` in the
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -14,30 +16,45 @@ from . import vocab
 from .model import Version
 from .money import apply_ratio, format_yuan, percent, split_by_shares
 from .population import PopulationSpec, claims, residents, take_up
-from .vector import compile_version
+from .vector import BatchSettlement, ClaimBatch, MemberBatch, VectorVersion, compile_version
+from .vector.fen import member_pieces
 
-# Payout buckets in yuan (lower bounds), for the distribution of what single claims were paid.
-PAYOUT_BUCKETS = [0, 1_000, 10_000, 50_000, 100_000, 300_000]
+if TYPE_CHECKING:
+    from .claims_extract import Extract
+
+STEPS = 20  # pieces the claims are settled in when progress is reported
+
+# Payout bands in yuan (lower bounds), about twice to five times apart: most claims are small, a few very large.
+PAYOUT_BUCKETS = [0, 100, 500, 1_000, 5_000, 10_000, 50_000, 100_000, 300_000, 500_000]
 
 
-def backtest(version: Version, spec: PopulationSpec, residents_count: int | None = None) -> dict:
+def backtest(version: Version, spec: PopulationSpec, residents_count: int | None = None,
+             extract: Extract | None = None, settle: Callable[[ClaimBatch], BatchSettlement] | None = None,
+             progress: Callable[[int, int], None] | None = None) -> dict:
     """The whole report, JSON-ready: amounts in fen, ratios as decimal strings.
 
-    residents_count: a smaller (or larger) population of the same shape, e.g. for a quick look."""
+    residents_count: a smaller (or larger) population of the same shape, e.g. for a quick look.
+    extract: a real claims extract (engine.claims_extract) instead of the population's modelled claims; who
+    enrolled, in which band and for what premium still comes from the population file.
+    settle: how the claims are settled (default: in this process; engine.distributed settles on Dask).
+    progress(done, total): told as the claims are settled, piece by piece (in this process)."""
     plan = compile_version(version)  # Unsupported: a population year on the rules path would take hours
     if residents_count is not None:
         spec = spec.resized(residents_count)
     people = residents(spec)
     premiums = plan.quote(people.members)
     insured = take_up(spec, premiums.band, version)
-    batch = claims(spec, people, insured, version, plan.catalogue)
-    settled = plan.adjudicate(batch)
+    batch = extract.batch if extract else claims(spec, people, insured, version, plan.catalogue)
+    settled = (settle or (settle_in_steps(plan, progress) if progress else plan.adjudicate))(batch)
+    claim_band = plan.quote(MemberBatch(batch.person_columns())).band  # the band each claimant is priced in
     premium_fen = int(premiums.premium[insured].sum())
     paid_fen = int(settled.paid.sum())
     return {
         "version": version.key, "population": spec.data["name"], "seed": spec.seed,
         "residents": spec.residents, "insured": int(insured.sum()),
-        "premium": _premium_report(version, premiums, insured),
+        "claims_source": ({"kind": "extract", "file": extract.file, "members": extract.members} if extract
+                          else {"kind": "population"}),
+        "premium": _premium_report(version, premiums, insured, claim_band, settled.paid),
         "claims": {"count": len(batch), "paid_count": int((settled.paid > 0).sum()), "paid_fen": paid_fen,
                    "by_liability": {key: int(paid.sum()) for key, (_, paid) in settled.by_liability.items()},
                    "claims_ratio": _ratio(paid_fen, premium_fen)},
@@ -52,11 +69,32 @@ def backtest(version: Version, spec: PopulationSpec, residents_count: int | None
     }
 
 
-def _premium_report(version: Version, premiums, insured: np.ndarray) -> dict:
+def partitions(batch: ClaimBatch, count: int) -> list[tuple[int, int]]:
+    """(start, end) of about `count` pieces of a batch in settlement order, each cut where a new member begins:
+    a member's deductibles and caps fill across their claims, so their claims are never in two pieces."""
+    return member_pieces(batch.member, -(-len(batch) // max(count, 1)))
+
+
+def settle_in_steps(plan: VectorVersion, progress: Callable[[int, int], None], steps: int = STEPS):
+    """A `settle` that reports progress: the batch settled piece by piece (members whole), joined in order."""
+    def settle(batch: ClaimBatch) -> BatchSettlement:
+        cuts = partitions(batch, steps)
+        pieces = []
+        for done, (lo, hi) in enumerate(cuts, 1):
+            pieces.append(plan.adjudicate(batch.slice(lo, hi)))
+            progress(done, len(cuts))
+        return BatchSettlement.join(pieces, batch.claim_ids)
+    return settle
+
+
+def _premium_report(version: Version, premiums, insured: np.ndarray, claim_band: np.ndarray, paid: np.ndarray) -> dict:
+    """Premium income by band (with what that band's claims were paid, and their ratio) and by payer."""
     bands = {}
     for i, band in enumerate(version.bands):
         mine = insured & (premiums.band == i)
-        bands[band.id] = {"name": band.name, "members": int(mine.sum()), "premium_fen": int(premiums.premium[mine].sum())}
+        premium, band_paid = int(premiums.premium[mine].sum()), int(paid[claim_band == i].sum())
+        bands[band.id] = {"name": band.name, "members": int(mine.sum()), "premium_fen": premium,
+                          "paid_fen": band_paid, "claims_ratio": _ratio(band_paid, premium)}
     payers: dict[str, int] = {}
     for k, subsidy in enumerate(version.subsidies):
         payers[subsidy.payer] = payers.get(subsidy.payer, 0) + int(premiums.subsidies[insured, k].sum())
@@ -110,9 +148,13 @@ def backtest_lines(report: dict) -> list[str]:
     """The report in plain Chinese, for the terminal."""
     premium, claims = report["premium"], report["claims"]
     lines = [f"{report['version']} 在“{report['population']}”（种子 {report['seed']}）上的一年：",
-             f"居民 {report['residents']:,} 人，参保 {report['insured']:,} 人",
-             f"保费收入 {format_yuan(premium['total_fen'])} 元"]
-    lines += [f"  {b['name']}：{b['members']:,} 人，{format_yuan(b['premium_fen'])} 元" for b in premium["by_band"].values()]
+             f"居民 {report['residents']:,} 人，参保 {report['insured']:,} 人"]
+    source = report["claims_source"]
+    if source["kind"] == "extract":
+        lines.append(f"理赔取自明细 {source['file']}（{source['members']:,} 人）；参保与保费按人群文件")
+    lines.append(f"保费收入 {format_yuan(premium['total_fen'])} 元")
+    lines += [f"  {b['name']}：{b['members']:,} 人，{format_yuan(b['premium_fen'])} 元，赔付 {format_yuan(b['paid_fen'])} 元，"
+              f"赔付率 {percent(Decimal(b['claims_ratio']))}" for b in premium["by_band"].values()]
     lines += [f"  {p['label']}：{format_yuan(p['fen'])} 元" for p in premium["by_payer"].values()]
     lines.append(f"理赔 {claims['count']:,} 件，赔付 {claims['paid_count']:,} 件，共 {format_yuan(claims['paid_fen'])} 元，"
                  f"赔付率 {percent(Decimal(claims['claims_ratio']))}")

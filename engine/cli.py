@@ -434,20 +434,38 @@ def _population_options(command):
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @_population_options
+@click.option("--claims", "claims_file", type=click.Path(dir_okay=False),
+              help="真实理赔明细（CSV 或 Parquet，一行一笔，见 docs/claims-extract.md），代替人群文件模拟的理赔")
+@click.option("--dask", "use_dask", is_flag=True, help="在本机的 Dask 集群上按参保人分区计算（见 docs/dask.md）")
+@click.option("--scheduler", metavar="ADDRESS", help="在已有的 Dask 集群上计算，如 tcp://10.0.0.5:8786")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="--dask：本机工作进程数")
+@click.option("--partitions", type=click.IntRange(1, 100_000), help="Dask 分区数（默认每个工作线程 4 个）")
+@click.option("--chart", "chart_file", type=click.Path(dir_okay=False),
+              help="把赔付分布和各档位赔付率画成图：.png 或 .html（内嵌 SVG）")
 @click.option("--json", "as_json", is_flag=True, help="机器可读输出")
-def backtest(file, year, population_file, residents, as_json) -> None:
-    """回测：一个版本在合成人群上的一年——保费、赔付、赔付率、赔付分布、获赔比例、共保分摊（向量化计算）。"""
+def backtest(file, year, population_file, residents, claims_file, use_dask, scheduler, workers, partitions,
+             chart_file, as_json) -> None:
+    """回测：一个版本在合成人群（或真实理赔明细）上的一年——保费、赔付、赔付率、赔付分布、获赔比例、共保分摊（向量化计算）。"""
     from .backtest import backtest as run_backtest, backtest_lines
     from .population import load_population
     from .vector import Unsupported
 
+    if chart_file and Path(chart_file).suffix.lower() not in (".png", ".html"):
+        raise click.UsageError("--chart 的文件名须以 .png 或 .html 结尾")
     version = _version(_product(file, as_json), year, as_json)
     try:
-        report = run_backtest(version, load_population(population_file), residents)
-    except (SchemeError, InputError) as exc:  # e.g. a version with plans: the population's members chose none
+        spec = load_population(population_file)
+        extract = _extract(claims_file, version) if claims_file else None
+        if use_dask or scheduler:
+            report = _backtest_on_dask(version, spec, residents, extract, scheduler, workers, partitions, as_json)
+        else:
+            report = run_backtest(version, spec, residents, extract)
+    except (SchemeError, InputError) as exc:
         _fail(exc.issues, as_json)
     except Unsupported as exc:
         _fail([Issue("backtest.unsupported", f"{version.key} 不能用向量化路径计算：{exc}", (), file)], as_json)
+    if chart_file:
+        _chart(report, chart_file, as_json)
     _show(report, backtest_lines, as_json)
 
 
@@ -555,6 +573,36 @@ def _axis(version: Version, text: str, change) -> tuple:
         return change(version, name, "0").parameter, steps
     typed = [change(version, name, v) for v in values.split(",")]
     return typed[0].parameter, [c.value for c in typed]
+
+
+def _extract(path: str, version: Version):
+    from .claims_extract import load_extract
+
+    return load_extract(path, version)
+
+
+def _backtest_on_dask(version, spec, residents, extract, scheduler, workers, partitions, as_json) -> dict:
+    from .backtest import backtest as run_backtest
+    from .distributed import dask_client, settle_on
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"\r  Dask 分区：{done}/{total}", nl=done == total, err=True)
+
+    try:
+        with dask_client(scheduler, workers) as client:
+            settle = settle_on(client, version, partitions, None if as_json else progress)
+            return run_backtest(version, spec, residents, extract, settle)
+    except OSError as exc:  # no scheduler at that address, or it went away
+        _fail([Issue("backtest.dask", f"无法连接 Dask 调度器 {scheduler or '（本机集群）'}：{exc}")], as_json)
+
+
+def _chart(report: dict, path: str, as_json: bool) -> None:
+    from .backtest_charts import ChartError, write_chart
+
+    try:
+        write_chart(report, path)
+    except ChartError as exc:
+        _fail([Issue("backtest.chart", str(exc), (), path)], as_json)
 
 
 def _case_claims(product_file: str, version: Version) -> list[dict]:

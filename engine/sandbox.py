@@ -35,7 +35,8 @@ def run(operation: str, product, version_id: str, payload, progress: Callable | 
     Payloads: quote → person dict; adjudicate → claim dict; cases → list of case dicts; impact →
     {"previous": Version, "population", "seed", "claims"}; compare → {"others": [Version…]} (compared
     after this version, in order); review → {"text": the version's YAML, "others": [the product's other
-    Versions], "population"}.  `progress` receives what engine.impact / engine.compare report.
+    Versions], "population"}; backtest → {"population": a population file's path, "residents"}.  `progress`
+    receives what engine.impact / engine.compare / engine.backtest report.
     """
     from . import adjudicate, parse_claim, parse_person, quote
     from .cases import run_case
@@ -52,6 +53,12 @@ def run(operation: str, product, version_id: str, payload, progress: Callable | 
 
         return impact(payload["previous"], version, payload.get("population", 5000), payload.get("seed", 2025),
                       payload.get("claims"), progress=progress)
+    if operation == "backtest":
+        from .backtest import backtest
+        from .population import load_population
+
+        return backtest(version, load_population(payload["population"]), payload.get("residents"),
+                        progress=progress)
     if operation == "compare":
         from .compare import compare
 

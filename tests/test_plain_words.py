@@ -1,4 +1,4 @@
-"""Explanations speak a person's words: `hmb explain` of every version (the three products, and the plans fixture)
+"""Explanations speak a person's words: `hmb explain` of every version (the three products, the plans fixture and the fourth city)
 shows no code identifier — no id, code, key, field path or enum value the scheme file writes, and nothing shaped
 like one (snake_case, dotted paths) — only names from the scheme and the Chinese vocabulary (engine/vocab.py).
 The admin's version page likewise: tests/admin/test_plain_words_page.py."""
@@ -16,7 +16,7 @@ from engine.load import load_file
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTS = sorted(p for p in (ROOT / "products").glob("*.yaml") if not p.name.endswith(".cases.yaml"))
-SCHEMES = PRODUCTS + [ROOT / "tests" / "fixtures" / "two-plans.yaml"]
+SCHEMES = PRODUCTS + [ROOT / "tests" / "fixtures" / name for name in ("two-plans.yaml", "shanghai.yaml")]
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@#-]*$")
 TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@#-]*[A-Za-z0-9]|[A-Za-z]")
 SHAPED_LIKE_A_CODE = re.compile(r"[A-Za-z]_[A-Za-z]|[a-z]\.[a-z]|[a-z]@")  # snake_case, field.path, product@version

@@ -114,3 +114,9 @@ def test_backtest_command(tmp_path):
     assert text.exit_code == 0 and "赔付率" in text.output and "保费收入" in text.output
     missing = runner.invoke(main, ["backtest", "products/zaohuibao.yaml", "--year", "2025"])
     assert missing.exit_code == 2
+
+
+def test_progress_is_reported_and_changes_nothing(spec, version, report):
+    seen = []
+    assert backtest(version, spec, progress=lambda done, total: seen.append((done, total))) == report
+    assert len(seen) > 10 and seen[-1][0] == seen[-1][1] and [d for d, _ in seen] == list(range(1, len(seen) + 1))

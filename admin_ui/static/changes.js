@@ -1,5 +1,5 @@
-// The impact section of /versions/<id>/changes: start the background job, show its progress, then put the
-// result in place. Plain JavaScript, no library: the admin runs offline and its CSP allows only its own files.
+// The impact section of /versions/<id>/changes (and the backtest of /versions/<id>/backtest, which has the same
+// elements): start the background job, show its progress, then put the result in place. Plain JavaScript, no library: the admin runs offline and its CSP allows only its own files.
 // Without JavaScript the "计算影响" link computes on the server and reloads the page with the result.
 (function () {
   "use strict";
@@ -46,7 +46,7 @@
       .then(function (state) {
         if (state.status === "done") { body.innerHTML = state.html; return; }
         if (state.status === "failed" || state.status === "unavailable") { fail(state.error || msg.msgFailed); return; }
-        url = msg.url + "?job=" + encodeURIComponent(state.id);
+        url = msg.url + (msg.url.indexOf("?") < 0 ? "?" : "&") + "job=" + encodeURIComponent(state.id);
         show(state);
         window.setTimeout(poll, 400);
       })

@@ -200,6 +200,19 @@ class BatchSettlement:
                                self.patient_remainder[which], self.shares, pairs(self.layers),
                                pairs(self.by_liability))
 
+    @staticmethod
+    def join(pieces: list["BatchSettlement"], claim_ids) -> "BatchSettlement":
+        """Pieces settled one after another (a piece: whole members, e.g. a Dask partition), as one batch."""
+        first = pieces[0]
+        keys = list(dict.fromkeys(key for piece in pieces for key in piece.by_liability))
+        out = BatchSettlement.empty(first.version, claim_ids, sum(len(p.paid) for p in pieces), first.shares,
+                                    list(first.layers), keys)
+        start = 0
+        for piece in pieces:
+            out.put(slice(start, start + len(piece.paid)), piece)
+            start += len(piece.paid)
+        return out
+
     def put(self, which: np.ndarray, settled: "BatchSettlement") -> None:
         """Write another batch's settlements at the claims `which` (a plan's members among all)."""
         self.outcome[which], self.paid[which] = settled.outcome, settled.paid

@@ -49,6 +49,8 @@ EXPECTED = {
     ("simulator.simulate", "POST"): LOGGED_IN,
     ("changes.page", "GET"): LOGGED_IN,
     ("changes.impact_json", "GET"): LOGGED_IN,
+    ("backtests.page", "GET"): LOGGED_IN,
+    ("backtests.backtest_json", "GET"): LOGGED_IN,
     ("review.page", "GET"): LOGGED_IN,
     ("review.pdf", "GET"): LOGGED_IN,
     ("review.record_finding", "POST"): SIGNERS,
