@@ -4,6 +4,7 @@ Variants are the product files with their text edited, so each test shows the on
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from decimal import Decimal
 
@@ -12,7 +13,9 @@ import pytest
 from engine import parse_text, product_from_document
 from engine.issues import SchemeError
 from engine.review import review, version_data
-from engine.review.checks import run_checks
+from engine.review.checks import compile_condition, compiled, run_checks
+from engine.review.regimes import load_regimes
+from engine.rules import _LOCK, _host
 from engine.review.facts import engine_value
 
 from conftest import PRODUCTS
@@ -387,3 +390,55 @@ def test_items_a_program_cannot_judge_are_always_for_a_person(path, year):
     result = reviewed(path, year, ZZ_AFTER_NOTICE if path == ZAOZHUANG else ())
     manual = [v for r in result.regimes for v in r.verdicts if v.check.manual]
     assert manual and {v.verdict for v in manual} == {"需人工确认"}
+
+
+# ── the compiled conditions ───────────────────────────────────────────────────────────────────
+
+def _item_tests(condition):
+    """Every test of a list's items (`$iany`/`$iall`) in a compiled condition."""
+    if isinstance(condition, dict):
+        for key, value in condition.items():
+            if key in ("$iany", "$iall"):
+                yield from value.values()
+            yield from _item_tests(value)
+    elif isinstance(condition, list):
+        for part in condition:
+            yield from _item_tests(part)
+
+
+def test_no_regime_tests_a_lists_items_with_a_compound_condition():
+    """durable-rules compiles `$iany`/`$iall` over `$or`/`$and` from uninitialised memory and fails now and then
+    (error code 102): every item test must be one plain comparison."""
+    seen = 0
+    for regime in load_regimes():
+        for condition in compiled(regime).conditions.values():
+            for item_test in _item_tests(condition):
+                seen += 1
+                assert not {"$or", "$and"} & set(item_test), (regime.id, item_test)
+    assert seen, "the regimes test list items somewhere; this test must look at them"
+
+
+_PROBES = itertools.count()
+
+
+@pytest.mark.parametrize("test, value, matches", [
+    ({"contains": "(定制)"}, "某市惠民保(定制)", True),
+    ({"contains": "(定制)"}, "某市惠民保定制", False),
+    ({"contains": "a.b"}, "xaxbx", False),
+    ({"only": ["a.b", "c%"]}, ["c%", "a.b"], True),
+    ({"only": ["a.b", "c%"]}, ["a.b", "axb"], False),
+    ({"has_any": ["x", "y"]}, ["z", "y"], True),
+    ({"has_any": ["x", "y"]}, ["z"], False),
+    ({"has_all": ["x", "y"]}, ["y", "x", "z"], True),
+    ({"has_all": ["x", "y"]}, ["y"], False),
+])
+def test_text_and_list_tests_match_their_values_literally(test, value, matches):
+    name = f"probe-{next(_PROBES)}"
+    fired = []
+    with _LOCK:
+        _host().set_rulesets({name: {
+            "test": {"all": [{"f": {"$and": [{"t": "probe"}, compile_condition({"value": test})]}}], "pri": 1,
+                     "run": lambda c: fired.append(True)},
+            "held": {"all": [{"f": {"t": "probe"}}, {"e": {"t": "never"}}], "pri": 9, "run": lambda c: None}}})
+        _host().assert_fact(name, {"t": "probe", "value": value})
+    assert bool(fired) is matches

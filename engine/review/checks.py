@@ -14,11 +14,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import threading
+import re
 from dataclasses import dataclass
 
-from durable import engine as durable_engine
 
+from ..rules import _LOCK, _host  # one host and one lock for every durable-rules call: the C engine is not thread-safe
 from .facts import Fact, engine_value
 from .regimes import OUTCOMES, Check, Regime
 
@@ -27,16 +27,6 @@ _CATCH_ALL = 100
 _OPERATORS = {"eq": None, "ne": "$neq", "gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
 
 
-class _SyncHost(durable_engine.Host):
-    """A durable-rules host without background timers: every action runs inside `post`."""
-
-    def _run(self):
-        self._d_timer = None
-        self._t_timer = None
-
-
-_LOCK = threading.RLock()
-_HOST: _SyncHost | None = None
 _COMPILED: dict[str, "CompiledRegime"] = {}
 _REVIEW_IDS = itertools.count()
 
@@ -90,13 +80,20 @@ def _compare(name: str, op: str, value) -> dict:
         return {name: operand} if _OPERATORS[op] is None else {_OPERATORS[op]: {name: operand}}
     if op == "in":
         return _either([{name: engine_value(name, v)} for v in value])
+    # `$iany`/`$iall` take one plain test of the item: with `$or`/`$and` inside, durable-rules reads an
+    # uninitialised node while compiling and fails now and then with "error code: 102" (docs/engine.md).
     if op == "contains":
-        return {"$mt": {name: f".*{value}.*"}}
+        return {"$mt": {name: f".*{_literal(value)}.*"}}
     if op == "has_any":
-        return {"$iany": {name: _either([{"$i": v} for v in value])}}
+        return _either([{"$iany": {name: {"$i": v}}} for v in value])
     if op == "has_all":
         return _both([{"$iany": {name: {"$i": v}}} for v in value])
-    return {"$iall": {name: _either([{"$i": v} for v in value])}}  # only
+    return {"$iall": {name: {"$mt": {"$i": "|".join(_literal(v) for v in value)}}}}  # only
+
+
+def _literal(text: str) -> str:
+    """`text` as a durable-rules pattern matching exactly it (its escape character is %; a pattern matches whole)."""
+    return re.sub(r"([.|?*+()\[\]{}%])", r"%\1", text)
 
 
 def _either(parts: list[dict]) -> dict:
@@ -108,13 +105,6 @@ def _both(parts: list[dict]) -> dict:
 
 
 # ── rulesets ──────────────────────────────────────────────────────────────────────────────────
-
-def _host() -> _SyncHost:
-    global _HOST
-    if _HOST is None:
-        _HOST = _SyncHost()
-    return _HOST
-
 
 class CompiledRegime:
     """A regime's ruleset, registered once in this module's host."""
