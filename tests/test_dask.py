@@ -18,7 +18,7 @@ from engine.backtest import backtest, partitions  # noqa: E402
 from engine.claims_extract import load_extract  # noqa: E402
 from engine.cli import main  # noqa: E402
 from engine.distributed import dask_client, settle_on  # noqa: E402
-from engine.population import claims, load_population, residents, take_up  # noqa: E402
+from engine.population import draw_year, load_population  # noqa: E402
 from engine.vector import compile_version  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,9 +34,7 @@ def client():
 
 @pytest.fixture(scope="module")
 def batch():
-    plan = compile_version(VERSION)
-    people = residents(SPEC)
-    return claims(SPEC, people, take_up(SPEC, plan.quote(people.members).band, VERSION), VERSION, plan.catalogue)
+    return draw_year(SPEC, VERSION, compile_version(VERSION)).batch
 
 
 def test_partitions_never_split_a_member(batch):
