@@ -289,29 +289,32 @@ def with_plans(spec: PopulationSpec, people: Residents, version: Version, pricin
     under a version without plans.  `pricing`: the version compiled (VectorVersion), for each plan's premium."""
     if not version.plans:
         return people
-    members, n = people.members, len(people.members)
-    ids = [plan.plan for plan in version.plans]
-    shares = np.zeros((n, len(ids)))
-    chosen = np.zeros(n, bool)
-    cheapest = None
-    for ages, rule in choice_rules(spec, version):
-        age = members.columns["age"]
+    members = people.members
+    draw = np.random.default_rng(spec.seed + PLAN_SEED).random(len(members))
+    codes = plan_codes(choice_rules(spec, version), members.columns["age"], lambda: cheapest_plans(pricing, members),
+                       len(version.plans), draw)
+    return replace(people, members=MemberBatch(members.columns, codes, [plan.plan for plan in version.plans]))
+
+
+def plan_codes(rules: list, age: np.ndarray, cheapest, plans: int, draw: np.ndarray) -> np.ndarray:
+    """Each one's plan (an index into the version's plans) by `choice_rules` and one uniform draw each;
+    `cheapest()` gives each one's cheapest plan, asked for only where a rule needs it."""
+    shares = np.zeros((len(age), plans))
+    chosen = np.zeros(len(age), bool)
+    for ages, rule in rules:
         mine = ~chosen & ((age >= ages[0]) & (age <= ages[1]) if ages else True)
         if isinstance(rule, float):
-            cheapest = _cheapest(pricing, members) if cheapest is None else cheapest
-            rest = (1 - rule) / (len(ids) - 1) if len(ids) > 1 else 0.0
-            shares[mine] = rest
-            shares[mine, cheapest[mine]] = rule if len(ids) > 1 else 1.0
+            cheapest = cheapest() if callable(cheapest) else cheapest
+            shares[mine] = (1 - rule) / (plans - 1) if plans > 1 else 0.0
+            shares[mine, cheapest[mine]] = rule if plans > 1 else 1.0
         else:
             shares[mine] = rule
         chosen |= mine
-    draw = np.random.default_rng(spec.seed + PLAN_SEED).random(n)
-    plan = np.minimum((draw[:, None] >= np.cumsum(shares, axis=1)).sum(axis=1), len(ids) - 1).astype(np.int16)
-    return replace(people, members=MemberBatch(members.columns, plan, ids))
+    return np.minimum((draw[:, None] >= np.cumsum(shares, axis=1)).sum(axis=1), plans - 1).astype(np.int16)
 
 
-def _cheapest(pricing, members: MemberBatch) -> np.ndarray:
-    """Each resident's cheapest plan (the first declared of equals; not eligible anywhere: the first)."""
+def cheapest_plans(pricing, members: MemberBatch) -> np.ndarray:
+    """Each one's cheapest plan (the first declared of equals; not eligible anywhere: the first)."""
     premiums = []
     for plan in pricing.plans:
         quoted = plan.quote(members)
@@ -330,7 +333,7 @@ def take_up(spec: PopulationSpec, band: np.ndarray, bands: list) -> np.ndarray:
 
 
 @dataclass
-class Year:
+class PopulationYear:
     """A version's year on the population: the residents (each with the plan they choose), their premiums,
     who enrols, and the claims of those who do (None when not drawn)."""
 
@@ -340,7 +343,7 @@ class Year:
     batch: ClaimBatch | None
 
 
-def draw_year(spec: PopulationSpec, version: Version, pricing, with_claims: bool = True) -> Year:
+def draw_year(spec: PopulationSpec, version: Version, pricing, with_claims: bool = True) -> PopulationYear:
     """Residents, plans, premiums, take-up and claims under the version, each at its own seed.  `pricing`: the
     version compiled (VectorVersion; its liabilities are not used).  PlanChoiceError before anything is drawn."""
     if version.plans:
@@ -349,7 +352,7 @@ def draw_year(spec: PopulationSpec, version: Version, pricing, with_claims: bool
     premiums = pricing.quote(people.members)
     insured = take_up(spec, premiums.band, premiums.bands)
     batch = claims(spec, people, insured, version, pricing.catalogue) if with_claims else None
-    return Year(people, premiums, insured, batch)
+    return PopulationYear(people, premiums, insured, batch)
 
 
 # ── claims ────────────────────────────────────────────────────────────────────────────────────
