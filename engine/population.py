@@ -259,6 +259,18 @@ def choice_rules(spec: PopulationSpec, version: Version) -> list[tuple[tuple[int
     return rules + [(None, _resolved(spec, (node,), ids, version, ("plan_choice",)))]
 
 
+def plan_choice_issues(spec: PopulationSpec, version: Version) -> list[Issue]:
+    """Why this population cannot be used for this version (empty: it can): it does not say how members choose
+    among the version's plans."""
+    if not version.plans:
+        return []
+    try:
+        choice_rules(spec, version)
+    except PlanChoiceError as exc:
+        return exc.issues
+    return []
+
+
 def _resolved(spec: PopulationSpec, rules: tuple, ids: list[str], version: Version, at: tuple) -> np.ndarray | float:
     """The first rule that applies: `plans` naming exactly the version's plans, else `cheapest`.  `plans` naming
     other ids only (another scheme's) does not apply; naming some of the version's but not all is an error."""
