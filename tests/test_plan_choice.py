@@ -214,3 +214,12 @@ def test_impact_command_compares_the_standard_profiles_plan_by_plan():
     car_t = {p["plan"]: p["new_paid_fen"] for p in profiles if p["id"].startswith("car-t")}
     assert car_t["基础版"] == 0 < car_t["升级版"]  # only 升级版 pays CAR-T
     assert len({p["id"] for p in profiles}) == len(profiles)
+
+
+def test_the_review_of_a_version_with_plans_works_each_plan_and_backtests_them():
+    from engine.review import review_document
+    from engine.review.report import report_data
+
+    data = report_data(review_document(load_file(TWO_PLANS), "2025", 300))
+    car_t = {e["id"]: e["paid_fen"] for e in data["examples"] if e["id"].startswith("car-t")}
+    assert car_t["car-t/basic"] == 0 < car_t["car-t/plus"]
