@@ -216,7 +216,7 @@ def test_impact_command_compares_the_standard_profiles_plan_by_plan():
     assert len({p["id"] for p in profiles}) == len(profiles)
 
 
-def test_the_review_of_a_version_with_plans_works_each_plan_and_backtests_them():
+def test_the_review_of_a_version_with_plans_works_the_profiles_under_each_plan():
     from engine.review import review_document
     from engine.review.report import report_data
 
