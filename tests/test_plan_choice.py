@@ -164,6 +164,27 @@ def year(version):
     return w.prepare(load_file(TWO_PLANS), "2025", load_population(POPULATION), 20_000, respond=False)
 
 
+def test_the_what_ifs_published_figures_are_the_backtests(year, version):
+    """The what-if draws the year as the backtest does (its pricing compiled without liabilities): same plans."""
+    base, report = w.evaluate(year, []), backtest(version, load_population(POPULATION), 20_000)
+    assert base["by_plan"] == {plan: {k: p[k] for k in ("name", "members", "premium_fen", "paid_fen", "claims_ratio")}
+                               for plan, p in report["by_plan"].items()}
+    assert set(base["by_band"]) == set(report["premium"]["by_band"]) == {"basic/everyone", "plus/everyone"}
+
+
+def test_whatif_command_with_a_plans_parameter():
+    args = ["whatif", str(TWO_PLANS), "--year", "2025", "--population", str(POPULATION), "--residents", "20000",
+            "--no-take-up", "--set", "plus/ratio.inpatient=0.9", "--json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["whatif"]["changes"][0]["parameter"] == "plus/ratio.inpatient"
+    assert report["whatif"]["by_plan"]["basic"] == report["base"]["by_plan"]["basic"]
+    assert report["whatif"]["by_plan"]["plus"]["paid_fen"] > report["base"]["by_plan"]["plus"]["paid_fen"]
+    unknown = CliRunner().invoke(main, [*args[:-3], "--set", "ratio.inpatient=0.9"])
+    assert unknown.exit_code == 2 and "plus/ratio.inpatient" in unknown.output  # the names it has are listed
+
+
 def test_what_if_names_a_plans_own_terms_by_the_plan(version):
     names = set(w.parameters(version))
     assert {"plus/ratio.inpatient", "basic/ratio.inpatient", "ratio.domestic-drugs", "plus/ratio.car-t",
