@@ -83,8 +83,7 @@ def _ratio(text: str) -> str:
 def backtest_view(report: dict, row: SchemeVersion) -> dict:
     """The report as rows of strings and chart geometry: formatting stays out of the template."""
     version = check_stored(row).version
-    names = {layer.key_of(l): l.name for terms in (version.plans or (version,)) for layer in terms.layers
-             for l in layer.liabilities}
+    names = version.liability_names()
     premium, claims, minimum = report["premium"], report["claims"], report["minimum_claims_ratio"]
     summary = [(_("居民人数"), f"{report['residents']:,}"), (_("参保人数"), f"{report['insured']:,}"),
                (_("保费收入（元）"), format_yuan(premium["total_fen"])),

@@ -432,6 +432,12 @@ class Version:
         return [(f"{plan.plan}/{band.id}", f"{plan.plan_name}·{band.name}", band)
                 for plan in self.plans for band in plan.bands]
 
+    def liability_names(self) -> dict[str, str]:
+        """Settlement key → name of every liability a member may be paid under (each plan's, under plans): the
+        scheme's own liabilities by id, other layers' as "layer.liability"."""
+        return {layer.key_of(l): l.name for terms in (self.plans or (self,)) for layer in terms.layers
+                for l in layer.liabilities}
+
     def pays_for(self, liability: Liability) -> str:
         """What a liability pays, in words: its cost kind, or the names of its lists."""
         if liability.covers is not None:
