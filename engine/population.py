@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from jsonschema import Draft202012Validator
@@ -252,8 +253,8 @@ def choice_rules(spec: PopulationSpec, version: Version) -> list[tuple[tuple[int
     ids = [plan.plan for plan in version.plans]
     node = spec.data.get("plan_choice")
     if node is None:
-        raise PlanChoiceError([_choice_issue(spec, ("plan_choice",), f"人群文件没有 plan_choice，不知道参保人如何在 {version.key} 的方案"
-                                                       f" {'、'.join(ids)} 之间选择")])
+        why = f"人群文件没有 plan_choice，不知道参保人如何在 {version.key} 的方案 {'、'.join(ids)} 之间选择"
+        raise PlanChoiceError([_choice_issue(spec, ("plan_choice",), why)])
     rules = [((entry["from"], entry["to"]), _resolved(spec, (entry, node), ids, version, ("plan_choice", "by_age", i)))
              for i, entry in enumerate(node.get("by_age", []))]
     return rules + [(None, _resolved(spec, (node,), ids, version, ("plan_choice",)))]
@@ -308,17 +309,19 @@ def with_plans(spec: PopulationSpec, people: Residents, version: Version, pricin
     return replace(people, members=MemberBatch(members.columns, codes, [plan.plan for plan in version.plans]))
 
 
-def plan_codes(rules: list, age: np.ndarray, cheapest, plans: int, draw: np.ndarray) -> np.ndarray:
+def plan_codes(rules: list, age: np.ndarray, cheapest: Callable[[], np.ndarray], plans: int,
+               draw: np.ndarray) -> np.ndarray:
     """Each one's plan (an index into the version's plans) by `choice_rules` and one uniform draw each;
-    `cheapest()` gives each one's cheapest plan, asked for only where a rule needs it."""
+    `cheapest()` gives each one's cheapest plan, asked for only where a rule needs it (it quotes every plan)."""
     shares = np.zeros((len(age), plans))
     chosen = np.zeros(len(age), bool)
+    lowest = None
     for ages, rule in rules:
         mine = ~chosen & ((age >= ages[0]) & (age <= ages[1]) if ages else True)
         if isinstance(rule, float):
-            cheapest = cheapest() if callable(cheapest) else cheapest
+            lowest = cheapest() if lowest is None else lowest
             shares[mine] = (1 - rule) / (plans - 1) if plans > 1 else 0.0
-            shares[mine, cheapest[mine]] = rule if plans > 1 else 1.0
+            shares[mine, lowest[mine]] = rule if plans > 1 else 1.0
         else:
             shares[mine] = rule
         chosen |= mine
