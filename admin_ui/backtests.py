@@ -3,8 +3,10 @@
 The page lists the population files of `populations/` (`HMB_POPULATIONS_DIR`); the backtest (engine.backtest) of
 the chosen one runs as a background job (admin_ui/jobs.py) whose progress the page polls, with the same script as
 the changes page's impact. Its figures are shown as tables and inline SVG charts (admin_ui/charts.py): premium
-income by band and payer, claims by liability, the claims ratio by band, the distribution of single payouts, the
-share of members paid, the co-insurers' split, and the year against the regime's minimum claims ratio.
+income by band and payer, each plan's members, premium, claims and claims ratio (a version with plans), claims by
+liability, the claims ratio by band, the distribution of single payouts, the share of members paid, the
+co-insurers' split, and the year against the regime's minimum claims ratio.  A population file that does not
+say how members choose among the version's plans is refused on the page, with the reason, before any job runs.
 """
 from __future__ import annotations
 
@@ -16,7 +18,10 @@ from flask_login import current_user
 
 from engine import vocab
 from engine.backtest_charts import payout_labels
+from engine.issues import SchemeError
+from engine.model import Version
 from engine.money import format_yuan, percent
+from engine.population import load_population, plan_choice_issues
 
 from .auth import requires
 from .charts import YUAN, grouped_bars, unit_for
@@ -45,6 +50,18 @@ def _chosen() -> tuple[Path | None, int | None]:
     return path, residents
 
 
+def population_problem(version: Version, path: Path) -> str | None:
+    """Why the population file cannot be used for this version (it does not say how members choose among the
+    version's plans), or None.  A file with other errors is left to the job, which reports them."""
+    if not version.plans:
+        return None
+    try:
+        issues = plan_choice_issues(load_population(path), version)
+    except SchemeError:
+        return None
+    return _("这个人群文件不能用于本版本：{why}", why="；".join(i.message for i in issues)) if issues else None
+
+
 def backtest_work(row: SchemeVersion, path: Path, residents: int | None) -> Work:
     """engine.backtest of the row on the file, keyed by the version's and the file's content (a file edited on
     disk is another backtest); progress: pieces of the claims settled."""
@@ -66,7 +83,7 @@ def _ratio(text: str) -> str:
 def backtest_view(report: dict, row: SchemeVersion) -> dict:
     """The report as rows of strings and chart geometry: formatting stays out of the template."""
     version = check_stored(row).version
-    names = {layer.key_of(l): l.name for layer in version.layers for l in layer.liabilities}
+    names = version.liability_names()
     premium, claims, minimum = report["premium"], report["claims"], report["minimum_claims_ratio"]
     summary = [(_("居民人数"), f"{report['residents']:,}"), (_("参保人数"), f"{report['insured']:,}"),
                (_("保费收入（元）"), format_yuan(premium["total_fen"])),
@@ -79,6 +96,8 @@ def backtest_view(report: dict, row: SchemeVersion) -> dict:
         "summary": summary,
         "bands": [(b["name"], f"{b['members']:,}", format_yuan(b["premium_fen"]), format_yuan(b["paid_fen"]),
                    _ratio(b["claims_ratio"])) for b in premium["by_band"].values()],
+        "plans": [(f"{p['name']}（{plan}）", f"{p['members']:,}", format_yuan(p["premium_fen"]), f"{p['claims']:,}",
+                   format_yuan(p["paid_fen"]), _ratio(p["claims_ratio"])) for plan, p in report["by_plan"].items()],
         "payers": [(vocab.PAYERS.get(key, key), format_yuan(p["fen"])) for key, p in premium["by_payer"].items()],
         "liabilities": [(names.get(key, key), format_yuan(fen)) for key, fen in claims["by_liability"].items()],
         "insurers": [(i["insurer"], _("主承保") if i["lead"] else _("共保"), _ratio(i["share"]),
@@ -131,8 +150,10 @@ def page(row_id: int):
     check = check_stored(row)
     path, residents = _chosen()
     context = {"row": row, "check": check, "files": population_files(), "chosen": path, "residents": residents,
-               "max_residents": MAX_RESIDENTS, "job": None, "backtest": None}
+               "max_residents": MAX_RESIDENTS, "job": None, "backtest": None, "problem": None}
     if check.ok and path is not None:
+        context["problem"] = population_problem(check.version, path)
+    if check.ok and path is not None and not context["problem"]:
         work = backtest_work(row, path, residents)
         job = jobs().start(work, current_user.id) if request.args.get("run") else None
         if job is not None:  # the no-JavaScript path: start (or join) the job and wait for it
@@ -148,8 +169,12 @@ def backtest_json(row_id: int):
     """Starts the job (or joins the user's own); `?job=ID` reports that job only. Once done, also its rendered figures."""
     row = get_or_404(SchemeVersion, row_id)
     path, residents = _chosen()
-    if not check_stored(row).ok or path is None:
+    check = check_stored(row)
+    if not check.ok or path is None:
         return {"status": "unavailable", "error": _("请选择人群文件；本版本须通过校验。")}, 409
+    problem = population_problem(check.version, path)
+    if problem:
+        return {"status": "unavailable", "error": problem}, 409
     return poll_answer(lambda: jobs().start(backtest_work(row, path, residents), current_user.id), lambda job: {
         "html": render_template("_backtest_result.html", row=row, **_result_context(row, job, job.result))})
 

@@ -192,7 +192,7 @@ def check_label(check: Check, version: Version) -> str:
     if expectation == "near":  # a settlement field, named as the exact expectation on it would be
         kind, _dot, rest = item.partition(".")
         expectation, item = (kind, rest) if kind == "by_liability" else (NEAR_FIELDS.get(item, item), "")
-    names = {"by_liability": _liability_names(version), "layers": {layer.id: layer.name for layer in version.layers},
+    names = {"by_liability": version.liability_names(), "layers": {layer.id: layer.name for layer in version.layers},
              "payers": vocab.PAYERS}.get(expectation, {})
     label = " ".join(filter(None, (_(CHECK_LABELS.get(expectation, expectation)), names.get(item, item))))
     if check.expectation == "near":
@@ -224,11 +224,6 @@ def check_value(check: Check, version: Version, expected: bool) -> str:
 
 def _basis(check: Check) -> str:
     return "：".join(filter(None, (check.rule, check.clause)))
-
-
-def _liability_names(version: Version) -> dict[str, str]:
-    """As settlements key them: the scheme's own liabilities by id, other layers' as "layer.liability"."""
-    return {layer.key_of(l): l.name for layer in version.layers for l in layer.liabilities}
 
 
 def _band_name(band_id: str, version: Version) -> str:
@@ -308,7 +303,7 @@ def _band_rows(before: dict, after: dict) -> list[dict]:
 
 def _liability_paid(before: dict, after: dict, old: Version, new: Version) -> list[tuple[str, str, int, int]]:
     """(id, name, old paid, new paid) for each liability either version paid under."""
-    names = {**_liability_names(old), **_liability_names(new)}
+    names = {**old.liability_names(), **new.liability_names()}
     ids = [*before["by_liability"], *(i for i in after["by_liability"] if i not in before["by_liability"])]
     return [(i, names.get(i, i), before["by_liability"].get(i, 0), after["by_liability"].get(i, 0)) for i in ids]
 

@@ -21,6 +21,7 @@ from engine.whatif import (Change, ChangeError, Parameter, default_target, evalu
                            target_ratio)
 
 from .auth import requires
+from .backtests import population_problem
 from .charts import PLOT_LEFT, PLOT_RIGHT, grouped_bars, scale
 from .db import get_or_404
 from .i18n import _
@@ -61,6 +62,9 @@ def request_of(version, values) -> dict:
     grid axes (fen or ratio as text), target and ceiling of the claims ratio, whether members answer the price."""
     if values.get("population") not in populations():
         raise FormError(_("请选择人群文件"))
+    problem = population_problem(version, POPULATIONS / values["population"])
+    if problem:
+        raise FormError(problem)
     try:
         residents = int(values.get("residents") or RESIDENTS)
     except ValueError:
@@ -184,7 +188,7 @@ def _basis_points(ratio: str) -> int:
 
 def result_view(report: dict, version) -> dict:
     """Rows of the ranking table and the chart of claims ratios by candidate (in candidate order)."""
-    names = {b.id: b.name for b in version.bands}
+    names = {key: name for key, name, _band in version.priced_bands()}
     rows = [{**row, "priced": {key: _priced(row.get(key), names) for key in ("break_even", "target")}}
             for row in report["candidates"]]
     return {"rows": rows, "base": {**report["base"], "priced": {key: _priced(report["base"].get(key), names)

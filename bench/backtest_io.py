@@ -25,7 +25,7 @@ from engine import load_product  # noqa: E402
 from engine.backtest import backtest  # noqa: E402
 from engine.claims_extract import load_extract  # noqa: E402
 from engine.distributed import dask_client, settle_on  # noqa: E402
-from engine.population import claims, load_population, residents, take_up  # noqa: E402
+from engine.population import draw_year, load_population  # noqa: E402
 from engine.vector import compile_version  # noqa: E402
 from engine.vector.columns import PERSON_DIMS, VALUES  # noqa: E402
 
@@ -64,9 +64,7 @@ def main() -> None:
     args = parser.parse_args()
     version = load_product(ROOT / "products" / "zaohuibao.yaml").version("2025")
     spec = load_population(ROOT / "populations" / "zaozhuang.yaml").resized(args.residents)
-    plan = compile_version(version)
-    people = residents(spec)
-    batch = claims(spec, people, take_up(spec, plan.quote(people.members).band, version), version, plan.catalogue)
+    batch = draw_year(spec, version, compile_version(version)).batch
     figures = {"residents": args.residents, "claims": len(batch), "cpus": os.cpu_count(),
                "load_average": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory() as folder:

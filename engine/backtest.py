@@ -1,8 +1,8 @@
 """Backtest: a version's year on a synthetic population (engine/population.py), or on a real claims extract
 (engine/claims_extract.py), settled on the vectorised path — in this process or on Dask (engine/distributed.py).
 
-Premium income by band and by payer, claims by liability, the claims ratio and the regime's minimum,
-the distribution of payouts, the share of members paid, the co-insurers' split of premiums and claims,
+Premium income by band and by payer, claims by liability, the claims ratio and the regime's minimum, each
+plan's members, premium, claims and claims ratio (a version with plans), the distribution of payouts, the share of members paid, the co-insurers' split of premiums and claims,
 and the population's figures next to what the sources say (`calibration:` in the population file).
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 from . import vocab
 from .model import Version
 from .money import apply_ratio, format_yuan, percent, split_by_shares
-from .population import PopulationSpec, claims, residents, take_up
+from .population import PopulationSpec, draw_year
 from .vector import BatchSettlement, ClaimBatch, MemberBatch, VectorVersion, compile_version
 from .vector.fen import member_pieces
 
@@ -38,15 +38,15 @@ def backtest(version: Version, spec: PopulationSpec, residents_count: int | None
     enrolled, in which band and for what premium still comes from the population file.
     settle: how the claims are settled (default: in this process; engine.distributed settles on Dask).
     progress(done, total): told as the claims are settled, piece by piece (in this process)."""
-    plan = compile_version(version)  # Unsupported: a population year on the rules path would take hours
+    compiled = compile_version(version)  # Unsupported: a population year on the rules path would take hours
     if residents_count is not None:
         spec = spec.resized(residents_count)
-    people = residents(spec)
-    premiums = plan.quote(people.members)
-    insured = take_up(spec, premiums.band, version)
-    batch = extract.batch if extract else claims(spec, people, insured, version, plan.catalogue)
-    settled = (settle or (settle_in_steps(plan, progress) if progress else plan.adjudicate))(batch)
-    claim_band = plan.quote(MemberBatch(batch.person_columns())).band  # the band each claimant is priced in
+    year = draw_year(spec, version, compiled, with_claims=extract is None)
+    premiums, insured = year.premiums, year.insured
+    batch = extract.batch if extract else year.batch
+    settled = (settle or (settle_in_steps(compiled, progress) if progress else compiled.adjudicate))(batch)
+    claimants = MemberBatch(batch.person_columns(), batch.plan, batch.plan_ids)
+    claim_band = compiled.quote(claimants).band  # the band each claimant is priced in
     premium_fen = int(premiums.premium[insured].sum())
     paid_fen = int(settled.paid.sum())
     return {
@@ -58,6 +58,7 @@ def backtest(version: Version, spec: PopulationSpec, residents_count: int | None
         "claims": {"count": len(batch), "paid_count": int((settled.paid > 0).sum()), "paid_fen": paid_fen,
                    "by_liability": {key: int(paid.sum()) for key, (_, paid) in settled.by_liability.items()},
                    "claims_ratio": _ratio(paid_fen, premium_fen)},
+        "by_plan": _plan_report(version, year.people.members, premiums, insured, batch, settled),
         "minimum_claims_ratio": _minimum(version, premium_fen, paid_fen),
         "payouts": _distribution(settled.paid),
         "members_paid": _members_paid(batch.member, settled.paid, int(insured.sum())),
@@ -75,13 +76,13 @@ def partitions(batch: ClaimBatch, count: int) -> list[tuple[int, int]]:
     return member_pieces(batch.member, -(-len(batch) // max(count, 1)))
 
 
-def settle_in_steps(plan: VectorVersion, progress: Callable[[int, int], None], steps: int = STEPS):
+def settle_in_steps(compiled: VectorVersion, progress: Callable[[int, int], None], steps: int = STEPS):
     """A `settle` that reports progress: the batch settled piece by piece (members whole), joined in order."""
     def settle(batch: ClaimBatch) -> BatchSettlement:
         cuts = partitions(batch, steps)
         pieces = []
         for done, (lo, hi) in enumerate(cuts, 1):
-            pieces.append(plan.adjudicate(batch.slice(lo, hi)))
+            pieces.append(compiled.adjudicate(batch.slice(lo, hi)))
             progress(done, len(cuts))
         return BatchSettlement.join(pieces, batch.claim_ids)
     return settle
@@ -90,17 +91,42 @@ def settle_in_steps(plan: VectorVersion, progress: Callable[[int, int], None], s
 def _premium_report(version: Version, premiums, insured: np.ndarray, claim_band: np.ndarray, paid: np.ndarray) -> dict:
     """Premium income by band (with what that band's claims were paid, and their ratio) and by payer."""
     bands = {}
-    for i, band in enumerate(version.bands):
+    for i, (key, name, _) in enumerate(version.priced_bands()):
         mine = insured & (premiums.band == i)
         premium, band_paid = int(premiums.premium[mine].sum()), int(paid[claim_band == i].sum())
-        bands[band.id] = {"name": band.name, "members": int(mine.sum()), "premium_fen": premium,
-                          "paid_fen": band_paid, "claims_ratio": _ratio(band_paid, premium)}
+        bands[key] = {"name": name, "members": int(mine.sum()), "premium_fen": premium,
+                      "paid_fen": band_paid, "claims_ratio": _ratio(band_paid, premium)}
     payers: dict[str, int] = {}
     for k, subsidy in enumerate(version.subsidies):
         payers[subsidy.payer] = payers.get(subsidy.payer, 0) + int(premiums.subsidies[insured, k].sum())
     payers["self"] = payers.get("self", 0) + int(premiums.remainder[insured].sum())
     return {"total_fen": int(premiums.premium[insured].sum()), "by_band": bands,
             "by_payer": {p: {"label": vocab.PAYERS[p], "fen": fen} for p, fen in payers.items()}}
+
+
+def _plan_report(version: Version, members: MemberBatch, premiums, insured: np.ndarray, batch: ClaimBatch,
+                 settled: BatchSettlement) -> dict:
+    """Per plan (a version with plans; else empty): members insured, premium income, claims, what they were
+    paid in all and by liability, and the claims ratio.  The plans add up to the totals."""
+    plans = {}
+    member_plan = members.plan_codes()
+    claim_plan = _plan_ids(batch)
+    for k, plan in enumerate(version.plans):
+        mine = insured & (member_plan == k)
+        claimed = claim_plan == plan.plan
+        premium, paid = int(premiums.premium[mine].sum()), int(settled.paid[claimed].sum())
+        plans[plan.plan] = {"name": plan.plan_name, "members": int(mine.sum()), "premium_fen": premium,
+                            "claims": int(claimed.sum()), "paid_count": int((settled.paid[claimed] > 0).sum()),
+                            "paid_fen": paid, "claims_ratio": _ratio(paid, premium),
+                            "by_liability": {key: int(fen[claimed].sum())
+                                             for key, (routed, fen) in settled.by_liability.items()
+                                             if routed[claimed].any()}}
+    return plans
+
+
+def _plan_ids(batch: ClaimBatch) -> np.ndarray:
+    """Each claim's plan id (None without plans)."""
+    return np.array(batch.plan_ids, dtype=object)[batch.plan_codes()]
 
 
 def _ratio(numerator: int, denominator: int) -> str:
@@ -156,6 +182,11 @@ def backtest_lines(report: dict) -> list[str]:
     lines += [f"  {b['name']}：{b['members']:,} 人，{format_yuan(b['premium_fen'])} 元，赔付 {format_yuan(b['paid_fen'])} 元，"
               f"赔付率 {percent(Decimal(b['claims_ratio']))}" for b in premium["by_band"].values()]
     lines += [f"  {p['label']}：{format_yuan(p['fen'])} 元" for p in premium["by_payer"].values()]
+    if report["by_plan"]:
+        lines.append("按方案：")
+        lines += [f"  {p['name']}（{plan}）：{p['members']:,} 人，保费 {format_yuan(p['premium_fen'])} 元，理赔 {p['claims']:,} 件，"
+                  f"赔付 {format_yuan(p['paid_fen'])} 元，赔付率 {percent(Decimal(p['claims_ratio']))}"
+                  for plan, p in report["by_plan"].items()]
     lines.append(f"理赔 {claims['count']:,} 件，赔付 {claims['paid_count']:,} 件，共 {format_yuan(claims['paid_fen'])} 元，"
                  f"赔付率 {percent(Decimal(claims['claims_ratio']))}")
     lines += [f"  {key}：{format_yuan(fen)} 元" for key, fen in claims["by_liability"].items()]

@@ -25,7 +25,7 @@ from .inputs import PERSON_DEFAULTS
 from .issues import InputError, Issue
 from .model import Version
 from .money import MAX_YUAN
-from .vector.columns import CODE, PERSON_DIMS, ClaimBatch, day_number
+from .vector.columns import CODE, PERSON_DIMS, ClaimBatch, day_number, plan_column
 
 MAX_ISSUES_PER_COLUMN = 20  # then one line says how many more rows share the problem
 _YUAN = r"^(\d{1,10})(?:\.(\d{1,2}))?$"
@@ -72,6 +72,7 @@ COLUMNS = [
     Column("item_code", "text", "药品或诊疗项目的编码（方案的药品或项目目录中的编码）"),
     Column("item_indication", "text", "药品的适应症编码（目录列出适应症时）"),
     _enum("item_where", "给药或治疗的地方（就医类型编码；空为本行的 care）", vocab.CARE),
+    Column("plan", "text", "参保的方案 id（版本分方案时必填，如 basic；不分方案的版本留空）"),
 ]
 BY_NAME = {c.name: c for c in COLUMNS}
 AMOUNTS = ["in_policy_self_pay", "out_of_policy_self_pay", "bill_in_policy", "bill_out_of_policy", "item_amount"]
@@ -269,7 +270,17 @@ def _row_rules(version: Version) -> list[tuple[str, pl.Expr, str]]:
         ("item_amount", pl.col("item_amount").is_not_null() & pl.col("item_code").is_null(),
          "有 item_amount 就应有 item_code"),
         ("claim_id", pl.col("claim_id").is_duplicated(), "理赔编号重复"),
+        _plan_rule(version),
     ]
+
+
+def _plan_rule(version: Version) -> tuple[str, pl.Expr, str]:
+    """A version with plans: each row names one of them (the member's); a version without: none."""
+    if not version.plans:
+        return ("plan", pl.col("plan").is_not_null(), f"{version.key} 不分方案：plan 应留空")
+    known = "、".join(f"{p.plan}（{p.plan_name}）" for p in version.plans)
+    return ("plan", ~pl.col("plan").is_in([p.plan for p in version.plans]).fill_null(False),
+            f"{version.key} 分方案，plan 应为其中之一：{known}")
 
 
 def _row_issues(frame: pl.DataFrame, file: str, version: Version) -> list[Issue]:
@@ -282,7 +293,7 @@ def _row_issues(frame: pl.DataFrame, file: str, version: Version) -> list[Issue]
 def _member_issues(frame: pl.DataFrame, file: str) -> list[Issue]:
     """A member is one person: their attributes (and age or birth date) the same on every row of theirs."""
     issues = []
-    for dim in [*PERSON_DEFAULTS, "age", "birth_date", "sex"]:
+    for dim in [*PERSON_DEFAULTS, "age", "birth_date", "sex", "plan"]:
         varies = frame.filter(pl.col(dim).n_unique().over("member_id") > 1)
         first = varies.unique("member_id", keep="first", maintain_order=True)
         issues += _located(first, dim, file, lambda r, dim=dim: (
@@ -328,7 +339,8 @@ def _batch(frame: pl.DataFrame) -> ClaimBatch:
         drug_fen=np.where(has_item, fen("item_amount"), 0).reshape(n, 1) if width else no_items.astype(np.int64),
         drug_code=index("item_code", codes).reshape(n, 1) if width else no_items,
         drug_indication=index("item_indication", indications).reshape(n, 1) if width else no_items,
-        drug_codes=codes, drug_indications=indications, claim_ids=frame["claim_id"].to_list(), item_care=item_care)
+        drug_codes=codes, drug_indications=indications, claim_ids=frame["claim_id"].to_list(), item_care=item_care,
+        **dict(zip(("plan", "plan_ids"), plan_column(frame["plan"].to_list()))))
 
 
 __all__ = ["COLUMNS", "Extract", "load_extract"]

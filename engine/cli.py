@@ -1,6 +1,7 @@
 """`hmb`: validate, quote, adjudicate, explain and test 惠民保 schemes from the command line.
 
-Exit status: 0 success, 1 a scheme, input or golden-case error, 2 a usage error (Click's own).
+Exit status: 0 success, 1 a scheme, input or golden-case error, 2 a usage error (Click's own, or files that do not
+go together: a population that does not say how members choose among a version's plans).
 Every command takes --json for machine output; amounts there are integer fen (`*_fen`).
 """
 from __future__ import annotations
@@ -34,13 +35,13 @@ def _emit(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-def _fail(issues: list[Issue], as_json: bool) -> None:
+def _fail(issues: list[Issue], as_json: bool, status: int = 1) -> None:
     if as_json:
         _emit({"ok": False, "errors": [i.as_dict() for i in issues]})
     else:
         for issue in issues:
             click.echo(str(issue), err=True)
-    sys.exit(1)
+    sys.exit(status)
 
 
 def _product(path: str, as_json: bool) -> Product:
@@ -445,9 +446,12 @@ def _population_options(command):
 @click.option("--json", "as_json", is_flag=True, help="机器可读输出")
 def backtest(file, year, population_file, residents, claims_file, use_dask, scheduler, workers, partitions,
              chart_file, as_json) -> None:
-    """回测：一个版本在合成人群（或真实理赔明细）上的一年——保费、赔付、赔付率、赔付分布、获赔比例、共保分摊（向量化计算）。"""
+    """回测：一个版本在合成人群（或真实理赔明细）上的一年——保费、赔付、赔付率、赔付分布、获赔比例、共保分摊（向量化计算）；
+    版本分方案时另按方案列出参保人数、保费、赔付和赔付率（参保人按人群文件的 plan_choice 选择方案）。
+
+    退出码：0 完成，1 方案、人群文件或理赔明细有错，2 用法错误（含人群文件的 plan_choice 没有给出这个版本各方案的选择比例）。"""
     from .backtest import backtest as run_backtest, backtest_lines
-    from .population import load_population
+    from .population import PlanChoiceError, load_population
     from .vector import Unsupported
 
     if chart_file and Path(chart_file).suffix.lower() not in (".png", ".html"):
@@ -460,6 +464,8 @@ def backtest(file, year, population_file, residents, claims_file, use_dask, sche
             report = _backtest_on_dask(version, spec, residents, extract, scheduler, workers, partitions, as_json)
         else:
             report = run_backtest(version, spec, residents, extract)
+    except PlanChoiceError as exc:  # these two files do not go together: a usage error
+        _fail(exc.issues, as_json, 2)
     except (SchemeError, InputError) as exc:
         _fail(exc.issues, as_json)
     except Unsupported as exc:
@@ -495,9 +501,12 @@ def whatif(file, year, population_file, residents, settings, axes, target_ratio,
       hmb whatif products/NAME.yaml --year 2024 --population populations/CITY.yaml \\
           --grid deductible.annual=8000..14000..2000 --grid cap.total=1000000,2000000 --target-ratio 0.8 --json
 
-    退出码：0 完成，1 方案或人群文件有错、改后的方案无效，2 用法错误（参数名、取值）。"""
+    分方案的版本：方案自己的参数写作 方案/参数（如 plus/ratio.inpatient），不带前缀的参数是各方案共用的条款；--list 列出每个
+    参数适用于哪些方案。参保人按人群文件的 plan_choice 选择方案，试算中不换方案。
+
+    退出码：0 完成，1 方案或人群文件有错、改后的方案无效，2 用法错误（参数名、取值；人群文件的 plan_choice 没有给出这个版本各方案的选择比例）。"""
     from .load import load_file
-    from .population import load_population
+    from .population import PlanChoiceError, load_population
     from .vector import Unsupported
     from .whatif import ChangeError, change, default_target, grid, grid_lines, parameters, prepare
     from .whatif import whatif as run_whatif, whatif_lines
@@ -528,6 +537,8 @@ def whatif(file, year, population_file, residents, settings, axes, target_ratio,
                               progress=lambda done, _total: bar.update(done - bar.pos))
         else:
             report = run_whatif(year_, fixed, target)
+    except PlanChoiceError as exc:  # these two files do not go together: a usage error
+        _fail(exc.issues, as_json, 2)
     except SchemeError as exc:
         _fail(exc.issues, as_json)
     except Unsupported as exc:

@@ -424,6 +424,20 @@ class Version:
             raise KeyError(f"{self.key} 有 {len(self.plans)} 个方案：{known}；请写明参保的方案（plan）")
         raise KeyError(f"{self.key} 没有方案“{plan}”；已有方案：{known}")
 
+    def priced_bands(self) -> list[tuple[str, str, Band]]:
+        """(key, name, band) of every premium band, in the order a vectorised quote's `bands` has them: the
+        version's own, or each plan's in turn, keyed `plan/band` and named `plan·band` (plans share band ids)."""
+        if not self.plans:
+            return [(band.id, band.name, band) for band in self.bands]
+        return [(f"{plan.plan}/{band.id}", f"{plan.plan_name}·{band.name}", band)
+                for plan in self.plans for band in plan.bands]
+
+    def liability_names(self) -> dict[str, str]:
+        """Settlement key → name of every liability a member may be paid under (each plan's, under plans): the
+        scheme's own liabilities by id, other layers' as "layer.liability"."""
+        return {layer.key_of(l): l.name for terms in (self.plans or (self,)) for layer in terms.layers
+                for l in layer.liabilities}
+
     def pays_for(self, liability: Liability) -> str:
         """What a liability pays, in words: its cost kind, or the names of its lists."""
         if liability.covers is not None:

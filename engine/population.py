@@ -2,25 +2,28 @@
 
 The file (`hmb-population/1`, see docs/population.md) gives the residents a scheme may enrol: age
 structure, sex, pre-existing conditions by age, low-income categories, basic-insurance type, take-up
-by premium band, and claims: how often and how large, by kind, heavy-tailed.  Every figure carries
-`source:` (a document and clause) or `assumed:` (why this value), like a scheme's numbers.
+by premium band, which plan a member chooses where a version offers several (`plan_choice`), and claims: how
+often and how large, by kind, heavy-tailed.  Every figure carries `source:` (a document and clause) or
+`assumed:` (why this value), like a scheme's numbers.
 
 Amounts are drawn from continuous distributions and become whole fen once, where they are made;
 everything after that (the settlement) is integer arithmetic.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from jsonschema import Draft202012Validator
 
 from . import vocab
 from .inputs import PERSON_DEFAULTS
-from .issues import SchemeError
+from .issues import Issue, SchemeError
 from .load import Document, load_file
 from .model import Version
+from .vector.adjudicate import BatchPremiums
 from .vector.columns import CODE, PERSON_DIMS, ClaimBatch, MemberBatch
 from .vector.sample import days_between
 
@@ -54,6 +57,16 @@ _PRICE_RESPONSE = _node({"elasticity": {"type": "object", "additionalProperties"
                                         "properties": {"healthy": _ELASTICITY, "pre_existing": _ELASTICITY}},
                          "by_band": {"type": "object", "additionalProperties": _ELASTICITY}}, ["elasticity"])
 
+# How members choose among a version's plans: the share choosing the plan cheapest for them (the rest spread
+# equally over the others), or each plan's share by its id (a scheme's own ids); by age band where it differs.
+_CHOICE = {"cheapest": _SHARE, "plans": {"type": "object", "minProperties": 1, "additionalProperties": _SHARE}}
+_PLAN_CHOICE = {**_node({**_CHOICE, "by_age": {"type": "array", "minItems": 1, "items": {
+    "type": "object", "additionalProperties": False, "required": ["from", "to"],
+    "properties": {"from": {"type": "integer", "minimum": 0}, "to": {"type": "integer", "maximum": vocab.MAX_AGE},
+                   **_CHOICE},
+    "anyOf": [{"required": ["cheapest"]}, {"required": ["plans"]}]}}}, []),
+    "anyOf": [{"required": ["cheapest"]}, {"required": ["plans"]}]}
+
 SCHEMA = {
     "type": "object", "additionalProperties": False,
     "required": ["format", "name", "seed", "residents", "age", "sex", "pre_existing", "low_income",
@@ -78,6 +91,7 @@ SCHEMA = {
         "basic_insurance": _node({"employee": _SHARE, "none": _SHARE}, ["employee"]),
         "take_up": _node({"default": _SHARE, "by_band": {"type": "object", "additionalProperties": _SHARE},
                           "price_response": _PRICE_RESPONSE}, ["default"]),
+        "plan_choice": _PLAN_CHOICE,
         "claims": _node({
             "hospital": {"type": "object", "additionalProperties": False,
                          "required": ["incidence", "severity", "care", "hospital_level", "out_of_policy_share"],
@@ -101,6 +115,7 @@ _VALIDATOR = Draft202012Validator(SCHEMA)
 class PopulationSpec:
     file: str
     data: dict
+    doc: Document | None = field(default=None, compare=False, repr=False)  # where each figure stands, for errors
 
     @property
     def seed(self) -> int:
@@ -138,7 +153,7 @@ def load_population(path: str | Path) -> PopulationSpec:
         issues = _share_issues(doc)
     if issues:
         raise SchemeError(issues)
-    return PopulationSpec(str(path), doc.data)
+    return PopulationSpec(str(path), doc.data, doc)
 
 
 def _share_issues(doc: Document) -> list:
@@ -152,6 +167,21 @@ def _share_issues(doc: Document) -> list:
                                     ("age", "groups", i + 1, "from")))
     if sum(doc.data["low_income"]["shares"].values()) > 1:
         issues.append(doc.issue("population.shares", "低收入各类的 share 之和不能超过 1", ("low_income", "shares")))
+    return issues + _plan_choice_issues(doc)
+
+
+def _plan_choice_issues(doc: Document) -> list:
+    node = doc.data.get("plan_choice")
+    if node is None:
+        return []
+    rules = [(("plan_choice",), node)] + [(("plan_choice", "by_age", i), entry)
+                                          for i, entry in enumerate(node.get("by_age", []))]
+    issues = [doc.issue("population.shares", "各方案的比例之和应为 1", (*at, "plans"))
+              for at, rule in rules if "plans" in rule and abs(sum(rule["plans"].values()) - 1) > 1e-6]
+    ages = sorted((entry["from"], entry["to"], i) for i, entry in enumerate(node.get("by_age", [])))
+    issues += [doc.issue("population.ages", f"年龄段 {a}–{b} 岁应从小到大且互不重叠",
+                         ("plan_choice", "by_age", i, "from"))
+               for (a, b, i), before in zip(ages, [None, *ages]) if a > b or (before and a <= before[1])]
     return issues
 
 
@@ -207,12 +237,137 @@ def _normalised(weights) -> np.ndarray:
     return weights / weights.sum()
 
 
-def take_up(spec: PopulationSpec, band: np.ndarray, version: Version) -> np.ndarray:
-    """Who enrols: a resident priced in a band enrols with that band's take-up (not eligible: never)."""
+# ── plans ─────────────────────────────────────────────────────────────────────────────────────
+
+PLAN_SEED = 4  # residents are drawn at seed, take-up at seed + 1, claims at + 2, the price response at + 3
+
+
+class PlanChoiceError(SchemeError):
+    """The population does not say how its members choose among a version's plans."""
+
+
+def choice_rules(spec: PopulationSpec, version: Version) -> list[tuple[tuple[int, int] | None, np.ndarray | float]]:
+    """How members choose among the version's plans, by age band (None: every other age): each plan's share
+    (in the version's plan order), or the share choosing the plan cheapest for them.  PlanChoiceError names
+    the plans the file does not cover."""
+    ids = [plan.plan for plan in version.plans]
+    node = spec.data.get("plan_choice")
+    if node is None:
+        why = f"人群文件没有 plan_choice，不知道参保人如何在 {version.key} 的方案 {'、'.join(ids)} 之间选择"
+        raise PlanChoiceError([_choice_issue(spec, ("plan_choice",), why)])
+    rules = [((entry["from"], entry["to"]), _resolved(spec, (entry, node), ids, version, ("plan_choice", "by_age", i)))
+             for i, entry in enumerate(node.get("by_age", []))]
+    return rules + [(None, _resolved(spec, (node,), ids, version, ("plan_choice",)))]
+
+
+def plan_choice_issues(spec: PopulationSpec, version: Version) -> list[Issue]:
+    """Why this population cannot be used for this version (empty: it can): it does not say how members choose
+    among the version's plans."""
+    if not version.plans:
+        return []
+    try:
+        choice_rules(spec, version)
+    except PlanChoiceError as exc:
+        return exc.issues
+    return []
+
+
+def _resolved(spec: PopulationSpec, rules: tuple, ids: list[str], version: Version, at: tuple) -> np.ndarray | float:
+    """The first rule that applies: `plans` naming exactly the version's plans, else `cheapest`.  `plans` naming
+    other ids only (another scheme's) does not apply; naming some of the version's but not all is an error."""
+    for rule in rules:
+        named = rule.get("plans", {})
+        if set(named) == set(ids):
+            return _floats([named[i] for i in ids])
+        if set(named) & set(ids):
+            missing, extra = [i for i in ids if i not in named], [i for i in named if i not in ids]
+            raise PlanChoiceError([_choice_issue(spec, (*at, "plans"), (
+                f"{version.key} 的方案为 {'、'.join(ids)}；plans 缺少 {'、'.join(missing) or '—'}"
+                + (f"，多出 {'、'.join(extra)}" if extra else "")))])
+        if "cheapest" in rule:
+            return float(rule["cheapest"])
+    raise PlanChoiceError([_choice_issue(spec, at, (
+        f"plan_choice 没有给出 {version.key} 的方案 {'、'.join(ids)} 的比例（plans 写的是 "
+        f"{'、'.join(rules[0].get('plans', {})) or '—'}）：请在 plans 写出这些方案的比例，或写 cheapest（选最便宜方案的比例）"))])
+
+
+def _choice_issue(spec: PopulationSpec, path: tuple, message: str) -> Issue:
+    if spec.doc is not None:
+        return spec.doc.issue("population.plans", message, path)
+    return Issue("population.plans", message, path, spec.file)
+
+
+def with_plans(spec: PopulationSpec, people: Residents, version: Version, pricing) -> Residents:
+    """The residents, each with the plan they would enrol in (`plan_choice`, drawn at its own seed); unchanged
+    under a version without plans.  `pricing`: the version compiled (VectorVersion), for each plan's premium."""
+    if not version.plans:
+        return people
+    members = people.members
+    draw = np.random.default_rng(spec.seed + PLAN_SEED).random(len(members))
+    codes = plan_codes(choice_rules(spec, version), members.columns["age"], lambda: cheapest_plans(pricing, members),
+                       len(version.plans), draw)
+    return replace(people, members=MemberBatch(members.columns, codes, [plan.plan for plan in version.plans]))
+
+
+def plan_codes(rules: list, age: np.ndarray, cheapest: Callable[[], np.ndarray], plans: int,
+               draw: np.ndarray) -> np.ndarray:
+    """Each one's plan (an index into the version's plans) by `choice_rules` and one uniform draw each;
+    `cheapest()` gives each one's cheapest plan, asked for only where a rule needs it (it quotes every plan)."""
+    shares = np.zeros((len(age), plans))
+    chosen = np.zeros(len(age), bool)
+    lowest = None
+    for ages, rule in rules:
+        mine = ~chosen & ((age >= ages[0]) & (age <= ages[1]) if ages else True)
+        if isinstance(rule, float):
+            lowest = cheapest() if lowest is None else lowest
+            shares[mine] = (1 - rule) / (plans - 1) if plans > 1 else 0.0
+            shares[mine, lowest[mine]] = rule if plans > 1 else 1.0
+        else:
+            shares[mine] = rule
+        chosen |= mine
+    return np.minimum((draw[:, None] >= np.cumsum(shares, axis=1)).sum(axis=1), plans - 1).astype(np.int16)
+
+
+def cheapest_plans(pricing, members: MemberBatch) -> np.ndarray:
+    """Each one's cheapest plan (the first declared of equals; not eligible anywhere: the first)."""
+    premiums = []
+    for plan in pricing.plans:
+        quoted = plan.quote(members)
+        premiums.append(np.where(quoted.band >= 0, quoted.premium, np.iinfo(np.int64).max))
+    return np.argmin(np.stack(premiums, axis=1), axis=1)
+
+
+def take_up(spec: PopulationSpec, band: np.ndarray, bands: list) -> np.ndarray:
+    """Who enrols: a resident priced in a band enrols with that band's take-up (not eligible: never).  `bands`:
+    the bands `band` points into (a quote's `bands`: under a version with plans, each plan's in turn; a band id
+    of `by_band` applies to that band in every plan)."""
     rates = spec.data["take_up"]
-    by_band = _floats([rates.get("by_band", {}).get(b.id, rates["default"]) for b in version.bands] + [0])
+    by_band = _floats([rates.get("by_band", {}).get(b.id, rates["default"]) for b in bands] + [0])
     rng = np.random.default_rng(spec.seed + 1)
     return rng.random(len(band)) < by_band[band]
+
+
+@dataclass
+class PopulationYear:
+    """A version's year on the population: the residents (each with the plan they choose), their premiums,
+    who enrols, and the claims of those who do (None when not drawn)."""
+
+    people: Residents
+    premiums: BatchPremiums
+    insured: np.ndarray
+    batch: ClaimBatch | None
+
+
+def draw_year(spec: PopulationSpec, version: Version, pricing, with_claims: bool = True) -> PopulationYear:
+    """Residents, plans, premiums, take-up and claims under the version, each at its own seed.  `pricing`: the
+    version compiled (VectorVersion; its liabilities are not used).  PlanChoiceError before anything is drawn."""
+    if version.plans:
+        choice_rules(spec, version)
+    people = with_plans(spec, residents(spec), version, pricing)
+    premiums = pricing.quote(people.members)
+    insured = take_up(spec, premiums.band, premiums.bands)
+    batch = claims(spec, people, insured, version, pricing.catalogue) if with_claims else None
+    return PopulationYear(people, premiums, insured, batch)
 
 
 # ── claims ────────────────────────────────────────────────────────────────────────────────────
@@ -268,10 +423,12 @@ def claims(spec: PopulationSpec, people: Residents, insured: np.ndarray, version
     pick = rng.integers(0, max(len(usable), 1), len(member))
     columns = {dim: codes[member[order]] for dim, codes in people.members.columns.items()}
     columns["care"], columns["hospital_level"] = care[order], level[order]
+    plan = people.members.plan
     return ClaimBatch(
         member=member[order], date=date[order], columns=columns, age_ref=columns["age"],
         in_policy=in_policy[order], out_of_policy=out_of_policy[order], raw_bill=np.zeros(len(member), bool),
         drug_fen=drug_fen[order],
         drug_code=pick[order][:, None].astype(np.int32), drug_indication=pick[order][:, None].astype(np.int32),
-        drug_codes=[c for c, _ in usable] or [""], drug_indications=[i for _, i in usable] or [""])
+        drug_codes=[c for c, _ in usable] or [""], drug_indications=[i for _, i in usable] or [""],
+        plan=None if plan is None else plan[member[order]], plan_ids=people.members.plan_ids)
 

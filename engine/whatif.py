@@ -4,12 +4,15 @@ The flow:
 1. `parameters(version)`: what may be changed, each named, typed and located in the scheme document —
    a deductible or cap (`deductible.<pool>`, `cap.<pool>`, yuan), a liability's ratio (`ratio.<liability>`,
    per group `ratio.<liability>.<row>` where the ratio is by group, per segment `….s<k>`) and a band's premium
-   (`premium.<band>`, yuan).
+   (`premium.<band>`, yuan).  Under a version with plans a number is named by where it is written: a common
+   term every plan uses keeps its name, one only some plans use (a plan's own, or a common one the others
+   replace) is prefixed with those plans, `plus/ratio.inpatient`; changing it changes it for them only.
 2. `Change`s are written into a copy of the version in the scheme document (each changed number marked
    `assumed: 试算…`) and the version is validated again as `hmb validate` does: a change that makes the
    scheme invalid is a SchemeError naming the parameter, located in the real file.
-3. `prepare` draws the population's year once under the version as published (residents, take-up,
-   claims; engine/population.py): every candidate is settled on those same claims, never drawn again.
+3. `prepare` draws the population's year once under the version as published (residents, the plan each
+   chooses, take-up, claims; engine/population.py): every candidate is settled on those same claims, never
+   drawn again — members keep their plan whatever a candidate changes (no switching between plans).
 4. `evaluate` settles them under the changed version on the vectorised path (the rules path where the
    vectorised path refuses the version, said in the result): premium income, claims, claims ratio, the
    break-even premium and the premium for a target claims ratio.  With a take-up model in the population
@@ -36,7 +39,7 @@ from .issues import SchemeError
 from .load import Document
 from .model import Version
 from .money import MoneyError, format_yuan, percent, yuan_to_fen
-from .population import PopulationSpec, claims, residents, take_up
+from .population import PopulationSpec, draw_year
 from .price_response import PriceResponse, price_response
 from .settle import settle_in_order
 from .validate import check
@@ -113,7 +116,23 @@ def target_ratio(text) -> Decimal:
 
 
 def parameters(version: Version) -> dict[str, Parameter]:
-    """Every number of the scheme's own layer a what-if may change, by name, in the order they are written."""
+    """Every number of the scheme's own layer a what-if may change, by name, in the order they are written.
+    Under a version with plans: each plan's numbers, one parameter per place written, prefixed with the plans
+    that use it unless every plan does."""
+    if not version.plans:
+        return {p.name: p for p in _own_parameters(version)}
+    users: dict[tuple, tuple[Parameter, list]] = {}
+    for plan in version.plans:
+        for parameter in _own_parameters(plan):
+            users.setdefault(parameter.path, (parameter, []))[1].append(plan)
+    found = [parameter if len(plans) == len(version.plans) else
+             replace(parameter, name=f"{'+'.join(p.plan for p in plans)}/{parameter.name}",
+                     label=f"{'、'.join(p.plan_name for p in plans)}：{parameter.label}")
+             for parameter, plans in users.values()]
+    return {p.name: p for p in found}
+
+
+def _own_parameters(version: Version) -> list[Parameter]:
     layer = version.scheme_layer
     found = [Parameter(f"deductible.{p.id}", "money", f"{p.name}（起付线）", p.amount.path, p.amount.fen)
              for p in layer.deductibles.values()]
@@ -123,7 +142,7 @@ def parameters(version: Version) -> dict[str, Parameter]:
         found += _ratio_parameters(liability)
     found += [Parameter(f"premium.{b.id}", "money", f"{b.name}（保费）", b.amount.path, b.amount.fen)
               for b in version.bands]
-    return {p.name: p for p in found}
+    return found
 
 
 def _ratio_parameters(liability) -> list[Parameter]:
@@ -207,7 +226,7 @@ class Year:
     version: Version
     spec: PopulationSpec
     who: np.ndarray  # the residents insured at the published premiums
-    band: np.ndarray  # each insured member's band (band conditions are not parameters)
+    band: np.ndarray  # each insured member's band (band conditions are not parameters): Version.priced_bands
     batch: ClaimBatch  # their claims, in settlement order
     response: PriceResponse | None  # who leaves when a premium rises (among `who`), if the population declares it
     rules_fallback: bool = True  # False: a candidate the vectorised path refuses is refused (Unsupported)
@@ -215,7 +234,7 @@ class Year:
     def __post_init__(self):
         self.alone = _one_version(self.doc, self.index)
         self.claim_member = np.searchsorted(self.who, self.batch.member)  # each claim's member, a place in `who`
-        self.members = np.bincount(self.band, minlength=len(self.version.bands)).astype(np.int64)
+        self.members = np.bincount(self.band, minlength=len(self.version.priced_bands())).astype(np.int64)
 
     @property
     def base_fen(self) -> np.ndarray:
@@ -233,25 +252,23 @@ def prepare(doc: Document, version_id: str, spec: PopulationSpec, residents_coun
     index = next(i for i, item in enumerate(doc.data["versions"]) if str(item["id"]) == version.id)
     if residents_count is not None:
         spec = spec.resized(residents_count)
-    pricing = _pricing_plan(version)
-    people = residents(spec)
-    band = pricing.quote(people.members).band
-    insured = take_up(spec, band, version)
-    batch = claims(spec, people, insured, version, pricing.catalogue)
-    response = price_response(spec, people, band, [b.id for b in version.bands]) if respond else None
-    who = np.flatnonzero(insured)
-    return Year(doc, index, version, spec, who, band[who], batch, response.among(who) if response else None,
+    drawn = draw_year(spec, version, _pricing_plan(version))
+    band = drawn.premiums.band
+    response = price_response(spec, drawn.people, band, [b.id for _, _, b in version.priced_bands()]) \
+        if respond else None
+    who = np.flatnonzero(drawn.insured)
+    return Year(doc, index, version, spec, who, band[who], drawn.batch, response.among(who) if response else None,
                 rules_fallback)
 
 
 def _pricing_plan(version: Version) -> VectorVersion:
-    """Bands, premiums and the drug catalogue on arrays: the version without its liabilities, which are
-    settled per candidate (where the vectorised path cannot settle them, the rules path does)."""
-    return VectorVersion(replace(version, layers=()))
+    """Bands, premiums and the drug catalogue on arrays: the version (and each plan) without its liabilities,
+    which are settled per candidate (where the vectorised path cannot settle them, the rules path does)."""
+    return VectorVersion(replace(version, layers=(), plans=tuple(replace(p, layers=()) for p in version.plans)))
 
 
 def _band_fen(version: Version) -> np.ndarray:
-    return np.array([b.amount.fen for b in version.bands], np.int64)
+    return np.array([b.amount.fen for _, _, b in version.priced_bands()], np.int64)
 
 
 # ── settling one candidate ────────────────────────────────────────────────────────────────────
@@ -264,13 +281,13 @@ class Settler:
 
     version: Version
     rules: bool = True
-    plan: VectorVersion | None = None
+    compiled: VectorVersion | None = None
     fallback: str | None = None  # why the rules path settles
     last: tuple = ()  # (batch, result): a premium search asks again for the same claims
 
     def __post_init__(self):
         try:
-            self.plan = VectorVersion(self.version)
+            self.compiled = VectorVersion(self.version)
         except Unsupported as exc:
             self._fall_back(exc)
 
@@ -279,24 +296,25 @@ class Settler:
             raise exc
         self.fallback = str(exc)
 
-    def __call__(self, batch: ClaimBatch) -> tuple[int, dict]:
-        """(claims paid, paid by liability), in fen."""
+    def __call__(self, batch: ClaimBatch) -> tuple[np.ndarray, dict]:
+        """(each claim's payout, paid by liability), in fen."""
         if self.last and self.last[0] is batch:
             return self.last[1]
         self.last = (batch, self._settle(batch))
         return self.last[1]
 
-    def _settle(self, batch: ClaimBatch) -> tuple[int, dict]:
-        if self.plan is not None:
+    def _settle(self, batch: ClaimBatch) -> tuple[np.ndarray, dict]:
+        if self.compiled is not None:
             try:
-                settled = self.plan.adjudicate(batch)
-                return int(settled.paid.sum()), {k: int(paid.sum()) for k, (_, paid) in settled.by_liability.items()}
+                settled = self.compiled.adjudicate(batch)
+                return settled.paid, {k: int(paid.sum()) for k, (_, paid) in settled.by_liability.items()}
             except Unsupported as exc:  # a batch beyond exact int64
                 self._fall_back(exc)
-        by_liability = {layer.key_of(l): 0 for layer in self.version.layers for l in layer.liabilities}
-        paid = 0
-        for settled, _ in settle_in_order(to_claims(batch), self.version, trace=False):
-            paid += settled["paid_fen"]
+        by_liability = {layer.key_of(l): 0 for terms in (self.version.plans or (self.version,))
+                        for layer in terms.layers for l in layer.liabilities}
+        paid = np.zeros(len(batch), np.int64)
+        for i, (settled, _) in enumerate(settle_in_order(to_claims(batch), self.version, trace=False)):
+            paid[i] = settled["paid_fen"]
             for key, fen in settled["by_liability"].items():
                 by_liability[key] += fen
         return paid, by_liability
@@ -308,32 +326,26 @@ class Figures:
 
     bands_fen: np.ndarray
     members: np.ndarray  # insured members per band
-    paid_fen: int
+    paid: np.ndarray  # each claim's payout (of the members who stay)
     by_liability: dict = field(default_factory=dict)
+    plans: np.ndarray | None = None  # each of those claims' plan (ClaimBatch.plan), None without plans
 
     @property
     def premium_fen(self) -> int:
         return int(self.members @ self.bands_fen)
 
+    @property
+    def paid_fen(self) -> int:
+        return int(self.paid.sum())
+
 
 def _figures(year: Year, settle: Settler, bands_fen: np.ndarray) -> Figures:
     if year.response is None or not (bands_fen > year.base_fen).any():
-        paid, by_liability = settle(year.batch)
-        return Figures(bands_fen, year.members, paid, by_liability)
+        return Figures(bands_fen, year.members, *settle(year.batch), year.batch.plan)
     stays = year.response.stays(year.base_fen, bands_fen)
-    paid, by_liability = settle(_select(year.batch, stays[year.claim_member]))
-    return Figures(bands_fen, np.bincount(year.band[stays], minlength=len(bands_fen)).astype(np.int64), paid,
-                   by_liability)
-
-
-def _select(batch: ClaimBatch, keep: np.ndarray) -> ClaimBatch:
-    """The claims where `keep` holds, in the same order."""
-    return replace(batch, member=batch.member[keep], date=batch.date[keep],
-                   columns={dim: codes[keep] for dim, codes in batch.columns.items()}, age_ref=batch.age_ref[keep],
-                   in_policy=batch.in_policy[keep], out_of_policy=batch.out_of_policy[keep],
-                   raw_bill=batch.raw_bill[keep], drug_fen=batch.drug_fen[keep], drug_code=batch.drug_code[keep],
-                   drug_indication=batch.drug_indication[keep],
-                   claim_ids=None if batch.claim_ids is None else [i for i, k in zip(batch.claim_ids, keep) if k])
+    batch = year.batch.select(np.flatnonzero(stays[year.claim_member]))
+    return Figures(bands_fen, np.bincount(year.band[stays], minlength=len(bands_fen)).astype(np.int64),
+                   *settle(batch), batch.plan)
 
 
 def _scale_fen(fen: int, numerator: int, denominator: int, up: bool) -> int:
@@ -366,7 +378,7 @@ def premium_for_ratio(year: Year, changes: list[Change], settle: Settler, figure
         if scaled is None:
             return None
         if year.response is None:  # nobody leaves: the same members and claims at the new premiums
-            current, converged = Figures(scaled, current.members, current.paid_fen, current.by_liability), True
+            current, converged = replace(current, bands_fen=scaled), True
             break
         if np.array_equal(scaled, current.bands_fen):  # the premium that holds still
             converged = True
@@ -379,7 +391,7 @@ def premium_for_ratio(year: Year, changes: list[Change], settle: Settler, figure
         meeting = [t for t in tried if _meets(t, ratio, up)]
         current = min(meeting, key=lambda t: t.premium_fen if up else -t.premium_fen) if meeting else current
     return {"ratio": str(ratio), "rounding": "up" if up else "down",
-            "bands_fen": {b.id: int(f) for b, f in zip(year.version.bands, current.bands_fen)},
+            "bands_fen": {key: int(f) for (key, _, _), f in zip(year.version.priced_bands(), current.bands_fen)},
             "premium_fen": current.premium_fen, "paid_fen": current.paid_fen, "insured": int(current.members.sum()),
             "claims_ratio": ratio_text(current.paid_fen, current.premium_fen), "converged": converged,
             "holds": _meets(current, ratio, up), "rounds": rounds,
@@ -395,8 +407,9 @@ def _meets(figures: Figures, ratio: Decimal, up: bool) -> bool:
 
 def _priced_issues(year: Year, changes: list[Change], bands_fen: np.ndarray) -> list[dict]:
     """What makes the scheme invalid at these premiums (a subsidy above a band's premium, a premium cap…)."""
-    known = parameters(year.version)
-    priced = [Change(known[f"premium.{b.id}"], int(fen)) for b, fen in zip(year.version.bands, bands_fen)]
+    written = {p.path: p for p in parameters(year.version).values()}  # a band several plans share: once
+    priced = list({written[b.amount.path].name: Change(written[b.amount.path], int(fen))
+                   for (_, _, b), fen in zip(year.version.priced_bands(), bands_fen)}.values())
     premiums = {c.parameter.name for c in priced}
     issues, _ = _checked(year, [c for c in changes if c.parameter.name not in premiums] + priced)
     names = "、".join(str(c) for c in priced)
@@ -415,12 +428,25 @@ def evaluate(year: Year, changes: list[Change], target: Decimal | None = None) -
         "insured": int(figures.members.sum()), "left": len(year.band) - int(figures.members.sum()),
         "premium_fen": figures.premium_fen, "paid_fen": figures.paid_fen,
         "claims_ratio": ratio_text(figures.paid_fen, figures.premium_fen),
-        "by_band": {b.id: {"name": b.name, "premium_fen": int(fen), "members": int(n)}
-                    for b, fen, n in zip(version.bands, figures.bands_fen, figures.members)},
+        "by_band": {key: {"name": name, "premium_fen": int(fen), "members": int(n)}
+                    for (key, name, _), fen, n in zip(version.priced_bands(), figures.bands_fen, figures.members)},
+        "by_plan": _by_plan(version, figures),
         "by_liability": figures.by_liability,
         "break_even": premium_for_ratio(year, changes, settle, figures, Decimal(1), up=True),
         "target": premium_for_ratio(year, changes, settle, figures, target, up=False) if target else None,
     }
+
+
+def _by_plan(version: Version, figures: Figures) -> dict:
+    """Each plan's members, premium income, claims paid and claims ratio (a version with plans; else empty)."""
+    plans, band_plan = {}, np.array([k for k, plan in enumerate(version.plans) for _ in plan.bands])
+    for k, plan in enumerate(version.plans):
+        mine = band_plan == k
+        premium = int(figures.members[mine] @ figures.bands_fen[mine])
+        paid = int(figures.paid[figures.plans == k].sum())
+        plans[plan.plan] = {"name": plan.plan_name, "members": int(figures.members[mine].sum()),
+                            "premium_fen": premium, "paid_fen": paid, "claims_ratio": ratio_text(paid, premium)}
+    return plans
 
 
 def default_target(version: Version) -> Decimal | None:
@@ -488,6 +514,9 @@ def _figure_lines(row: dict, version: str) -> list[str]:
     lines = [f"  参保 {row['insured']:,} 人" + (f"（因涨价退出 {row['left']:,} 人）" if row["left"] else "")
              + f"，保费收入 {format_yuan(row['premium_fen'])} 元，赔付 {format_yuan(row['paid_fen'])} 元，"
              f"赔付率 {percent(Decimal(row['claims_ratio']))}"]
+    lines += [f"    {p['name']}（{plan}）：参保 {p['members']:,} 人，保费收入 {format_yuan(p['premium_fen'])} 元，"
+              f"赔付 {format_yuan(p['paid_fen'])} 元，赔付率 {percent(Decimal(p['claims_ratio']))}"
+              for plan, p in row["by_plan"].items()]
     if row["fallback"]:
         lines.append(f"  （{version} 不能用向量化路径计算：{row['fallback']}；已按规则路径逐笔计算）")
     for key, title in (("break_even", "盈亏平衡保费（赔付率 ≤ 100%）"), ("target", "目标赔付率保费")):

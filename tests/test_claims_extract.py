@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "claims-extract.csv"
 ZAO = load_product(ROOT / "products" / "zaohuibao.yaml").version("2025")
 CHAIN = load_product(ROOT / "tests" / "fixtures" / "xixia.yaml").versions[0]
+PLANS = load_product(ROOT / "tests" / "fixtures" / "two-plans.yaml").version("2025")
 
 
 def vector_settlements(batch, version) -> dict[str, dict]:
@@ -78,7 +79,7 @@ def extract_rows(claims, fen_columns: bool) -> list[dict]:
                "pre_existing": "1" if m.pre_existing else "0", "low_income": m.low_income,
                "entitled_care": str(m.entitled_care).lower(), "disabled": str(m.disabled).lower(),
                "basic_insurance": m.basic_insurance, "basic_insurance_status": m.basic_insurance_status,
-               "hukou": m.hukou, "occupation": m.occupation}
+               "hukou": m.hukou, "occupation": m.occupation, "plan": m.plan or ""}
         parts = ((("bill_in_policy", c.in_policy_fen), ("bill_out_of_policy", c.out_of_policy_fen)) if c.raw_bill
                  else (("in_policy_self_pay", c.in_policy_fen), ("out_of_policy_self_pay", c.out_of_policy_fen)))
         for name in ("in_policy_self_pay", "out_of_policy_self_pay", "bill_in_policy", "bill_out_of_policy",
@@ -117,7 +118,7 @@ def random_claims(version, n: int, seed: int) -> list:
             if c.member.id in kept and c.member.birth_date else c for i, c in enumerate(out)]
 
 
-@pytest.mark.parametrize("version", [ZAO, CHAIN], ids=lambda v: v.key)
+@pytest.mark.parametrize("version", [ZAO, CHAIN, PLANS], ids=lambda v: v.key)
 @pytest.mark.parametrize("form", ["csv-yuan", "parquet-fen"])
 def test_random_extracts_settle_as_the_rules_path(version, form, tmp_path):
     claims = random_claims(version, 3000, seed=len(form))
@@ -132,6 +133,7 @@ def test_random_extracts_settle_as_the_rules_path(version, form, tmp_path):
                            *(pl.col(name).replace("", None).cast(pl.Int64) for name in rows[0]
                              if name.endswith("_fen"))).write_parquet(path)
     batch = load_extract(path, version).batch
+    assert (batch.plan is not None) == bool(version.plans)
     assert batch.raw_bill.any() == version.has_chain and batch.drug_fen.any() == bool(compile_version(version).catalogue)
     assert vector_settlements(batch, version) == rules_by_id(claims, version)
 
@@ -214,3 +216,20 @@ def test_backtest_command_settles_an_extract(tmp_path):
     assert refused.exit_code == 1
     [error] = json.loads(refused.output)["errors"]
     assert error["file"] == str(bad) and error["path"] == "[1].care" and error["line"] == 2
+
+
+def test_a_version_with_plans_needs_each_rows_plan(tmp_path):
+    head = "claim_id,member_id,age,date,care,in_policy_self_pay,plan\n"
+    path = write(tmp_path, head + "c1,m1,40,2025-03-01,inpatient,30000,basic\nc2,m2,50,2025-04-01,inpatient,30000,\n"
+                 "c3,m3,60,2025-05-01,inpatient,30000,gold\nc4,m1,40,2025-06-01,inpatient,100,plus\n")
+    with pytest.raises(InputError) as caught:
+        load_extract(path, PLANS)
+    assert sorted(i.path for i in caught.value.issues) == [(1, "plan"), (2, "plan"), (3, "plan")]
+    assert "m1" in caught.value.issues[-1].message  # c2 without a plan, c3 unknown, m1 in two plans
+    assert any("basic（基础版）" in i.message for i in caught.value.issues)
+    fine = write(tmp_path, head + "c1,m1,40,2025-03-01,inpatient,30000,basic\nc2,m2,50,2025-04-01,inpatient,30000,plus\n",
+                 "fine.csv")
+    batch = load_extract(fine, PLANS).batch
+    assert [batch.plan_ids[k] for k in batch.plan] == ["basic", "plus"]
+    with pytest.raises(InputError):
+        load_extract(fine, ZAO)  # a version without plans: the column stays empty

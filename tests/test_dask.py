@@ -18,7 +18,7 @@ from engine.backtest import backtest, partitions  # noqa: E402
 from engine.claims_extract import load_extract  # noqa: E402
 from engine.cli import main  # noqa: E402
 from engine.distributed import dask_client, settle_on  # noqa: E402
-from engine.population import claims, load_population, residents, take_up  # noqa: E402
+from engine.population import draw_year, load_population  # noqa: E402
 from engine.vector import compile_version  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,9 +34,7 @@ def client():
 
 @pytest.fixture(scope="module")
 def batch():
-    plan = compile_version(VERSION)
-    people = residents(SPEC)
-    return claims(SPEC, people, take_up(SPEC, plan.quote(people.members).band, VERSION), VERSION, plan.catalogue)
+    return draw_year(SPEC, VERSION, compile_version(VERSION)).batch
 
 
 def test_partitions_never_split_a_member(batch):
@@ -85,3 +83,16 @@ def test_backtest_command_on_a_running_scheduler(client):
     with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):  # nobody listens there: fail fast
         nobody = CliRunner().invoke(main, [*args, "--scheduler", "tcp://127.0.0.1:9"])
     assert nobody.exit_code == 1 and json.loads(nobody.output)["errors"][0]["code"] == "backtest.dask"
+
+
+def test_a_version_with_plans_on_dask_is_identical(client):
+    """Members in two plans (the population's plan_choice): partitions carry each claim's plan."""
+    two_plans = load_product(ROOT / "tests" / "fixtures" / "two-plans.yaml").version("2025")
+    spec = SPEC.resized(30_000)
+    batch = draw_year(spec, two_plans, compile_version(two_plans)).batch
+    remote = settle_on(client, two_plans, 9)(batch)
+    local = compile_version(two_plans).adjudicate(batch)
+    assert np.array_equal(remote.paid, local.paid) and remote.by_liability.keys() == local.by_liability.keys()
+    on_dask = backtest(two_plans, spec, settle=settle_on(client, two_plans, 7))
+    assert on_dask == backtest(two_plans, spec)
+    assert len(on_dask["by_plan"]) == 2 and all(p["paid_fen"] > 0 for p in on_dask["by_plan"].values())

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from engine import SchemeError, load_product
 from engine.backtest import backtest
 from engine.cli import main
-from engine.population import claims, load_population, residents, take_up
+from engine.population import draw_year, load_population, residents
 from engine.vector import compile_version, settlement_order
 from engine.vector.sample import to_claims
 from test_vectorised import rules_settlements
@@ -40,21 +40,18 @@ def report(spec, version):
 def test_the_same_seed_gives_the_same_people_and_claims(spec, version):
     first, second = residents(spec), residents(spec)
     assert all(np.array_equal(first.members.columns[d], second.members.columns[d]) for d in first.members.columns)
-    plan = compile_version(version)
-    band = plan.quote(first.members).band
-    a = claims(spec, first, take_up(spec, band, version), version, plan.catalogue)
-    b = claims(spec, second, take_up(spec, band, version), version, plan.catalogue)
+    compiled = compile_version(version)
+    a, b = (draw_year(spec, version, compiled).batch for _ in range(2))
     assert np.array_equal(a.in_policy, b.in_policy) and np.array_equal(a.member, b.member)
     assert backtest(version, spec)["claims"] == backtest(version, spec)["claims"]
 
 
 def test_population_claims_settle_as_the_rules_path(spec, version):
-    plan = compile_version(version)
-    people = residents(spec)
-    batch = claims(spec, people, take_up(spec, plan.quote(people.members).band, version), version, plan.catalogue)
+    compiled = compile_version(version)
+    batch = draw_year(spec, version, compiled).batch
     assert len(batch) > 500 and batch.drug_fen.any()
     expected = rules_settlements(settlement_order(to_claims(batch)), version)
-    settled = plan.adjudicate(batch)
+    settled = compiled.adjudicate(batch)
     assert [settled.settlement(i) for i in range(len(batch))] == expected
 
 

@@ -147,7 +147,7 @@ def test_the_regimes_minimum_is_the_default_target():
 
 
 def test_grid_ranks_candidates_within_the_target_by_lowest_premium(year, monkeypatch):
-    monkeypatch.setattr(w, "claims", lambda *a, **k: pytest.fail("the grid drew the claims again"))
+    monkeypatch.setattr(w, "draw_year", lambda *a, **k: pytest.fail("the grid drew the claims again"))
     known = w.parameters(year.version)
     axes = [(known["deductible.annual"], [300_000, 800_000, 2_000_000]),
             (known["premium.young"], [2_000, 3_000, 6_900]),

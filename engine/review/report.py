@@ -10,7 +10,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from ..compare import profile_claim, standard_profiles
+from ..compare import by_plan, profile_claim, standard_profiles
 from ..diff import diff_versions
 from ..evaluate import adjudicate
 from ..explain import ASSUMED_MARK, describe_version, trace_text
@@ -87,12 +87,15 @@ def _check(verdict: Verdict) -> dict:
 
 
 def worked_examples(version: Version) -> list[dict]:
-    """Each standard profile paid under the version, with its trace."""
+    """Each standard profile paid under the version (under each of its plans, where it has plans), with its trace."""
     examples = []
-    for profile in standard_profiles()["profiles"]:
-        settled = adjudicate(parse_claim(profile_claim(profile, version)), version, trace=True)
-        examples.append({"id": profile["id"], "name": profile["name"], "paid_fen": settled.paid_fen,
-                         "remainder_fen": settled.patient_remainder_fen, "trace": trace_text(settled.trace, version.sources)})
+    for terms in by_plan([version]):
+        for profile in standard_profiles()["profiles"]:
+            settled = adjudicate(parse_claim(profile_claim(profile, terms)), version, trace=True)
+            examples.append({"id": profile["id"] + (f"/{terms.plan}" if terms.plan else ""),
+                             "name": f"{terms.plan_name}：{profile['name']}" if terms.plan else profile["name"],
+                             "paid_fen": settled.paid_fen, "remainder_fen": settled.patient_remainder_fen,
+                             "trace": trace_text(settled.trace, version.sources)})
     return examples
 
 

@@ -116,3 +116,39 @@ def test_the_version_page_links_to_it_and_a_regulator_may_run_it(app, session):
     state = wait_for_impact(regulator, page_url(session) + ".json?population=zaozhuang.yaml&residents=2000")
     assert state["status"] == "done"
     assert app.test_client().get(page_url(session)).status_code == 302
+
+
+@pytest.fixture
+def plans_app(make_app, products_copy, populations):
+    """示例双方案惠民保 beside the others, and a second population file that does not say how members choose plans."""
+    shutil.copy(REPO / "tests" / "fixtures" / "two-plans.yaml", products_copy / "two-plans.yaml")
+    text = (populations / "zaozhuang.yaml").read_text(encoding="utf-8")
+    (populations / "no-plans.yaml").write_text(text[:text.index("\nplan_choice:")] + text[text.index("\nclaims:"):],
+                                               encoding="utf-8")
+    return make_app(POPULATIONS_DIR=str(populations))
+
+
+def test_a_version_with_plans_shows_each_plans_figures(plans_app, populations):
+    with plans_app.app_context():
+        from admin_ui.db import db
+        row = version_row(db(), "two-plans", "2025")
+        version = check_draft(row.yaml_text).version
+    url = f"/versions/{row.id}/backtest?population=zaozhuang.yaml&residents={RESIDENTS}&run=1"
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", Browser(plans_app, "pm").get(url).get_data(as_text=True)))
+    report = backtest(version, load_population(populations / "zaozhuang.yaml"), RESIDENTS)
+    assert "按方案" in text and len(report["by_plan"]) == 2
+    for plan_id, p in report["by_plan"].items():
+        assert (f"{p['name']}（{plan_id}） {p['members']:,} {format_yuan(p['premium_fen'])} {p['claims']:,} "
+                f"{format_yuan(p['paid_fen'])} {percent(Decimal(p['claims_ratio']))}") in text
+    assert "升级版·统一保费" in text
+
+
+def test_a_population_without_the_versions_plans_is_refused_with_the_reason(plans_app):
+    with plans_app.app_context():
+        from admin_ui.db import db
+        row = version_row(db(), "two-plans", "2025")
+    pm = Browser(plans_app, "pm")
+    page = text_of(pm.get(f"/versions/{row.id}/backtest?population=no-plans.yaml&run=1"))
+    assert "这个人群文件不能用于本版本" in page and "basic、plus" in page and "计算回测" not in page
+    answer = pm.get(f"/versions/{row.id}/backtest.json?population=no-plans.yaml")
+    assert answer.status_code == 409 and "basic、plus" in answer.get_json()["error"]

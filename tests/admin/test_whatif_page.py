@@ -86,3 +86,30 @@ def test_bad_form_values_are_refused(app, row):
 def test_starting_a_job_needs_the_csrf_token(app, row):
     client = login(app.test_client(), "pm")
     assert client.post(f"/versions/{row.id}/whatif/jobs", data=form()).status_code == 400
+
+
+def test_a_version_with_plans_runs_plan_by_plan(make_app, products_copy):
+    import shutil
+
+    two_plans = REPO / "tests" / "fixtures" / "two-plans.yaml"
+    shutil.copy(two_plans, products_copy / "two-plans.yaml")
+    app = make_app()
+    with app.app_context():
+        from admin_ui.db import db
+        row = version_row(db(), "two-plans", "2025")
+    pm = Browser(app, "pm")
+    assert 'data-parameter="plus/ratio.inpatient"' in pm.get(f"/versions/{row.id}/whatif").get_data(as_text=True)
+    page = pm.get(f"/versions/{row.id}/whatif", query_string={**form(), "run": "1",
+                                                               "grid:plus/ratio.inpatient": "0.6,0.95"})
+    assert page.status_code == 200, page.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    year = w.prepare(load_file(two_plans), "2025", load_population(POPULATION), RESIDENTS, respond=False)
+    known = w.parameters(year.version)
+    expected = w.grid(year, [(known["plus/ratio.inpatient"], [Decimal("0.6"), Decimal("0.95")])])
+    table = html[html.index('<table class="grid whatif-candidates"'):]
+    assert re.findall(r'<tr data-candidate="(\d+)"', table) == [str(r["candidate"]) for r in expected["candidates"]]
+    base = w.evaluate(year, [])
+    plans = html[html.index('<table class="grid whatif-plans"'):]
+    for plan_id, p in base["by_plan"].items():
+        assert re.search(rf'<tr data-plan="{plan_id}">.*?data-fen="{p["premium_fen"]}".*?data-fen="{p["paid_fen"]}"',
+                         plans, re.S)
