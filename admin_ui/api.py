@@ -176,7 +176,8 @@ FIRST_VERSION, FIRST_PRODUCT = "$response.body#/products/0/versions/0/id", "$res
 @api_route("/products", "view", ok={200: Products}, links={200: {
     "version": link("version", row_id=FIRST_VERSION), "yaml": link("version_yaml", row_id=FIRST_VERSION),
     "quote": link("quote_person", row_id=FIRST_VERSION), "adjudicate": link("adjudicate_claim", row_id=FIRST_VERSION),
-    "rules": link("rules_in_force", product_id=FIRST_PRODUCT), "draft": link("create_draft", product_id=FIRST_PRODUCT)}})
+    "rules": link("rules_in_force", product_id=FIRST_PRODUCT), "draft": link("create_draft", product_id=FIRST_PRODUCT),
+    "review": link("api_review", row_id=FIRST_VERSION)}})
 def products():
     """产品及其全部版本"""
     rows = queries.all_products(db())

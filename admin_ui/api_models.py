@@ -382,6 +382,12 @@ CheckId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][
 
 
 class FindingRequest(Request):
+    # The regime of what a scheme declares about itself applies to every version, so the example names a check
+    # any version's review has (tests/admin/test_api_doc.py holds it to regimes/declared.yaml).
+    schema_extra: ClassVar[dict] = {"examples": [
+        {"regime": "declared", "check": "pricing-as-declared", "outcome": "complies"},
+        {"regime": "declared", "check": "pricing-as-declared", "outcome": "incomplete", "comment": "请补充定价说明"}]}
+
     regime: CheckId = Field(description="规则文件编号，如 hubei-2021")
     check: CheckId = Field(description="检查编号，如 no-preconditions")
     outcome: _enum(FINDING_OUTCOMES) = Field(description="complies 符合 / fails 不符合 / incomplete 需补充")

@@ -74,3 +74,13 @@ def action_label(action: str) -> str:
 
 def role_label(role: str) -> str:
     return _(ROLE.get(role, role))
+
+
+def path_label(path: dict) -> str:
+    """Which path computed a version's figures (engine.impact / engine.compare `path`): the vectorised path, or
+    the rules path with the reason the vectorised path gave (the engine writes it in Chinese)."""
+    if path["path"] == "vectorised":
+        return _("按向量化路径计算")
+    if path.get("reason"):
+        return _("按规则路径计算（向量化路径不能处理：{reason}）", reason=path["reason"])
+    return _("按规则路径计算")

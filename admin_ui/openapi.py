@@ -80,9 +80,15 @@ def answers(ok: dict, *errors: int, media: dict | None = None, links: dict | Non
     return Answers(ok, errors, media, links)
 
 
-def link(operation_id: str, **parameters: str) -> dict:
-    """An OpenAPI link: the operation (its id is its view's name) and where its parameters come from."""
-    return {"operationId": operation_id, "parameters": parameters}
+def link(operation_id: str, body: dict | None = None, **parameters: str) -> dict:
+    """An OpenAPI link: the operation (its id is its view's name), where its parameters come from and, with
+    `body`, the whole request body (runtime expressions or constants).  `x-schemathesis` tells Schemathesis to
+    send that body as it is rather than merge it into a generated one (whose made-up optional fields, such as
+    a finding's `replaces`, would make every such call a conflict)."""
+    if body is None:
+        return {"operationId": operation_id, "parameters": parameters}
+    return {"operationId": operation_id, "parameters": parameters, "requestBody": body,
+            "x-schemathesis": {"merge_body": False}}
 
 
 # Path parameters whose converter spectree does not know (api.RowIdConverter) or whose bounds it does not read

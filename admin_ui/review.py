@@ -23,6 +23,7 @@ from .db import db, get_or_404
 from .guard import run_step
 from .i18n import _
 from .models import SchemeVersion
+from .openapi import link
 from .services import check_stored
 
 bp = Blueprint("review", __name__)
@@ -75,8 +76,13 @@ def _run(row_id: int, action, done: str, anchor: str):
 
 # ── JSON API ──────────────────────────────────────────────────────────────────────────────────
 
+# A stateful client (Schemathesis) records a finding on a check the review reported, not on made-up ids.
+FIRST_CHECK = {"regime": "$response.body#/regimes/0/id", "check": "$response.body#/regimes/0/checks/0/id",
+               "outcome": "complies"}
+
 @api_route(f"/versions/{ROW}/review", "view", errors=(404, 409), ok={200: (
-    None, "合规审查：适用规则逐项的结论（条款、原文、方案取值）与审查意见、需人工确认的事项、标准案例、变化（金额为分）")})
+    None, "合规审查：适用规则逐项的结论（条款、原文、方案取值）与审查意见、需人工确认的事项、标准案例、变化（金额为分）")},
+    links={200: {"finding": link("api_record_finding", row_id="$request.path.row_id", body=FIRST_CHECK)}})
 def api_review(row_id: int):
     """The same verdicts as `hmb review --json`, with each check's finding and the sign-off (open violations,
     overrides) that only the database knows."""

@@ -271,14 +271,14 @@ def _without_city_terms(text: str) -> str:
 @pytest.mark.parametrize("term, change, reason", [
     ("pre_existing_conditions", lambda t: t.replace(
         "    eligibility:\n", "    pre_existing_conditions: [{id: cancer, name: 恶性肿瘤, assumed: 示例}]\n    eligibility:\n", 1),
-     "named pre-existing conditions"),
+     "列名的既往症"),
     ("hospital_lists", lambda t: t.replace("    eligibility:\n", "    hospital_lists: {h: {name: 定点医院, assumed: 示例, "
                                            "hospitals: [{code: H1, name: 示例医院, level: 3}]}}\n    eligibility:\n", 1),
-     "hospital lists"),
-    ("sex", lambda t: mutate(t, *SEX_BANDS), "conditions on sex"),
+     "医院名单"),
+    ("sex", lambda t: mutate(t, *SEX_BANDS), "按性别的条件"),
     ("exclusions", lambda t: t.replace("    eligibility:\n", "    exclusions: [{id: e, name: 急诊, common: false, "
                                        "when: {care: [emergency]}, assumed: 示例}]\n    eligibility:\n", 1),
-     "exclusions the engine applies"),
+     "由引擎执行的责任免除"),
 ])
 def test_the_vectorised_path_refuses_each_new_term(term, change, reason):
     plain = _without_city_terms(CITY)

@@ -163,8 +163,63 @@ def test_hubei_pre_existing_ratio_zero_on_a_main_liability_is_an_exclusion_in_ef
                     " assumed: 测试}")]
     passing = verdict(reviewed(XIANNING, "2023"), "hubei-2021", "pre-existing-not-excluded")
     assert passing.verdict == "符合" and passing.looked_at[0].value == 7000  # the lower of 80 % and 70 %
+    assert passing.looked_at[0].detail == "既往症，在“医保目录外个人自费”"
     failing = verdict(reviewed(XIANNING, "2023", zero), "hubei-2021", "pre-existing-not-excluded")
-    assert failing.verdict == "违规" and failing.looked_at[0].text == "0%"
+    assert failing.verdict == "违规" and failing.looked_at[0].text == "0%（既往症，在“医保目录内个人自付”）"
+
+
+# 咸惠保 2023 naming two pre-existing conditions: the in-policy liability pays renal failure `renal`, the
+# out-of-policy liability pays cancer 30 %; everyone else gets 80 % and 70 % as in the product.
+NAMED_CONDITIONS = ("    liabilities:\n",
+                    "    pre_existing_conditions:\n      - {id: cancer, name: 恶性肿瘤, assumed: 测试}\n"
+                    "      - {id: renal-failure, name: 肾功能衰竭, assumed: 测试}\n    liabilities:\n")
+
+
+def named_pre_existing(renal: str) -> list:
+    return [NAMED_CONDITIONS,
+            ("ratio: {value: 0.8, assumed: 来源未公布；市场无既往症人群 70–90% 区间内取 80%}",
+             "ratio: {rows: [{when: {pre_existing: {not: [renal-failure]}}, rate: 0.8},"
+             f" {{when: {{pre_existing: [renal-failure]}}, rate: {renal}}}], assumed: 测试}}"),
+            ("ratio: {value: 0.7, assumed: 来源未公布；取市场区间内的 70%}",
+             "ratio: {rows: [{when: {pre_existing: {not: [cancer]}}, rate: 0.7},"
+             " {when: {pre_existing: [cancer]}, rate: 0.3}], assumed: 测试}")]
+
+
+def test_hubei_named_pre_existing_conditions_all_paid_comply_with_the_lowest_ratio_and_its_condition():
+    passing = verdict(reviewed(XIANNING, "2023", named_pre_existing("0.5")), "hubei-2021", "pre-existing-not-excluded")
+    assert passing.verdict == "符合"
+    assert passing.looked_at[0].text == "30%（恶性肿瘤，在“医保目录外个人自费”）"
+
+
+def test_hubei_one_named_pre_existing_condition_paid_nothing_is_excluded_in_effect_and_named():
+    """Members with cancer or an unnamed condition get 80 % on the in-policy liability; renal failure gets 0 there:
+    the best ratio any pre-existing member can get is positive, the worst is not."""
+    failing = verdict(reviewed(XIANNING, "2023", named_pre_existing("0")), "hubei-2021", "pre-existing-not-excluded")
+    assert failing.verdict == "违规"
+    fact = failing.looked_at[0]
+    assert (fact.value, fact.detail) == (0, "肾功能衰竭，在“医保目录内个人自付”")
+    assert fact.assumed  # the rates are assumed in the variant
+
+
+@pytest.mark.parametrize("refused, expected", [
+    ("when: {pre_existing: [renal-failure]}", "违规"),
+    ("when: {pre_existing: [renal-failure], care: [inpatient]}", "违规"),
+    ("when: {pre_existing: [renal-failure], care: [outpatient]}", "符合"),
+    ("when: {pre_existing: [renal-failure], hospital_level: [1]}", "符合"),
+    ("when: {pre_existing: [renal-failure]}, lists: [xn-special-drugs]", "符合"),
+    ("when: {pre_existing: [cancer]}", "违规")])
+def test_hubei_an_exclusion_of_every_inpatient_claim_of_a_named_condition_excludes_it_in_effect(refused, expected):
+    """An exclusion refusing whole inpatient claims of members with a named condition leaves them 0 on the main
+    liabilities whatever the ratio rows say; one refusing only some items, or only some claims, does not."""
+    exclusion_ = ("    liabilities:\n      - id: in_policy",
+                  f"    exclusions:\n      - {{id: x, name: 投保前已患的病, common: false, {refused}, assumed: 测试}}\n"
+                  "    liabilities:\n      - id: in_policy")
+    result = verdict(reviewed(XIANNING, "2023", named_pre_existing("0.5") + [exclusion_]), "hubei-2021",
+                     "pre-existing-not-excluded")
+    assert result.verdict == expected
+    if expected == "违规":
+        named = "恶性肿瘤" if "cancer" in refused else "肾功能衰竭"
+        assert result.looked_at[0].detail == f"{named}，在“医保目录内个人自付”、“医保目录外个人自费”"
 
 
 def test_hubei_no_coinsurance_is_a_concern_a_lead_with_the_largest_share_is_not():

@@ -13,6 +13,7 @@ from engine.cli import main
 from engine.compare import standard_profiles
 
 from conftest import PRODUCTS
+from test_review import named_pre_existing
 
 PRODUCT_YEARS = [("xianhuibao.yaml", "2023"), ("ganzhou.yaml", "2024"), ("zaohuibao.yaml", "2025")]
 
@@ -64,6 +65,28 @@ def test_html_report_has_the_summary_results_examples_and_changes(run, tmp_path)
     for part in ("一、方案概要", "二、合规检查结果", "三、需人工确认的事项", "四、标准案例试算", "五、与上一版本相比的变化",
                  "有既往症人群", "【假设】", "上一版本：枣惠保 2024 年度", "起付线", "regulation.pricing"):
         assert part in html, part
+
+
+def test_a_named_pre_existing_condition_paid_nothing_is_named_in_the_json_and_the_html_report(run, tmp_path):
+    text = (PRODUCTS / "xianhuibao.yaml").read_text(encoding="utf-8")
+    for old, new in named_pre_existing("0"):
+        text = text.replace(old, new, 1)
+    variant = tmp_path / "xianhuibao-renal-failure.yaml"
+    variant.write_text(text, encoding="utf-8")
+    looked_at = "既往症人员在主要责任上的最低赔付比例：0%（肾功能衰竭，在“医保目录内个人自付”）"
+
+    result = run("review", variant, "--year", "2023", "--json", "--population", 300)
+    assert result.exit_code == 1, result.output
+    check = next(c for r in json.loads(result.output)["regimes"] for c in r["checks"]
+                 if c["id"] == "pre-existing-not-excluded")
+    assert check["verdict"] == "违规"
+    assert [f"{f['label']}：{f['text']}" for f in check["looked_at"]] == [looked_at]
+    assert check["looked_at"][0]["detail"] == "肾功能衰竭，在“医保目录内个人自付”"
+
+    out = tmp_path / "report.html"
+    assert run("review", variant, "--year", "2023", "--out", out, "--population", 300).exit_code == 1
+    row = next(r for r in out.read_text(encoding="utf-8").split("<tr") if "既往症人员不得在实质上被排除" in r)
+    assert "违规" in row and looked_at in row
 
 
 def test_unknown_output_type_is_a_usage_error(run, tmp_path):

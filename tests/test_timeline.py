@@ -208,7 +208,7 @@ def test_every_timeline_condition_holds_one_operator_per_dict(versions):
 def test_the_vectorised_path_leaves_a_member_with_history_to_the_rules(versions):
     claim = {"claim_id": "c1", "date": "2024-05-01", "care": "inpatient", "in_policy_self_pay": 100}
     batch_from_claims([parse_claim({**claim, "member": {"id": "m1", "age": 40}})], "2024-01-01")  # no history: fine
-    with pytest.raises(Unsupported, match="birth date or dated events"):
+    with pytest.raises(Unsupported, match="出生日期或带日期的事件"):
         batch_from_claims([parse_claim({**claim, "member": {"id": "m1", "birth_date": "2024-06-01"}})], "2024-01-01")
 
 

@@ -35,7 +35,7 @@ ALL_VERSIONS = [v for path in FILES for v in load_product(path).versions]
 # Versions the vectorised path refuses (the caller then settles them on the rules path), with why.  A new
 # refusal must be named here, so that a fall-back is never silent.
 FALLS_BACK: dict[str, str] = {
-    "shanghai-2024@2024": "named pre-existing conditions",  # the member's own list (tests/test_new_terms.py)
+    "shanghai-2024@2024": "列名的既往症",  # the member's own list (tests/test_new_terms.py)
 }
 VERSIONS = [v for v in ALL_VERSIONS if v.key not in FALLS_BACK]
 CLAIMS = int(os.environ.get("HMB_DIFF_CLAIMS", "10000"))
@@ -134,14 +134,14 @@ def test_a_liability_under_two_caps_is_refused_not_approximated():
     twice = replace(liability, caps=(liability.caps[0], liability.caps[0]))
     changed = replace(layer, liabilities=tuple(twice if l is liability else l for l in layer.liabilities))
     variant = replace(version, layers=tuple(changed if l is layer else l for l in version.layers))
-    with pytest.raises(Unsupported, match="more than one cap"):
+    with pytest.raises(Unsupported, match="一项责任有多个封顶线"):
         VectorVersion(variant)
 
 
 @pytest.mark.parametrize("order", ["out_of_policy_first", "pro_rata", "best_for_patient"])
 def test_a_deductible_order_other_than_liability_order_is_refused_not_approximated(order):
     from scheme_texts import version as test_version
-    with pytest.raises(Unsupported, match=f"deductible order {order}"):
+    with pytest.raises(Unsupported, match=f"起付线的使用顺序为 {order}"):
         VectorVersion(test_version(order=order))
     VectorVersion(test_version(order="in_policy_first"))  # the order it pays in: accepted
 

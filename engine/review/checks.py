@@ -45,8 +45,9 @@ class Verdict:
 
     @property
     def values_digest(self) -> str:
-        """The hash of the scheme values the check looked at (name and engine value of each fact)."""
-        values = [[f.name, f.value] for f in self.looked_at]
+        """The hash of the scheme values the check looked at (name and engine value of each fact, and where a
+        computed figure comes from when the fact says)."""
+        values = [[f.name, f.value, *([f.detail] if f.detail else [])] for f in self.looked_at]
         return hashlib.sha256(json.dumps(values, ensure_ascii=False, default=str).encode()).hexdigest()
 
 

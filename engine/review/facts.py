@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .. import vocab
-from ..conditions import Condition
+from ..conditions import UNNAMED, Condition
 from ..explain import assumptions
 from ..impact import POPULATION_ASSUMPTION, reference_population, run_population
 from ..model import Declared, Liability, Product, Provenance, Version
@@ -81,6 +81,7 @@ class Fact:
     name: str
     value: object  # engine value; None = the scheme does not say
     assumed: tuple[str, ...] = ()  # reasons of the assumed values it rests on
+    detail: str = ""  # where a computed figure comes from (which conditions, which liabilities)
 
     @property
     def label(self) -> str:
@@ -88,12 +89,13 @@ class Fact:
 
     @property
     def text(self) -> str:
-        return describe_value(self.name, self.value)
+        value = describe_value(self.name, self.value)
+        return f"{value}（{self.detail}）" if self.detail else value
 
     def as_dict(self) -> dict:
         value = self.value
         return {"name": self.name, "label": self.label, "value": value, "text": self.text,
-                "assumed": list(self.assumed)}
+                "detail": self.detail, "assumed": list(self.assumed)}
 
 
 def describe_value(name: str, value) -> str:
@@ -213,26 +215,65 @@ def _liabilities(version: Version) -> list[Fact]:
     deductible = max((layer.deductibles[l.deductible] for l in main), key=lambda pool: pool.amount.fen)
     caps = [min((layer.caps[c] for c in l.caps), key=lambda pool: pool.amount.fen) for l in main if l.caps]
     lowest_cap = min(caps, key=lambda pool: pool.amount.fen) if caps else None
-    ratio, ratio_provs = min((_pre_existing_rate(l) for l in main), key=lambda pair: pair[0])
     return [Fact("deductible_max", deductible.amount.fen, _reasons(deductible.amount.prov)),
             Fact("main_cap_min", lowest_cap.amount.fen if lowest_cap else None,
                  _reasons(lowest_cap.amount.prov) if lowest_cap else ()),
-            Fact("pre_existing_ratio_main", ratio, ratio_provs)]
+            _worst_pre_existing_ratio(version, main)]
 
 
-def _pre_existing_rate(liability: Liability) -> tuple[int, tuple[str, ...]]:
-    """The best ratio (basis points) a member with a pre-existing condition can get on a liability; 0 if none."""
-    if not condition_allows(liability.when, "pre_existing", True):
-        return 0, _reasons(liability.prov)
+@dataclass(frozen=True)
+class _PreExistingRate:
+    liability: Liability
+    condition: str  # what the scheme calls the pre-existing condition
+    rate: int  # basis points
+    provs: tuple[Provenance, ...]
+
+
+def _worst_pre_existing_ratio(version: Version, main: list[Liability]) -> Fact:
+    """The lowest ratio a pre-existing condition gets on a main liability, naming which conditions on which
+    liabilities get it.  Each named condition counts on its own (and an unnamed one, `pre_existing: true`): a
+    scheme paying 30 % for cancer but 0 for renal failure excludes renal failure in effect."""
+    rates = [_pre_existing_rate(version, liability, condition, name)
+             for liability in main for condition, name in _pre_existing_kinds(version)]
+    lowest = min(r.rate for r in rates)
+    worst = [r for r in rates if r.rate == lowest]
+    conditions = list(dict.fromkeys(r.condition for r in worst))
+    liabilities = list(dict.fromkeys(r.liability.name for r in worst))
+    detail = f"{'、'.join(conditions)}，在{'、'.join(f'“{name}”' for name in liabilities)}"
+    return Fact("pre_existing_ratio_main", lowest, _reasons(*(p for r in worst for p in r.provs)), detail)
+
+
+def _pre_existing_kinds(version: Version) -> list[tuple[frozenset, str]]:
+    """The people with a pre-existing condition a ratio can tell apart: each named condition alone, and one the
+    version does not name."""
+    named = [(frozenset({c.id}), c.name) for c in version.pre_existing_conditions.values()]
+    return [*named, (frozenset({UNNAMED}), "未列名的既往症" if named else "既往症")]
+
+
+def _pre_existing_rate(version: Version, liability: Liability, condition: frozenset, name: str) -> _PreExistingRate:
+    """The best ratio (basis points) a member with `condition` can get on a liability, whatever else the rows
+    test (a condition paid at some hospitals is not excluded); 0 when the liability, or an exclusion of whole
+    claims of inpatient care, leaves them out."""
+    excluded = [e for e in version.exclusions if e.whole_claim and _excludes_inpatient_claims_of(e.when, condition)]
+    if excluded:
+        return _PreExistingRate(liability, name, 0, (excluded[0].prov,))
+    if not condition_allows(liability.when, "pre_existing", condition):
+        return _PreExistingRate(liability, name, 0, (liability.prov,))
     best, provs = 0, [liability.prov]
     for row in liability.rows:
-        if not condition_allows(row.when, "pre_existing", True):
+        if not condition_allows(row.when, "pre_existing", condition):
             continue
         rates = [row.rate] if row.rate is not None else [s.rate for s in row.segments]
         for rate in rates:
             best = max(best, int(rate.value * BASIS_POINTS))
             provs.append(rate.prov)
-    return best, _reasons(*provs)
+    return _PreExistingRate(liability, name, best, tuple(provs))
+
+
+def _excludes_inpatient_claims_of(when: Condition, condition: frozenset) -> bool:
+    """Does an exclusion's `when` hold for every inpatient claim of a member with `condition`?"""
+    return (condition_keys(when) <= {"pre_existing", "care"} and "pre_existing" in condition_keys(when)
+            and condition_allows(when, "pre_existing", condition) and condition_allows(when, "care", MAIN_CARE))
 
 
 def _section_assumption(data: dict, key: str) -> tuple[str, ...]:

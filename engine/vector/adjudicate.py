@@ -120,12 +120,12 @@ class LayerPlan:
         self.groups = _pool_groups(layer)
         for liability in layer.liabilities:
             if len(liability.caps) > 1:  # min over several pools is not a saturated running sum
-                raise Unsupported(f"{layer.id}.{liability.id}: more than one cap on one liability")
+                raise Unsupported(f"{layer.id}.{liability.id}：一项责任有多个封顶线")
         for pool in layer.deductibles.values():  # pools fill in liability order: the declared order must be it
             covers = [l.covers for l in layer.liabilities if l.deductible == pool.id]
             in_policy_first = covers == sorted(covers, key=lambda c: c != "in_policy_self_pay")
             if pool.order and (pool.order.value != "in_policy_first" or not in_policy_first):
-                raise Unsupported(f"{layer.id}.{pool.id}: deductible order {pool.order.value}")
+                raise Unsupported(f"{layer.id}.{pool.id}：起付线的使用顺序为 {pool.order.value}")
         # per cost kind: which liability takes a part (-1: none) and which of its ratio rows, first by priority
         self.routes = {}
         for covers in vocab.COVERS:
@@ -260,13 +260,13 @@ class BatchPremiums:
 def _refuse_own_lists(version: Version) -> None:
     """Terms over the scheme's own named lists, sex and exclusions are settled on the rules path only."""
     if version.pre_existing_conditions:
-        raise Unsupported(f"{version.key}: named pre-existing conditions (pre_existing_conditions)")
+        raise Unsupported(f"{version.key}：列名的既往症（pre_existing_conditions）")
     if version.hospital_lists:
-        raise Unsupported(f"{version.key}: hospital lists (hospital_lists)")
+        raise Unsupported(f"{version.key}：医院名单（hospital_lists）")
     if any("sex" in when for when in version.conditions()):
-        raise Unsupported(f"{version.key}: conditions on sex")
+        raise Unsupported(f"{version.key}：按性别的条件（sex）")
     if any(exclusion.checked for exclusion in version.exclusions):
-        raise Unsupported(f"{version.key}: exclusions the engine applies (exclusions with when, items or lists)")
+        raise Unsupported(f"{version.key}：由引擎执行的责任免除（写了 when、items 或 lists 的 exclusions）")
 
 
 class VectorVersion:
@@ -276,7 +276,7 @@ class VectorVersion:
 
     def __init__(self, version: Version):
         if version.rounding not in ROUNDING_RULES:
-            raise Unsupported(f"rounding rule {version.rounding!r}")
+            raise Unsupported(f"舍入规则 {version.rounding!r}")
         _refuse_own_lists(version)  # each plan is checked as it is compiled below
         self.version = version
         self.age_reference = {"period_start": version.period[0],
@@ -287,7 +287,7 @@ class VectorVersion:
             self.catalogue = {code: drug for plan in self.plans for code, drug in plan.catalogue.items()}
             return
         if version.hit_policy not in (None, *vocab.HIT_POLICIES):
-            raise Unsupported(f"hit policy {version.hit_policy!r}")
+            raise Unsupported(f"命中策略 {version.hit_policy!r}")
         self.eligibility = eligibility_decision(version)
         self.band = Decision([((b.when,), i) for i, b in enumerate(version.bands)], -1)
         self.subsidies = [predicate(s.when) for s in version.subsidies]
@@ -306,7 +306,7 @@ class VectorVersion:
         band = self.band(columns, n)
         priced = outcome != OUTCOMES.index("not_eligible")
         if (band[priced] < 0).any():  # validation proves the bands cover everyone
-            raise Unsupported(f"{self.version.key}: a member matches no premium band")
+            raise Unsupported(f"{self.version.key}：有参保人没有适用的保费档位")
         band = np.where(priced, band, -1)
         amounts = np.array([b.amount.fen for b in self.version.bands] + [0], np.int64)
         premium = amounts[band]  # -1 picks the trailing 0
@@ -498,7 +498,7 @@ class VectorVersion:
         widest = max((plan.denominator for plan in self.layers), default=1)
         total = sum(int(a.sum()) for a in (batch.in_policy, batch.out_of_policy, batch.drug_fen))
         if biggest * widest * 16 >= INT64_SAFE or total >= INT64_SAFE:
-            raise Unsupported("amounts too large for exact int64 arithmetic")
+            raise Unsupported("金额过大，超出 int64 精确计算的范围")
 
     def _needs_level(self, batch: ClaimBatch) -> np.ndarray:
         n, columns = len(batch), batch.columns

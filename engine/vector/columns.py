@@ -71,7 +71,7 @@ class Decision:
         self.shape = tuple(len(VALUES[d]) for d in self.dims)
         size = int(np.prod(self.shape, dtype=np.int64))
         if size > MAX_CELLS:
-            raise Unsupported(f"conditions over {'、'.join(self.dims)} span {size:,} combinations")
+            raise Unsupported(f"条件涉及的项目（{'、'.join(self.dims)}）共有 {size:,} 种组合，超出上限")
         cells = []
         for values in itertools.product(*(VALUES[d] for d in self.dims)):
             point = dict(zip(self.dims, values))
@@ -185,9 +185,9 @@ def plan_column(plans) -> tuple[np.ndarray | None, list]:
 def batch_from_claims(claims: list[Claim], age_reference: str) -> ClaimBatch:
     """Parsed claims (already in `settlement_order`) as columns."""
     if any(has_history(c) for c in claims):  # dated facts are joined by the timeline rules, on the rules path
-        raise Unsupported("a member's birth date or dated events (engine/timeline.py)")
+        raise Unsupported("参保人写了出生日期或带日期的事件")
     if any(c.member.conditions for c in claims):  # the rules path checks them against the version's list
-        raise Unsupported("a member's named pre-existing conditions")
+        raise Unsupported("参保人写了列名的既往症")
     members = {m: i for i, m in enumerate(dict.fromkeys(c.member.id for c in claims))}
     points = [c.member.point(c.date) for c in claims]
     columns = {dim: code_array(dim, (p[dim] for p in points)) for dim in PERSON_DIMS}
@@ -241,7 +241,7 @@ class MemberBatch:
 
 def members_from_persons(persons: list[Person], age_reference: str) -> MemberBatch:
     if any(p.conditions for p in persons):
-        raise Unsupported("a member's named pre-existing conditions")
+        raise Unsupported("参保人写了列名的既往症")
     points = [p.point(age_reference) for p in persons]
     plan, plan_ids = plan_column(p.plan for p in persons)
     return MemberBatch({dim: code_array(dim, (p[dim] for p in points)) for dim in PERSON_DIMS}, plan, plan_ids)

@@ -23,7 +23,7 @@ def fraction(ratio: Decimal) -> tuple[int, int]:
     """Decimal('0.675') → (675, 1000): numerator over a power of ten."""
     sign, digits, exponent = ratio.as_tuple()
     if sign or not isinstance(exponent, int):
-        raise Unsupported(f"ratio {ratio} is not a finite non-negative number")
+        raise Unsupported(f"比例 {ratio} 不是有限的非负数")
     numerator = int("".join(map(str, digits)) or "0")
     if exponent >= 0:
         return numerator * 10**exponent, 1
@@ -55,7 +55,7 @@ def round_div(exact: np.ndarray, denominator: int, rounding: str) -> np.ndarray:
         quotient, remainder = np.divmod(exact, denominator)
         twice = 2 * remainder
         return quotient + ((twice > denominator) | ((twice == denominator) & (quotient % 2 == 1)))
-    raise Unsupported(f"rounding rule {rounding!r}")
+    raise Unsupported(f"舍入规则 {rounding!r}")
 
 
 def apply_ratio(fen: np.ndarray, ratio: Decimal, rounding: str) -> np.ndarray:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from admin_ui import services, tokens
 from admin_ui.models import ApiToken, AuditEvent
 from engine.inputs import CLAIM_SCHEMA, PERSON_SCHEMA
+from engine.review.regimes import load_regimes
 
 from .conftest import XIANHUIBAO, Browser, bearer, version_row
 
@@ -290,6 +291,44 @@ def test_the_answers_match_the_schemas_the_document_gives_them(app, session):
     assert [m for path, method, response in answers for m in mismatches(path, method, response)] == []
     missing = client.get("/api/v1/versions/999999", headers=regulator)
     assert mismatches("/api/v1/versions/{row_id}", "get", missing, 404) == []
+
+
+def resolve_pointer(document, pointer: str):
+    """A JSON Pointer (RFC 6901, without escapes) into a decoded JSON document."""
+    for part in pointer.strip("/").split("/"):
+        document = document[int(part)] if isinstance(document, list) else document[part]
+    return document
+
+
+def test_a_stateful_client_reaches_a_recorded_finding_through_the_documents_examples_and_links(app, session):
+    """Schemathesis only tries made-up ids unless the document says where real ones come from: the finding's
+    examples name a check of the regime every version follows, and the review links to a finding on its first
+    check.  Each, followed as a client would, records a finding."""
+    document = app.test_client().get("/api/v1/openapi.json").get_json()
+    client, regulator = app.test_client(), bearer(app, "regulator")
+    row = version_row(session, "xianhuibao", "2023")
+
+    examples = document["components"]["schemas"]["FindingRequest"]["examples"]
+    declared = next(r for r in load_regimes() if r.id == "declared")
+    assert declared.applies == {} and {e["regime"] for e in examples} == {"declared"}
+    assert {e["check"] for e in examples} <= {c.id for c in declared.checks}
+    recorded = client.post(f"/api/v1/versions/{row.id}/findings", json=examples[0], headers=regulator)
+    assert recorded.status_code == 201, recorded.get_json()
+
+    products_links = document["paths"]["/api/v1/products"]["get"]["responses"]["200"]["links"]
+    assert products_links["review"] == {"operationId": "api_review",
+                                        "parameters": {"row_id": "$response.body#/products/0/versions/0/id"}}
+    listed = client.get("/api/v1/products", headers=regulator).get_json()
+    first = listed["products"][0]["versions"][0]["id"]
+    review = client.get(f"/api/v1/versions/{first}/review", headers=regulator).get_json()
+    finding = document["paths"]["/api/v1/versions/{row_id}/review"]["get"]["responses"]["200"]["links"]["finding"]
+    assert (finding["operationId"], finding["parameters"]) == ("api_record_finding", {"row_id": "$request.path.row_id"})
+    body = {name: resolve_pointer(review, value.removeprefix("$response.body#")) if value.startswith("$response")
+            else value for name, value in finding["requestBody"].items()}
+    assert body == {"regime": review["regimes"][0]["id"], "check": review["regimes"][0]["checks"][0]["id"],
+                    "outcome": "complies"}
+    followed = client.post(f"/api/v1/versions/{first}/findings", json=body, headers=regulator)
+    assert followed.status_code == 201, followed.get_json()
 
 
 def test_openapi_passes_the_spec_validator(app):

@@ -318,6 +318,40 @@ def test_the_impact_charts_draw_each_liability_and_profile_old_beside_new(pm, se
     assert '<text x="' in html and ">枣惠保 2024</text>" in html  # the legend names each version shortly
 
 
+def computed_by(html: str) -> dict[str, tuple[str, str]]:
+    """The impact section's computation paths: old / new → (path, the words that say it)."""
+    return {label: (path, unescape(text)) for label, path, text in
+            re.findall(r'<li data-version="(old|new)" data-path="([^"]+)">[^：]+：([^<]+)</li>', html)}
+
+
+def test_the_impact_says_each_version_went_the_vectorised_path(pm, session):
+    html = wait_for_impact(pm, changes_url(session, "zaohuibao", "2025") + "/impact.json")["html"]
+    assert computed_by(html) == {"old": ("vectorised", "按向量化路径计算"), "new": ("vectorised", "按向量化路径计算")}
+
+
+def test_the_impact_says_a_version_went_the_rules_path_and_why(make_app, products_all):
+    """枣惠保 2025 naming a pre-existing condition: the vectorised path refuses it, so its figures come from the
+    rules path, and the page says so with the engine's reason; 2024 stays on the vectorised path."""
+    path = products_all / "zaohuibao.yaml"
+    text = path.read_text(encoding="utf-8")
+    anchor = '    extends: "2024"\n'
+    path.write_text(text.replace(anchor, anchor + "    pre_existing_conditions: [{id: cancer, name: 恶性肿瘤, assumed: 示例}]\n", 1),
+                    encoding="utf-8")
+    app = make_app(PRODUCTS_DIR=str(products_all), IMPACT_POPULATION=POPULATION)
+    with app.app_context():
+        from admin_ui.db import db
+        url = changes_url(db(), "zaohuibao", "2025")
+        old, new = versions(db(), "zaohuibao", "2024", "2025")
+    report = impact(old, new, population=POPULATION)
+    reason = report["population"]["new"]["path"]["reason"]
+    assert report["population"]["new"]["path"]["path"] == "rules" and "列名的既往症" in reason
+    pm = Browser(app, "pm")
+    state = wait_for_impact(pm, url + "/impact.json")
+    assert computed_by(state["html"]) == {"old": ("vectorised", "按向量化路径计算"),
+                                          "new": ("rules", f"按规则路径计算（向量化路径不能处理：{reason}）")}
+    assert "按规则路径计算（向量化路径不能处理：" in text_of(pm.get(url))  # the page, once computed, shows it too
+
+
 def test_the_page_words_the_engines_checks_in_the_versions_names(app, xianhuibao):
     """Numbers by hand: two claims of 10,000 in policy; the 18,000 deductible takes the first and 8,000 of
     the second, which is paid (10,000 − 8,000) × 80 % = 1,600 yuan under 医保目录内个人自付 (in_policy)."""

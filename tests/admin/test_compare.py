@@ -6,6 +6,7 @@ product's latest published version) has two columns.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 import shutil
@@ -20,6 +21,7 @@ from admin_ui.models import Job
 from engine import adjudicate, load_product, parse_claim
 from engine.compare import PARAMETERS, comparison_steps, graded_bill_sizes, standard_profiles
 from engine.money import format_yuan
+from engine.vector import Unsupported, compile_version
 
 from .conftest import REPO, XIANHUIBAO, Browser, bearer, login, version_row, wait_for_job
 
@@ -107,6 +109,37 @@ def test_each_profile_payout_on_the_page_is_the_engines_adjudication_to_the_fen(
     assert '<span class="remainder">111,200.00</span>' in cancer  # 300,000 − 188,800
     # 枣惠保 2025: one 8,000 deductible, met by the in-policy part: (100,000 − 8,000) × 80 % + 200,000 × 70 % = 213,600
     assert "213,600.00</strong> <span class=\"ratio\">71.20%</span>" in cancer
+
+
+SHANGHAI = REPO / "tests" / "fixtures" / "shanghai.yaml"  # names pre-existing conditions: the vectorised path refuses it
+
+
+def computed_by(page: str) -> dict[str, tuple[str, str]]:
+    """The profiles table's last row: each version's path and the words that say it."""
+    row = page[page.index('<tr class="computed-by">'):]
+    row = row[:row.index("</tr>")]
+    return {key: (path, re.sub(r"\s+", " ", text).strip()) for key, path, text in
+            re.findall(r'<td class="small" data-version="([^"]+)" data-path="([^"]*)">(.*?)</td>', row, re.S)}
+
+
+def test_the_page_says_which_path_computed_each_versions_figures_and_why_the_rules_path(make_app, products_copy):
+    shutil.copy(SHANGHAI, products_copy / "shanghai.yaml")
+    app = make_app()
+    with app.app_context():
+        from admin_ui.db import db
+        ids = [version_row(db(), product, year).id for product, year in (("xianhuibao", "2023"), ("shanghai-2024", "2024"))]
+    with pytest.raises(Unsupported) as refused:
+        compile_version(load_product(SHANGHAI).version("2024"))
+    regulator = Browser(app, "regulator")
+    page = html.unescape(regulator.get(f"/compare?v={ids[0]}&v={ids[1]}").get_data(as_text=True))
+    assert computed_by(page) == {
+        "xianhuibao@2023": ("vectorised", "按向量化路径计算"),
+        "shanghai-2024@2024": ("rules", f"按规则路径计算（向量化路径不能处理：{refused.value}）")}
+    assert "列名的既往症" in str(refused.value)  # the reason in the scheme's words
+    regulator.get("/lang/en")
+    page = html.unescape(regulator.get(f"/compare?v={ids[0]}&v={ids[1]}").get_data(as_text=True))
+    assert computed_by(page)["xianhuibao@2023"][1] == "Computed on the vectorised path"
+    assert computed_by(page)["shanghai-2024@2024"][1].startswith("Computed on the rules path")
 
 
 def test_premiums_for_standard_persons(app, two):
