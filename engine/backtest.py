@@ -57,6 +57,7 @@ def backtest(version: Version, spec: PopulationSpec, residents_count: int | None
         "premium": _premium_report(version, premiums, insured, claim_band, settled.paid),
         "claims": {"count": len(batch), "paid_count": int((settled.paid > 0).sum()), "paid_fen": paid_fen,
                    "by_liability": {key: int(paid.sum()) for key, (_, paid) in settled.by_liability.items()},
+                   "liability_names": version.liability_names(),
                    "claims_ratio": _ratio(paid_fen, premium_fen)},
         "by_plan": _plan_report(version, year.people.members, premiums, insured, batch, settled),
         "minimum_claims_ratio": _minimum(version, premium_fen, paid_fen),
@@ -189,7 +190,7 @@ def backtest_lines(report: dict) -> list[str]:
                   for plan, p in report["by_plan"].items()]
     lines.append(f"理赔 {claims['count']:,} 件，赔付 {claims['paid_count']:,} 件，共 {format_yuan(claims['paid_fen'])} 元，"
                  f"赔付率 {percent(Decimal(claims['claims_ratio']))}")
-    lines += [f"  {key}：{format_yuan(fen)} 元" for key, fen in claims["by_liability"].items()]
+    lines += [f"  {claims['liability_names'][key]}：{format_yuan(fen)} 元" for key, fen in claims["by_liability"].items()]
     minimum = report["minimum_claims_ratio"]
     if minimum:
         lines.append(f"最低赔付率 {percent(Decimal(minimum['ratio']))}：应赔 {format_yuan(minimum['required_fen'])} 元，"

@@ -181,7 +181,7 @@ def claim(file, claim_file, year, show_trace, db, as_json) -> None:
         dup = "（重复提交：返回已结算结果，不再赔付）" if result.get("duplicate") else ""
         click.echo(f"理赔 {result['claim_id']}（{result['version']}）{dup}：赔付 {format_yuan(result['paid_fen'])} 元，"
                    f"个人负担 {format_yuan(result['patient_remainder_fen'])} 元")
-        names = {layer.key_of(l): l.name for layer in version.layers for l in layer.liabilities}
+        names = version.liability_names()
         for liability, fen in result["by_liability"].items():
             click.echo(f"  {names.get(liability, liability)}：{format_yuan(fen)} 元")
         if show_trace:

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from engine import SchemeError, load_product
 from engine.backtest import backtest
 from engine.cli import main
+from engine.money import format_yuan
 from engine.population import draw_year, load_population, residents
 from engine.vector import compile_version, settlement_order
 from engine.vector.sample import to_claims
@@ -109,6 +110,9 @@ def test_backtest_command(tmp_path):
     assert report["version"] == "zaohuibao@2025" and report["residents"] == 20000
     text = runner.invoke(main, args)
     assert text.exit_code == 0 and "赔付率" in text.output and "保费收入" in text.output
+    for key, fen in report["claims"]["by_liability"].items():  # each liability by its name, not its id
+        assert f"  {report['claims']['liability_names'][key]}：{format_yuan(fen)} 元" in text.output
+    assert f"  {next(iter(report['claims']['by_liability']))}：" not in text.output
     missing = runner.invoke(main, ["backtest", "products/zaohuibao.yaml", "--year", "2025"])
     assert missing.exit_code == 2
 
