@@ -145,7 +145,7 @@ def valid_row(row_id: int) -> SchemeVersion:
     row = _row(row_id)
     check = services.check_stored(row)
     if not check.ok:
-        raise ApiError(409, "该版本未通过校验", check.issues)
+        raise ApiError(409, services.refusal(row), check.issues)
     return row
 
 
@@ -190,7 +190,7 @@ def version(row_id: int):
     """一个版本：元数据、校验结果和通俗解释"""
     row = _row(row_id)
     check = services.check_stored(row)
-    return {**version_summary(row), "valid": check.ok, "issues": list(check.issues),
+    return {**version_summary(row), "valid": check.ok, "legacy": services.is_legacy(row), "issues": list(check.issues),
             "explained": describe_version(check.version) if check.ok else None}
 
 

@@ -140,6 +140,8 @@ class VersionSummary(Answer):
 
 class Version(VersionSummary):
     valid: bool
+    legacy: bool = Field(description="保存时通过了校验、当前方案语言不再接受的文本（如按旧版方案语言发布的版本）："
+                                     "issues 列出问题；文本不会改写，要继续使用须复制为新草稿修正")
     issues: list[Issue]
     explained: dict[str, Any] | None = Field(description="通俗解释（engine.explain.describe_version）")
 

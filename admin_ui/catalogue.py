@@ -11,6 +11,7 @@ from engine.explain import ASSUMED_MARK, choice_text, describe_version
 from engine.model import Layer, Liability, Version
 from engine.money import format_yuan, percent
 
+from .api_models import MAX_ID
 from .auth import requires
 from .db import db, get_or_404
 from .i18n import _
@@ -153,8 +154,13 @@ def version_yaml(row_id: int):
 @bp.post("/products/<product_id>/next-draft")
 @requires("draft.create")
 def next_draft(product_id: str):
+    """Next year's draft, copied from the latest version or from the version the form names (`source`: a row id,
+    the button on a legacy version's page)."""
+    source = request.form.get("source", "")
+    if source and not (source.isdigit() and int(source) <= MAX_ID):
+        abort(404)
     try:
-        row = create_next_draft(db(), current_user, product_id)
+        row = create_next_draft(db(), current_user, product_id, int(source) if source else None)
     except Conflict as exc:
         flash(exc.message, "error")
         if exc.row_id:
@@ -162,7 +168,8 @@ def next_draft(product_id: str):
         return redirect(url_for("catalogue.index"))
     except WorkflowError as exc:
         abort(exc.status, exc.message)
-    flash(_("已建立 {key} 草稿（复制自最新版本），请修改后提交审核。", key=row.key), "ok")
+    flash(_("已建立 {key} 草稿（复制自 {source}），请修改后提交审核。", key=row.key,
+            source=row.origin.removeprefix("copy:")), "ok")
     return redirect(url_for("editor.edit", row_id=row.id))
 
 

@@ -44,12 +44,16 @@ bp = Blueprint("changes", __name__)
 # ── which version this one follows ────────────────────────────────────────────────────────────
 
 def _pair(row_id: int) -> Pair | None:
-    """The row and what it follows, or None when its text does not validate (nothing to compare yet)."""
+    """The row and what it follows, or None when its text does not validate (nothing to compare yet). A previous
+    version the current language refuses (a legacy text) cannot be compared by meaning: the row is shown as a
+    first version, with that version named."""
     row = get_or_404(SchemeVersion, row_id)
     check = check_stored(row)
     if not check.ok:
         return None
     previous, how = previous_of(row)
+    if previous is not None and not check_stored(previous).ok:
+        return Pair(row, check, legacy_previous=previous)
     return Pair(row, check, previous, how)
 
 

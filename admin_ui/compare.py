@@ -19,6 +19,7 @@ from .charts import (CHART_WIDTH, PLOT_LEFT, PLOT_RIGHT, WAN, YUAN, grouped_bars
 from .comparison import (Column, chosen_rows, columns_of, comparison, comparison_csv, comparison_work,
                          comparison_xlsx, requested_ids)
 from .db import db
+from .i18n import _
 from .jobs import jobs
 from .models import SchemeVersion
 from .queries import valid_versions
@@ -71,15 +72,23 @@ def job_status(job_id: str):
 @bp.get("/compare.csv")
 @requires("view")
 def csv_file():
-    _, columns, _broken = _selection()
-    return comparison_csv(columns, comparison(columns, current_user.id))
+    return _download(comparison_csv)
 
 
 @bp.get("/compare.xlsx")
 @requires("view")
 def xlsx_file():
-    _, columns, _broken = _selection()
-    return comparison_xlsx(columns, comparison(columns, current_user.id))
+    return _download(comparison_xlsx)
+
+
+def _download(write):
+    """The comparison as a file; none when no chosen version validates (a legacy text, a draft being edited)."""
+    _rows, columns, broken = _selection()
+    if not columns:
+        return render_template("error.html", code=409, message=_("所选版本都未通过当前校验（或不存在），没有可下载的比较。"),
+                               issues=[{"line": 0, "message": row.key} for row in broken],
+                               back=url_for("compare.index")), 409
+    return write(columns, comparison(columns, current_user.id))
 
 
 # ── charts: geometry in admin_ui.charts, markup in _charts.html / compare.html ─────────────────

@@ -31,6 +31,7 @@ from .jobs import JobState, Work, jobs, key_of
 from .models import FROZEN_STATUSES, STATUSES, Product, User
 from .queries import product_versions
 from .schemes import join_versions, normalise_newlines
+from .services import is_legacy
 
 bp = Blueprint("files", __name__)
 
@@ -168,6 +169,10 @@ def export(product_id: str):
     invalid = [r.key for r in rows if r.content_hash is None]
     if invalid:
         return _refuse(_("{keys} 未通过校验，不能导出；请先修正，或只导出已发布的版本。", keys="、".join(invalid)))
+    legacy = [r.key for r in rows if is_legacy(r)]
+    if legacy:  # joining verifies each version's hash by parsing the file, which the current language refuses
+        return _refuse(_("{keys} 的文本按旧版方案语言写成，当前校验未通过，不能合并为一个方案文件；每个版本的文本可在其版本页“查看 YAML”下载。",
+                         keys="、".join(legacy)))
     try:
         text = join_versions([r.yaml_text for r in rows], [r.content_hash for r in rows])
     except SchemeError as exc:

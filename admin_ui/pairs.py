@@ -25,6 +25,7 @@ class Pair:
     check: Analysis
     previous: SchemeVersion | None = None
     how: str = ""  # "copy": the draft was copied from it; "published": the latest published earlier period
+    legacy_previous: SchemeVersion | None = None  # the one it follows, refused by the current language: not compared
 
     @property
     def version(self) -> Version:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import sandbox
+from engine import SchemeError, sandbox
 
 from . import audit
 from .models import ROLES, Product, SchemeVersion, User, utcnow
@@ -113,6 +113,22 @@ def check_stored(row: SchemeVersion) -> Analysis:
     return _check_stored(row.yaml_text, row.product_id, row.version_id)
 
 
+def is_legacy(row: SchemeVersion) -> bool:
+    """A stored text the current scheme language refuses although it validated when it was stored: it keeps the
+    engine hash it got then (every published version has one), and check_stored now finds issues. Published
+    under an older release, it is never rewritten: it stays readable, and a new draft copied from it is fixed."""
+    return row.content_hash is not None and not check_stored(row).ok
+
+
+def refusal(row: SchemeVersion) -> str:
+    """Why an evaluation of the row cannot run, for the API's error (its issues go beside it)."""
+    if not is_legacy(row):
+        return "该版本未通过校验"
+    if row.frozen:
+        return "该版本按旧版方案语言发布，当前校验未通过：已发布的文本不会修改，请复制为新草稿，按所列问题修正后提交审核"
+    return "该版本按旧版方案语言保存，当前校验未通过：请按所列问题修正"
+
+
 @lru_cache(maxsize=256)  # every version of every product, with room for drafts' saved texts
 def _check_stored(text: str, product_id: str, version_id: str) -> Analysis:
     return check_draft(text, product_id, version_id)
@@ -155,15 +171,16 @@ def latest_version(session: Session, product_id: str) -> SchemeVersion | None:
     return max(published, key=lambda r: (r.period_start or date.min, r.id))
 
 
-def create_next_draft(session: Session, user: User, product_id: str) -> SchemeVersion:
-    """Next year's draft: a copy of the latest version with id, name, period and enrolment moved on a year."""
+def create_next_draft(session: Session, user: User, product_id: str, source_id: int | None = None) -> SchemeVersion:
+    """Next year's draft: a copy of the latest version (or of the version `source_id` of this product) with id,
+    name, period and enrolment moved on a year."""
     require(user, "draft.create")
     if session.get(Product, product_id) is None:
         raise NotFound("没有这个产品")
-    source = latest_version(session, product_id)
-    if source is None:
-        raise Invalid("该产品还没有任何版本可复制")
-    new_id, text = next_year_text(source.yaml_text)
+    source = latest_version(session, product_id) if source_id is None else session.get(SchemeVersion, source_id)
+    if source is None or source.product_id != product_id:
+        raise Invalid("该产品还没有任何版本可复制" if source_id is None else "该产品没有这个版本")
+    new_id, text = _next_year_copy(source)
     existing = session.scalar(select(SchemeVersion).where(SchemeVersion.product_id == product_id,
                                                           SchemeVersion.version_id == new_id))
     if existing is not None:
@@ -177,6 +194,18 @@ def create_next_draft(session: Session, user: User, product_id: str) -> SchemeVe
                  comment=f"复制自 {source.key}")
     _commit(session)
     return row
+
+
+def _next_year_copy(source: SchemeVersion) -> tuple[str, str]:
+    """(new version id, text) of next year's copy. A stored text the loader no longer reads (a legacy text: see
+    is_legacy) is copied as it is, under the next year of its stored period: the editor then lists what to fix,
+    the version id and period among them."""
+    try:
+        return next_year_text(source.yaml_text)
+    except (SchemeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        if source.period_start is None:
+            raise Invalid("该版本的文本无法读取，也没有记录保险期间，无法复制") from exc
+        return str(source.period_start.year + 1), source.yaml_text
 
 
 def _apply_analysis(row: SchemeVersion, text: str):

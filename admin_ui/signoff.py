@@ -35,11 +35,15 @@ VIOLATION = "违规"
 
 def report_of(session: Session, row: SchemeVersion) -> dict | None:
     """The review report of a valid version with each check's finding and the sign-off summary; None when the
-    version does not validate. Reviewed among the product's published and retired versions (engine.review)."""
+    version does not validate. Reviewed among the product's published and retired versions (engine.review)
+    that the current language accepts: one it refuses (a legacy text) has no model to review against, so it is
+    left out and named in `left_out` — else no version of such a product could ever be reviewed and published."""
     if not check_stored(row).ok:
         return None
-    others = [v for v in queries.product_versions(session, row.product_id, FROZEN_STATUSES) if v.id != row.id]
+    history = [v for v in queries.product_versions(session, row.product_id, FROZEN_STATUSES) if v.id != row.id]
+    others = [v for v in history if check_stored(v).ok]
     data = evaluate_stored(row, "review", {"text": row.yaml_text, "others": others})
+    data["left_out"] = [{"id": v.id, "key": v.key, "name": v.name} for v in history if v not in others]
     return with_signoff(session, row, data)
 
 
