@@ -19,7 +19,7 @@ from .models import SchemeVersion
 from .pairs import Pair, grouped_changes, previous_of
 from . import signoff
 from .queries import all_products, overrides_of
-from .services import (LOCAL_TZ, Conflict, WorkflowError, check_stored, create_next_draft, explain_rules,
+from .services import (LOCAL_TZ, Conflict, WorkflowError, check_stored, create_next_draft, explain_rules, is_legacy,
                        unified_diff)
 
 bp = Blueprint("catalogue", __name__)
@@ -32,7 +32,8 @@ SUMMARY_LINES = 12  # changes listed on the version page; the changes page lists
 def index():
     products = all_products(db())
     report = current_app.extensions.get("hmb_import_report")
-    return render_template("products.html", products=products, report=report)
+    legacy = {v.id for p in products for v in p.versions if is_legacy(v)}  # after an upgrade: what to copy and fix
+    return render_template("products.html", products=products, report=report, legacy=legacy)
 
 
 @bp.get("/versions/<int:row_id>")

@@ -81,6 +81,15 @@ def test_the_version_page_says_it_was_published_under_the_older_language(legacy)
     assert pm.get(f"/versions/{row_id}/yaml").get_data(as_text=True) == stored  # readable, as stored
 
 
+def test_the_product_list_marks_it_and_offers_no_simulator(legacy):
+    app, row_id, _stored, _first = legacy
+    page = Browser(app, "regulator").get("/")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert f'<a class="badge legacy" href="/versions/{row_id}#legacy" title="{LEGACY}">旧版方案语言</a>' in html
+    assert f"/versions/{row_id}/simulate" not in html
+
+
 def test_the_english_page_says_so_too(legacy):
     app, row_id, _stored, _first = legacy
     pm = Browser(app, "pm")
