@@ -29,7 +29,7 @@ from .db import get_or_404
 from .i18n import _
 from .jobs import SYNC_WAIT_SECONDS, JobState, Work, jobs, key_of, poll_answer
 from .models import SchemeVersion
-from .services import check_stored, evaluate_stored
+from .services import check_stored, evaluate_stored, refused_words
 
 bp = Blueprint("backtests", __name__)
 MAX_RESIDENTS = 2_000_000  # a Zaozhuang-sized city and more; the job runs in seconds on the vectorised path
@@ -171,7 +171,7 @@ def backtest_json(row_id: int):
     path, residents = _chosen()
     check = check_stored(row)
     if not check.ok or path is None:
-        return {"status": "unavailable", "error": _("请选择人群文件；本版本须通过校验。")}, 409
+        return {"status": "unavailable", "error": refused_words(row, _("请选择人群文件；本版本须通过校验。"))}, 409
     problem = population_problem(check.version, path)
     if problem:
         return {"status": "unavailable", "error": problem}, 409

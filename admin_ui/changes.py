@@ -36,7 +36,7 @@ from .i18n import N_, _
 from .jobs import SYNC_WAIT_SECONDS, JobState, Work, jobs, key_of, poll_answer
 from .models import Product, SchemeVersion
 from .pairs import Pair, grouped_changes, previous_of
-from .services import check_stored, evaluate_stored
+from .services import check_stored, evaluate_stored, refused_words
 
 bp = Blueprint("changes", __name__)
 
@@ -366,7 +366,9 @@ def impact_json(row_id: int):
     Once done, also the result and its rendered table."""
     pair = _pair(row_id)
     if pair is None or pair.previous is None:
-        return {"status": "unavailable", "error": _("没有可比较的上一版本，或本版本未通过校验。")}, 409
+        refused = get_or_404(SchemeVersion, row_id) if pair is None else pair.legacy_previous
+        why = _("没有可比较的上一版本，或本版本未通过校验。")
+        return {"status": "unavailable", "error": refused_words(refused, why) if refused else why}, 409
     return poll_answer(lambda: start_impact(pair), lambda job: {
         "result": job.result,
         "html": render_template("_changes_impact.html", pair=pair, **_impact_context(pair, job, job.result))})

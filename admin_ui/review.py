@@ -24,7 +24,7 @@ from .guard import run_step
 from .i18n import _
 from .models import SchemeVersion
 from .openapi import link
-from .services import check_stored, is_legacy
+from .services import check_stored, refused_words
 
 bp = Blueprint("review", __name__)
 
@@ -45,8 +45,7 @@ def pdf(row_id: int):
     row = get_or_404(SchemeVersion, row_id)
     data = signoff.report_of(db(), row)
     if data is None:  # the same words as the page, the issues listed
-        message = (_("按旧版方案语言发布，当前校验未通过") if row.frozen else _("按旧版方案语言保存，当前校验未通过")) \
-            if is_legacy(row) else _("本版本未通过校验，暂时无法审查。请先修正：")
+        message = refused_words(row, _("本版本未通过校验，暂时无法审查。请先修正："))
         return render_template("error.html", code=422, message=message, issues=check_stored(row).issues,
                                back=url_for("review.page", row_id=row.id)), 422
     return Response(write_pdf_bytes(data), mimetype="application/pdf",

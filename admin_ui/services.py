@@ -19,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import SchemeError, sandbox
 
 from . import audit
+from .i18n import _
 from .models import ROLES, Product, SchemeVersion, User, utcnow
 from .schemes import Analysis, check_draft, next_year_text
 
@@ -127,6 +128,14 @@ def refusal(row: SchemeVersion) -> str:
     if row.frozen:
         return "该版本按旧版方案语言发布，当前校验未通过：已发布的文本不会修改，请复制为新草稿，按所列问题修正后提交审核"
     return "该版本按旧版方案语言保存，当前校验未通过：请按所列问题修正"
+
+
+def refused_words(row: SchemeVersion, otherwise: str) -> str:
+    """Why a page or a job cannot evaluate the row, in the user's language: a text an older release stored is
+    said to be one (its page lists the issues and the way out); any other refusal keeps the caller's words."""
+    if not is_legacy(row):
+        return otherwise
+    return _("按旧版方案语言发布，当前校验未通过") if row.frozen else _("按旧版方案语言保存，当前校验未通过")
 
 
 @lru_cache(maxsize=256)  # every version of every product, with room for drafts' saved texts

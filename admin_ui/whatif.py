@@ -28,7 +28,7 @@ from .i18n import _
 from .jobs import SYNC_WAIT_SECONDS, JobFailed, Work, jobs, key_of
 from .models import SchemeVersion
 from .paths import REPO_ROOT
-from .services import check_stored
+from .services import check_stored, refused_words
 
 bp = Blueprint("whatif", __name__)
 
@@ -155,7 +155,7 @@ def start(row_id: int):
     row = get_or_404(SchemeVersion, row_id)
     check = check_stored(row)
     if not check.ok:
-        return jsonify({"error": _("本版本未通过校验，不能试算。")}), 409
+        return jsonify({"error": refused_words(row, _("本版本未通过校验，不能试算。"))}), 409
     try:
         asked = request_of(check.version, request.form)
     except FormError as exc:

@@ -119,9 +119,10 @@ def test_the_simulator_form_posted_anyway_says_why(legacy):
 def test_background_work_and_downloads_are_refused_with_the_reason(legacy):
     app, row_id, _stored, first = legacy
     user = Browser(app, "regulator")
-    assert user.get(f"/versions/{row_id}/changes/impact.json").status_code == 409
-    assert user.get(f"/versions/{row_id}/backtest.json?population=zaozhuang.yaml").status_code == 409
-    assert user.post(f"/versions/{row_id}/whatif/jobs").status_code == 409
+    for answer in (user.get(f"/versions/{row_id}/changes/impact.json"),
+                   user.get(f"/versions/{row_id}/backtest.json?population=zaozhuang.yaml"),
+                   user.post(f"/versions/{row_id}/whatif/jobs")):  # the reason, as the pages give it
+        assert answer.status_code == 409 and answer.get_json()["error"] == LEGACY, answer.get_json()
     pdf = user.get(f"/versions/{row_id}/review.pdf")
     assert pdf.status_code == 422 and LEGACY in text_of(pdf) and f"第 {first[0]} 行" in text_of(pdf)
     for download in ("/compare.csv", "/compare.xlsx"):
@@ -178,6 +179,8 @@ def test_copy_into_a_new_draft_and_fix_it(legacy):
     assert "上一版本 xianhuibao@2023 按旧版方案语言发布，当前校验未通过，无法按含义比较" in version_page
     changes = pm.get(f"/versions/{draft_id}/changes")
     assert changes.status_code == 200 and "按旧版方案语言发布，当前校验未通过：无法按含义比较" in text_of(changes)
+    impact = pm.get(f"/versions/{draft_id}/changes/impact.json")  # it is the version followed that is refused
+    assert impact.status_code == 409 and impact.get_json()["error"] == LEGACY
     review = pm.get(f"/versions/{draft_id}/review")
     assert review.status_code == 200 and "未计入的已发布版本：咸惠保（首年）（xianhuibao@2023）" in text_of(review)
     api_review = app.test_client().get(f"/api/v1/versions/{draft_id}/review", headers=bearer(app, "regulator"))
