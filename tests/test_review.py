@@ -497,3 +497,29 @@ def test_text_and_list_tests_match_their_values_literally(test, value, matches):
             "held": {"all": [{"f": {"t": "probe"}}, {"e": {"t": "never"}}], "pri": 9, "run": lambda c: None}}})
         _host().assert_fact(name, {"t": "probe", "value": value})
     assert bool(fired) is matches
+
+
+# ── versions with plans: a regulator's figures are about the worst plan ───────────────────────
+
+TWO_PLANS = PRODUCTS.parent / "tests" / "fixtures" / "two-plans.yaml"  # the fixture of tests/test_plans.py
+
+
+def test_the_figures_of_a_version_with_plans_are_the_worst_plans_and_name_it():
+    """基础版 ¥59 with a 20,000 deductible and a 1,000,000 cap; 升级版 ¥129, 10,000, 2,000,000 on its own inpatient."""
+    facts = reviewed(TWO_PLANS, "2025").facts
+    assert (facts["premium_max"].value, facts["premium_max"].detail) == (engine_value("premium_max", 129), "升级版")
+    assert (facts["premium_min"].value, facts["premium_min"].detail) == (engine_value("premium_min", 59), "基础版")
+    assert (facts["deductible_max"].value, facts["deductible_max"].detail) == (2_000_000, "基础版")
+    assert facts["pre_existing_ratio_main"].detail.startswith("基础版：")
+    assert facts["premium_varies"].value is False  # one price within each plan: flat pricing holds
+    dearer = reviewed(TWO_PLANS, "2025", [("            deductible: 10000\n", "            deductible: 30000\n")]).facts
+    assert (dearer["deductible_max"].value, dearer["deductible_max"].detail) == (3_000_000, "升级版")
+
+
+def test_a_dearer_plan_over_the_first_year_premium_limit_is_a_violation_naming_it():
+    ganzhou = next(r for r in load_regimes() if r.id == "ganzhou-2023")
+    facts = reviewed(TWO_PLANS, "2025").facts
+    broken = next(v for v in run_checks(ganzhou, facts) if v.check.id == "first-year-premium")
+    assert broken.verdict == "违规" and "升级版" in [f.text for f in broken.looked_at if f.name == "premium_max"][0]
+    cheaper = reviewed(TWO_PLANS, "2025", [("amount: 129}", "amount: 99}")]).facts
+    assert next(v for v in run_checks(ganzhou, cheaper) if v.check.id == "first-year-premium").verdict == "符合"

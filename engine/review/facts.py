@@ -175,19 +175,37 @@ def _identity(product: Product, version: Version, data: dict) -> list[Fact]:
             Fact("claim_order", ">".join(version.chain_after), _section_assumption(data, "chain"))]
 
 
+def _plans(version: Version) -> tuple[Version, ...]:
+    """What a member may be insured under: each plan of a version that declares plans (a regulator's figures
+    are about the worst of them), else the version itself."""
+    return version.plans or (version,)
+
+
+def _plan_named(version: Version, detail: str = "") -> str:
+    """A computed figure's detail, prefixed with the plan it comes from (under plans)."""
+    if not version.plan:
+        return detail
+    return f"{version.plan_name}：{detail}" if detail else version.plan_name
+
+
 def _premiums(version: Version, data: dict) -> list[Fact]:
-    bands = version.bands
-    provs = _reasons(*(b.amount.prov for b in bands))
-    varies = len({b.amount.fen for b in bands}) > 1
+    """Premium figures over every plan's bands.  A premium varies when it differs within a plan: a member choosing
+    a dearer plan is not priced by their risk."""
+    plans = _plans(version)
+    bands = [(plan, band) for plan in plans for band in plan.bands]
+    provs = _reasons(*(b.amount.prov for _, b in bands))
+    varying = [plan for plan in plans if len({b.amount.fen for b in plan.bands}) > 1]
 
     def by(key: str) -> bool:
-        return varies and any(key in condition_keys(b.when) for b in bands)
+        return any(key in condition_keys(b.when) for plan in varying for b in plan.bands)
 
+    dearest = max(bands, key=lambda pb: pb[1].amount.fen)
+    cheapest = min(bands, key=lambda pb: pb[1].amount.fen)
     return [Fact("pricing", version.pricing, _section_assumption(data, "regulation")),
-            Fact("premium_varies", varies, provs), Fact("premium_by_age", by("age"), provs),
+            Fact("premium_varies", bool(varying), provs), Fact("premium_by_age", by("age"), provs),
             Fact("premium_by_pre_existing", by("pre_existing"), provs),
-            Fact("premium_max", max(b.amount.fen for b in bands), provs),
-            Fact("premium_min", min(b.amount.fen for b in bands), provs)]
+            Fact("premium_max", dearest[1].amount.fen, provs, _plan_named(dearest[0])),
+            Fact("premium_min", cheapest[1].amount.fen, provs, _plan_named(cheapest[0]))]
 
 
 def _eligibility(version: Version) -> list[Fact]:
@@ -208,16 +226,31 @@ def _main_liabilities(version: Version) -> list[Liability]:
 
 
 def _liabilities(version: Version) -> list[Fact]:
+    """The highest deductible, the lowest cap and the worst pre-existing ratio on the main liabilities, over
+    every plan (the plan that gives each is named)."""
+    facts = [_plan_liabilities(plan) for plan in _plans(version)]
+    known = [f for f in facts if f]
+    if not known:
+        return [Fact(name, None) for name in ("deductible_max", "main_cap_min", "pre_existing_ratio_main")]
+    deductible = max((f[0] for f in known), key=lambda f: f.value)
+    caps = [f[1] for f in known if f[1].value is not None]
+    cap = min(caps, key=lambda f: f.value) if caps else Fact("main_cap_min", None)
+    ratio = min((f[2] for f in known), key=lambda f: f.value)
+    return [deductible, cap, ratio]
+
+
+def _plan_liabilities(version: Version) -> list[Fact]:
+    """One plan's (or a version's) figures; empty when it has no main liability."""
     layer = version.scheme_layer
     main = _main_liabilities(version)
     if not main:
-        return [Fact(name, None) for name in ("deductible_max", "main_cap_min", "pre_existing_ratio_main")]
+        return []
     deductible = max((layer.deductibles[l.deductible] for l in main), key=lambda pool: pool.amount.fen)
     caps = [min((layer.caps[c] for c in l.caps), key=lambda pool: pool.amount.fen) for l in main if l.caps]
     lowest_cap = min(caps, key=lambda pool: pool.amount.fen) if caps else None
-    return [Fact("deductible_max", deductible.amount.fen, _reasons(deductible.amount.prov)),
+    return [Fact("deductible_max", deductible.amount.fen, _reasons(deductible.amount.prov), _plan_named(version)),
             Fact("main_cap_min", lowest_cap.amount.fen if lowest_cap else None,
-                 _reasons(lowest_cap.amount.prov) if lowest_cap else ()),
+                 _reasons(lowest_cap.amount.prov) if lowest_cap else (), _plan_named(version) if lowest_cap else ""),
             _worst_pre_existing_ratio(version, main)]
 
 
@@ -240,7 +273,8 @@ def _worst_pre_existing_ratio(version: Version, main: list[Liability]) -> Fact:
     conditions = list(dict.fromkeys(r.condition for r in worst))
     liabilities = list(dict.fromkeys(r.liability.name for r in worst))
     detail = f"{'、'.join(conditions)}，在{'、'.join(f'“{name}”' for name in liabilities)}"
-    return Fact("pre_existing_ratio_main", lowest, _reasons(*(p for r in worst for p in r.provs)), detail)
+    return Fact("pre_existing_ratio_main", lowest, _reasons(*(p for r in worst for p in r.provs)),
+                _plan_named(version, detail))
 
 
 def _pre_existing_kinds(version: Version) -> list[tuple[frozenset, str]]:
