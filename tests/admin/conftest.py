@@ -39,10 +39,17 @@ def products_folder(tmp_path, *names: str) -> Path:
 
 @pytest.fixture
 def products_copy(tmp_path) -> Path:
-    folder = tmp_path / "products"
-    folder.mkdir()
-    shutil.copy(XIANHUIBAO, folder / "xianhuibao.yaml")
-    return folder
+    return products_folder(tmp_path, XIANHUIBAO.name)
+
+
+def products_also(*files: Path):
+    """A module's `products_copy`: 咸惠保 and these product files (`products_copy = products_also(...)`)."""
+    @pytest.fixture
+    def products_copy(products_copy: Path) -> Path:
+        for file in files:
+            shutil.copy(file, products_copy / file.name)
+        return products_copy
+    return products_copy
 
 
 class SameSiteClient(FlaskClient):

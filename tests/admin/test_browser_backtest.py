@@ -6,20 +6,12 @@ Skipped where Playwright or Chromium is missing, unless HMB_REQUIRE_BROWSER=1 (C
 """
 from __future__ import annotations
 
-import shutil
-
-import pytest
-
 from .browser import chromium, live, needs_chromium, open_page, shot  # noqa: F401 (fixtures)
-from .conftest import REPO, version_row
+from .conftest import REPO, products_also, version_row
 
 pytestmark = needs_chromium
 
-
-@pytest.fixture
-def products_copy(products_copy):
-    shutil.copy(REPO / "products" / "ganzhou.yaml", products_copy / "ganzhou.yaml")
-    return products_copy
+products_copy = products_also(REPO / "products" / "ganzhou.yaml")
 
 
 def test_backtest_a_version_on_a_population(live, chromium):

@@ -7,21 +7,14 @@ Skipped where Playwright or Chromium is missing, unless HMB_REQUIRE_BROWSER=1 (C
 from __future__ import annotations
 
 import re
-import shutil
-
-import pytest
 
 from .browser import chromium, live, needs_chromium, open_page, shot  # noqa: F401 (fixtures)
-from .conftest import REPO, XIANHUIBAO, version_row
+from .conftest import REPO, XIANHUIBAO, products_also, version_row
 
 pytestmark = needs_chromium
 SCREEN = {"viewport": {"width": 1280, "height": 900}}
 
-
-@pytest.fixture
-def products_copy(products_copy):
-    shutil.copy(REPO / "products" / "zaohuibao.yaml", products_copy / "zaohuibao.yaml")
-    return products_copy
+products_copy = products_also(REPO / "products" / "zaohuibao.yaml")
 
 
 def test_import_a_new_citys_file_as_drafts(live, chromium, tmp_path):

@@ -6,23 +6,17 @@ that a failure). Leaves a screenshot of the page in test-output/screenshots/comp
 """
 from __future__ import annotations
 
-import shutil
 from decimal import Decimal
 
-import pytest
 from openpyxl import load_workbook
 
 from .browser import chromium, live, needs_chromium, open_page, shot  # noqa: F401 (fixtures)
-from .conftest import REPO, version_row
+from .conftest import REPO, products_also, version_row
 
 pytestmark = needs_chromium
 SCREEN = {"viewport": {"width": 1280, "height": 900}, "accept_downloads": True}
 
-
-@pytest.fixture
-def products_copy(products_copy):
-    shutil.copy(REPO / "products" / "zaohuibao.yaml", products_copy / "zaohuibao.yaml")
-    return products_copy
+products_copy = products_also(REPO / "products" / "zaohuibao.yaml")
 
 
 def choose(page, ids: set[int]) -> None:

@@ -23,15 +23,11 @@ from engine.compare import PARAMETERS, comparison_steps, graded_bill_sizes, stan
 from engine.money import format_yuan
 from engine.vector import Unsupported, compile_version
 
-from .conftest import REPO, XIANHUIBAO, Browser, bearer, login, version_row, wait_for_job
+from .conftest import REPO, XIANHUIBAO, Browser, bearer, login, products_also, version_row, wait_for_job
 
 ZAOHUIBAO = REPO / "products" / "zaohuibao.yaml"
 
-
-@pytest.fixture
-def products_copy(products_copy):
-    shutil.copy(ZAOHUIBAO, products_copy / "zaohuibao.yaml")
-    return products_copy
+products_copy = products_also(ZAOHUIBAO)
 
 
 @pytest.fixture

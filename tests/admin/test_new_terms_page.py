@@ -1,19 +1,11 @@
 """The version page shows a scheme's named pre-existing conditions, exclusions and hospital lists, assumptions marked."""
 from __future__ import annotations
 
-import shutil
-
-import pytest
-
-from .conftest import REPO, Browser, version_row
+from .conftest import REPO, Browser, products_also, version_row
 
 CITY = REPO / "tests" / "fixtures" / "shanghai.yaml"
 
-
-@pytest.fixture
-def products_copy(products_copy):
-    shutil.copy(CITY, products_copy / "shanghai.yaml")
-    return products_copy
+products_copy = products_also(CITY)
 
 
 def test_the_version_page_lists_the_scheme_s_own_lists(app, session):
