@@ -228,15 +228,14 @@ def _main_liabilities(version: Version) -> list[Liability]:
 def _liabilities(version: Version) -> list[Fact]:
     """The highest deductible, the lowest cap and the worst pre-existing ratio on the main liabilities, over
     every plan (the plan that gives each is named)."""
-    facts = [_plan_liabilities(plan) for plan in _plans(version)]
-    known = [f for f in facts if f]
-    if not known:
+    per_plan = [facts for plan in _plans(version) if (facts := _plan_liabilities(plan))]
+    if not per_plan:
         return [Fact(name, None) for name in ("deductible_max", "main_cap_min", "pre_existing_ratio_main")]
-    deductible = max((f[0] for f in known), key=lambda f: f.value)
-    caps = [f[1] for f in known if f[1].value is not None]
-    cap = min(caps, key=lambda f: f.value) if caps else Fact("main_cap_min", None)
-    ratio = min((f[2] for f in known), key=lambda f: f.value)
-    return [deductible, cap, ratio]
+    deductibles, caps, ratios = zip(*per_plan)
+    caps = [cap for cap in caps if cap.value is not None]
+    return [max(deductibles, key=lambda f: f.value),
+            min(caps, key=lambda f: f.value) if caps else Fact("main_cap_min", None),
+            min(ratios, key=lambda f: f.value)]
 
 
 def _plan_liabilities(version: Version) -> list[Fact]:
