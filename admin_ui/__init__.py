@@ -22,7 +22,8 @@ from . import jobs
 from .api_errors import API_PREFIX, envelope
 from .config import defaults
 from .guard import refused
-from .i18n import LANGUAGES, N_, _, action_label, current_language, path_label, role_label, status_label
+from .i18n import (LANGUAGES, N_, _, action_label, current_language, legacy_label, path_label, role_label,
+                   status_label)
 from .paths import instance_path
 from .services import as_utc, can
 
@@ -94,7 +95,7 @@ def _register(app: Flask) -> None:
     app.cli.add_command(tokens.cli)
     app.jinja_env.globals.update(_=_, can=lambda permission: can(current_user, permission),
                                  status_label=status_label, role_label=role_label, action_label=action_label,
-                                 path_label=path_label, LANGUAGES=LANGUAGES,
+                                 path_label=path_label, legacy_label=legacy_label, LANGUAGES=LANGUAGES,
                                  current_language=current_language)
     app.jinja_env.filters["yuan"] = lambda fen: format_yuan(int(fen)) if fen is not None else ""
     app.jinja_env.filters["yuan_text"] = lambda yuan: format_yuan(yuan_to_fen(yuan))  # "54509" → "54,509.00"

@@ -76,6 +76,12 @@ def role_label(role: str) -> str:
     return _(ROLE.get(role, role))
 
 
+def legacy_label(row) -> str:
+    """What a stored text the current scheme language refuses is (services.is_legacy): published, or saved, under
+    the older language."""
+    return _("按旧版方案语言发布，当前校验未通过") if row.frozen else _("按旧版方案语言保存，当前校验未通过")
+
+
 def path_label(path: dict) -> str:
     """Which path computed a version's figures (engine.impact / engine.compare `path`): the vectorised path, or
     the rules path with the reason the vectorised path gave (the engine writes it in Chinese)."""

@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import SchemeError, sandbox
 
 from . import audit
-from .i18n import _
+from .i18n import legacy_label
 from .models import ROLES, Product, SchemeVersion, User, utcnow
 from .schemes import Analysis, check_draft, next_year_text
 
@@ -135,7 +135,7 @@ def refused_words(row: SchemeVersion, otherwise: str) -> str:
     said to be one (its page lists the issues and the way out); any other refusal keeps the caller's words."""
     if not is_legacy(row):
         return otherwise
-    return _("按旧版方案语言发布，当前校验未通过") if row.frozen else _("按旧版方案语言保存，当前校验未通过")
+    return legacy_label(row)
 
 
 @lru_cache(maxsize=256)  # every version of every product, with room for drafts' saved texts
